@@ -1,0 +1,2 @@
+//! The `splitrail` binary: CLI → config → server.
+fn main() {}
