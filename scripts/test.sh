@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, clippy, and the whole test suite (unit tests, and the
+# integration tests, which start their own MariaDB servers on free 127.0.0.1 ports).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+ensure_packages
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+mkdir -p target
+cargo test --workspace 2>&1 | tee target/test-output.log
+# One closing line for the whole run (the last crate's doc-tests may otherwise close on "0 passed").
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' \
+  target/test-output.log
