@@ -47,8 +47,18 @@ pub use server::{Role, Server};
 /// The port is free when this returns; a concurrent process may still take it before it is used,
 /// which is why [`Cluster::start`] retries a server whose port turned out to be taken.
 pub fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    // Never hand out the same port twice in one process, even after its first user stopped.
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let port = listener.local_addr()?.port();
+        if given.get_or_insert_with(HashSet::new).insert(port) {
+            return Ok(port);
+        }
+    }
 }
 
 /// A cluster with `replicas` replicas shared by every test of this test binary that asks for the

@@ -227,8 +227,12 @@ impl Server {
             if !spawned.is_running() {
                 return Err(self.startup_error("mariadbd exited"));
             }
+            // The port may answer for another process's server that won the race for it (ours
+            // then fails to bind and exits): only our own pid file proves it is us.
             if TcpStream::connect_timeout(&self.address(), Duration::from_millis(200)).is_ok()
-                && self.sql("SELECT 1").is_ok()
+                && self
+                    .query_one("SELECT @@GLOBAL.pid_file")
+                    .is_ok_and(|f| Path::new(&f) == self.pid_file())
             {
                 return Ok(());
             }
