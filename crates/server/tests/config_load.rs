@@ -329,3 +329,34 @@ fn an_unreadable_file_is_an_error_naming_it() {
             .starts_with("/nonexistent/proxy.yaml: cannot read the file")
     );
 }
+
+#[test]
+fn type_errors_speak_yaml_not_rust_and_are_not_repeated_by_their_parent() {
+    let text = "\
+users: [{ user: app, password: 1234 }]
+servers: [{ address: db:3306, role: primary, weight: abc }]
+pool: 5
+listen: 6033
+";
+    let errors = errors(text);
+    assert_eq!(
+        errors.to_string(),
+        "proxy.yaml:1:22: users[0].password: invalid type: integer `1234`, expected a string \
+         (put quotes around a secret that looks like a number)\n\
+         proxy.yaml:2:46: servers[0].weight: invalid type: string \"abc\", expected a whole number >= 0\n\
+         proxy.yaml:3:1: pool: invalid type: integer `5`, expected a mapping\n\
+         proxy.yaml:4:1: listen: invalid type: integer `6033`, expected ip:port"
+    );
+}
+
+#[test]
+fn empty_sections_take_their_defaults() {
+    let config = load(&format!("{MINIMAL}pool:\nrouting:\n")).unwrap();
+    assert_eq!(config.pool.max_size, 10);
+    let errors = errors("");
+    assert_eq!(
+        errors.to_string(),
+        "proxy.yaml: users: at least one user is required\n\
+         proxy.yaml: servers: at least one server is required"
+    );
+}

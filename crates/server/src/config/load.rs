@@ -185,15 +185,16 @@ fn deserialize_collecting(
             Err(err) => err,
         };
         let segments: Vec<Segment> = err.path().iter().cloned().collect();
-        let message = err.into_inner().to_string();
+        let message = plain_words(&err.into_inner().to_string());
         let path = original_path(&segments, &dropped);
-        // A key removed for being invalid comes back as "missing field": say it only once.
-        let missing = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.strip_suffix('`'));
-        let repeat = missing.is_some_and(|field| dropped.keys.contains(&join(&path, field)));
-        if !repeat {
-            errors.push(ConfigError::new(kind_of(&message), path.clone(), message));
+        let kind = kind_of(&message);
+        // A key removed for a bad value comes back as "missing field `x`" or "set exactly one
+        // of …" on its parent: a consequence, already reported through its cause.
+        let consequence = matches!(kind, ErrorKind::Missing | ErrorKind::Conflict)
+            && dropped.touched(&path)
+            && !path.is_empty();
+        if !consequence {
+            errors.push(ConfigError::new(kind, path.clone(), message));
         }
         let Some((last, parents)) = segments.split_last() else {
             return (None, dropped);
@@ -244,6 +245,18 @@ impl Dropped {
         };
         self.removed.keys().any(under) || self.keys.iter().any(under)
     }
+}
+
+/// serde's messages name Rust types (`expected struct PoolConfig`, `expected u32`); say what
+/// to write instead.
+fn plain_words(message: &str) -> String {
+    let mut message = message.replace("expected u32", "expected a whole number >= 0");
+    message = message.replace("expected socket address", "expected ip:port");
+    message = message.replace("unit value", "an empty value");
+    if let Some(at) = message.find("expected struct ") {
+        message.replace_range(at.., "expected a mapping");
+    }
+    message
 }
 
 fn kind_of(message: &str) -> ErrorKind {

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A secret string (password, token). Its `Debug` and `Serialize` never show the value, so a
 /// config can be logged or dumped safely; call [`Secret::expose`] where the value is needed.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
@@ -28,6 +27,27 @@ impl Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecretVisitor;
+
+        impl serde::de::Visitor<'_> for SecretVisitor {
+            type Value = Secret;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                // YAML reads `password: 0123` as a number; quoting keeps it as written.
+                f.write_str("a string (put quotes around a secret that looks like a number)")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret::new(value))
+            }
+        }
+
+        deserializer.deserialize_str(SecretVisitor)
     }
 }
 
