@@ -360,3 +360,17 @@ fn empty_sections_take_their_defaults() {
          proxy.yaml: servers: at least one server is required"
     );
 }
+
+#[test]
+fn keys_that_are_not_strings_are_reported_not_looped_on() {
+    for text in ["1: x\n", "true: x\n", "pool: { 5: x }\n"] {
+        let errors = errors(&format!("{MINIMAL}{text}"));
+        assert_eq!(errors.errors.len(), 1, "{errors}");
+        assert_eq!(errors.errors[0].kind, ErrorKind::UnknownKey, "{errors}");
+    }
+    let errors = errors(&format!("{MINIMAL}pool: {{ 5: x }}\n"));
+    assert_eq!(
+        errors.to_string(),
+        "proxy.yaml:3:1: pool: unknown field: integer `5` is not a key name"
+    );
+}

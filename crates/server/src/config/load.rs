@@ -185,8 +185,14 @@ fn deserialize_collecting(
             Err(err) => err,
         };
         let segments: Vec<Segment> = err.path().iter().cloned().collect();
-        let message = plain_words(&err.into_inner().to_string());
-        let path = original_path(&segments, &dropped);
+        let mut message = plain_words(&err.into_inner().to_string());
+        let mut path = original_path(&segments, &dropped);
+        if let Some(Segment::Unknown) = segments.last() {
+            path = original_path(&segments[..segments.len() - 1], &dropped);
+            let what = message.strip_prefix("invalid type: ").unwrap_or(&message);
+            let what = what.split(", expected").next().unwrap_or(what);
+            message = format!("unknown field: {what} is not a key name");
+        }
         let kind = kind_of(&message);
         // A key removed for a bad value comes back as "missing field `x`" or "set exactly one
         // of …" on its parent: a consequence, already reported through its cause.
@@ -203,9 +209,13 @@ fn deserialize_collecting(
             return (None, dropped);
         };
         match (last, parent) {
-            (Segment::Map { key }, Value::Mapping(map)) => {
+            (Segment::Map { key }, Value::Mapping(map)) if map.contains_key(key.as_str()) => {
                 map.shift_remove(key.as_str());
                 dropped.keys.insert(path);
+            }
+            // A key that is not a string (`1: x`, `true: x`): drop every such key there.
+            (Segment::Unknown, Value::Mapping(map)) if map.keys().any(|k| !k.is_string()) => {
+                map.retain(|k, _| k.is_string());
             }
             (Segment::Seq { index }, Value::Sequence(items)) if *index < items.len() => {
                 items.remove(*index);
@@ -293,7 +303,7 @@ fn original_path(segments: &[Segment], dropped: &Dropped) -> String {
                 path = format!("{path}[{index}]");
             }
             Segment::Enum { variant } => path = join(&path, variant),
-            Segment::Unknown => path = join(&path, "?"),
+            Segment::Unknown => path = join(&path, "?"), // only inside a path, see above
         }
     }
     path
