@@ -94,6 +94,7 @@ servers:
   - { address: DB1:3306, role: replica }
   - { address: db2:3306, role: replica, name: a }
   - { address: db3:3306, role: replica, name: 'b c' }
+  - { address: db1:3306, role: replica }
 ";
     let errors = errors(text);
     let got: Vec<_> = errors
@@ -112,8 +113,14 @@ servers:
                 Some(6),
                 Some(41)
             ),
+            ("servers[4].address", ErrorKind::Duplicate, Some(7), Some(7)),
         ],
         "{errors}"
+    );
+    // A third use names the first, not the second.
+    assert_eq!(
+        errors.errors[3].message,
+        "db1:3306 is already used by servers[0]"
     );
     assert!(
         errors

@@ -61,6 +61,10 @@ pub use tls::{BackendTls, BackendTlsMode, ClientTls, TlsConfig};
 pub use users::{Secret, User};
 
 /// The whole configuration. Every key but `users` and `servers` has a default.
+///
+/// Build it with [`Config::load`], [`Config::from_yaml_str`] or a [`Loader`]: they also resolve
+/// `*_env` secrets, rebase TLS paths and validate. Deserializing it directly with serde does
+/// none of that. Serializing it (for an admin dump) shows secrets as `<redacted>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {

@@ -4,6 +4,8 @@
 //! out for a type error (see [`Dropped`]).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::Hash;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -90,6 +92,17 @@ fn top_level(config: &Config, report: &mut Report) {
     }
 }
 
+/// The path where `key` was first seen, or `None` (and `path` remembered) if this is the first.
+fn first_seen<K: Hash + Eq>(seen: &mut HashMap<K, String>, key: K, path: &str) -> Option<String> {
+    match seen.entry(key) {
+        Entry::Occupied(first) => Some(first.get().clone()),
+        Entry::Vacant(slot) => {
+            slot.insert(path.to_string());
+            None
+        }
+    }
+}
+
 /// Whether two listeners would fight over one port (port 0 picks a free port: never clashes).
 fn clash(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port()
@@ -101,12 +114,12 @@ fn users(config: &Config, dropped: &Dropped, report: &mut Report) {
     if config.users.is_empty() && !dropped.touched("users") {
         report.add(ErrorKind::Missing, "users", "at least one user is required");
     }
-    let mut seen: HashMap<&str, String> = HashMap::new();
+    let mut seen = HashMap::new();
     for (i, user) in config.users.iter().enumerate() {
         let path = dropped.item("users", i);
         report.not_empty(format!("{path}.user"), Some(&user.user));
         report.not_empty(format!("{path}.password_env"), user.password_env.as_deref());
-        if let Some(first) = seen.insert(&user.user, path.clone()) {
+        if let Some(first) = first_seen(&mut seen, user.user.as_str(), &path) {
             report.add(
                 ErrorKind::Duplicate,
                 format!("{path}.user"),
@@ -130,15 +143,14 @@ fn servers(config: &Config, dropped: &Dropped, report: &mut Report) {
     let mut primary: Option<String> = None;
     for (i, server) in config.servers.iter().enumerate() {
         let path = dropped.item("servers", i);
-        if let Some(first) = addresses.insert(server.address.to_string().to_lowercase(), i) {
-            let first = dropped.item("servers", first);
+        let address = server.address.to_string().to_lowercase();
+        if let Some(first) = first_seen(&mut addresses, address, &path) {
             let message = format!("{} is already used by {first}", server.address);
             report.add(ErrorKind::Duplicate, format!("{path}.address"), message);
         }
         if let Some(name) = &server.name {
             server_name(name, &format!("{path}.name"), report);
-            if let Some(first) = names.insert(name.as_str(), i) {
-                let first = dropped.item("servers", first);
+            if let Some(first) = first_seen(&mut names, name.as_str(), &path) {
                 let message = format!("{name:?} is already the name of {first}");
                 report.add(ErrorKind::Duplicate, format!("{path}.name"), message);
             }
