@@ -84,7 +84,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duratio
     deserializer.deserialize_any(DurationVisitor)
 }
 
-/// `#[serde(with = "duration")]` support: serialize as the string [`format`] gives.
+/// `#[serde(with = "duration")]` support: serialize as the string [`format()`] gives.
 pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(*duration))
 }
