@@ -374,3 +374,20 @@ fn keys_that_are_not_strings_are_reported_not_looped_on() {
         "proxy.yaml:3:1: pool: unknown field: integer `5` is not a key name"
     );
 }
+
+#[test]
+fn a_key_written_twice_is_named_where_it_repeats() {
+    let nested = errors(&format!(
+        "{MINIMAL}pool:\n  max_size: 1\n  min_idle: 0\n  max_size: 2\n"
+    ));
+    assert_eq!(
+        nested.to_string(),
+        "proxy.yaml:6:3: pool.max_size: written twice in one mapping (first at line 4)"
+    );
+    assert_eq!(nested.errors[0].kind, ErrorKind::Duplicate);
+    let top = errors(&format!("{MINIMAL}users: []\n"));
+    assert_eq!(
+        top.to_string(),
+        "proxy.yaml:3:1: users: written twice in one mapping (first at line 1)"
+    );
+}

@@ -81,7 +81,7 @@ impl<'a> Loader<'a> {
         };
         let mut value: Value = match serde_yaml::from_str(text) {
             Ok(value) => value,
-            Err(err) => return Err(fail(vec![syntax_error(&err)])),
+            Err(err) => return Err(fail(vec![syntax_error(&err, text)])),
         };
         if value.is_null() {
             value = Value::Mapping(Default::default()); // an empty file: validation says what is missing
@@ -160,8 +160,18 @@ impl<'a> Loader<'a> {
     }
 }
 
-fn syntax_error(err: &serde_yaml::Error) -> ConfigError {
+fn syntax_error(err: &serde_yaml::Error, yaml: &str) -> ConfigError {
     let text = err.to_string();
+    // serde_yaml places a repeated key at the start of its mapping; name the key and the
+    // place it is written again instead.
+    if text.contains("duplicate entry with key") {
+        let positions = Positions::scan(yaml);
+        if let Some((path, (line, column))) = positions.first_repeated() {
+            let first = positions.find(path).map_or(0, |(line, _)| line);
+            let message = format!("written twice in one mapping (first at line {first})");
+            return ConfigError::new(ErrorKind::Duplicate, path, message).at(line, column);
+        }
+    }
     let Some(at) = err.location() else {
         return ConfigError::new(ErrorKind::Syntax, "", text);
     };

@@ -12,6 +12,8 @@ use saphyr_parser::{Event, Parser};
 #[derive(Debug, Default)]
 pub struct Positions {
     map: HashMap<String, (usize, usize)>,
+    /// Keys written a second time in the same mapping, with the second place.
+    repeated: Vec<(String, (usize, usize))>,
 }
 
 /// What the scanner is inside of, and where the next node goes.
@@ -77,12 +79,21 @@ impl Positions {
                     // A key. Non-scalar keys get a path no config key can have.
                     let name = scalar.unwrap_or_else(|| "?".into());
                     let full = join(path, &name);
-                    self.map.entry(full.clone()).or_insert(here);
+                    if self.map.contains_key(&full) {
+                        self.repeated.push((full.clone(), here));
+                    } else {
+                        self.map.insert(full.clone(), here);
+                    }
                     *key = Some(name);
                     full
                 }
             },
         }
+    }
+
+    /// The first key written twice in one mapping: its path and the second place.
+    pub fn first_repeated(&self) -> Option<(&str, (usize, usize))> {
+        self.repeated.first().map(|(path, at)| (path.as_str(), *at))
     }
 
     /// Line and column of `path`, or of its nearest ancestor present in the text
@@ -156,6 +167,14 @@ routing:
         assert_eq!(p.find("servers[1].weight"), Some((6, 5)));
         assert_eq!(p.find("pool.max_size"), None);
         assert_eq!(p.find(""), None);
+    }
+
+    #[test]
+    fn remembers_where_a_key_is_written_again() {
+        let p = Positions::scan("pool:\n  max_size: 1\n  min_idle: 1\n  max_size: 2\n");
+        assert_eq!(p.first_repeated(), Some(("pool.max_size", (4, 3))));
+        assert_eq!(p.find("pool.max_size"), Some((2, 3)));
+        assert_eq!(Positions::scan(TEXT).first_repeated(), None);
     }
 
     #[test]
