@@ -74,7 +74,8 @@ pub enum HashKey {
     ClientAddr,
     /// The MySQL user name.
     User,
-    /// The `/* splitrail:hash=… */` hint of the statement (falls back to the client address).
+    /// A key the statement carries in a hint comment (the hint syntax is the router's);
+    /// statements without one fall back to the client address.
     Hint,
 }
 
