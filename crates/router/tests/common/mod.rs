@@ -1,5 +1,5 @@
 //! Shared helpers for the router's table tests: classify, route, compare, report every miss.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use splitrail_router::Reason::*;
 pub use splitrail_router::Target::{Pinned, Primary, Replica};
