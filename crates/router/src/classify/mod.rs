@@ -1,0 +1,349 @@
+//! Classification: from statement text to a [`Classification`].
+//!
+//! Owns the pipeline for one text: lex it (fast path), split it into statements, scan each for
+//! side-effect markers, decide its kind from the leading keywords, and confirm would-be plain
+//! reads with sqlparser (slow path, see [`parse`]). [`Analysis`] is the part that depends only on
+//! the digest and is what [`crate::ClassifierCache`] keeps; [`Classification`] adds the hints read
+//! from this particular text.
+
+mod markers;
+mod parse;
+mod set;
+mod statement;
+
+use std::sync::Arc;
+
+pub use parse::MAX_PARSE_LEN;
+
+use crate::digest::{self, Digest, Scan};
+use crate::hints::Hints;
+use crate::kind::{Effects, Kind, ReadKind, UnknownCause};
+use crate::lexer::{Escapes, Lexer, TokKind, Token};
+use markers::MarkerScanner;
+use statement::Verdict;
+
+/// At most this many tokens of one statement are kept for classification; a longer read is
+/// [`UnknownCause::TooLong`] (a long INSERT is still a write: its first keyword says so).
+const MAX_TOKENS: usize = 16 * 1024;
+
+/// The hint-free facts about a statement text: everything routing needs, shared by all texts
+/// with the same digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    /// The normalised shape and its hash.
+    pub digest: Digest,
+    /// Kind of the first (usually only) statement.
+    pub kind: Kind,
+    /// Kinds of the statements that follow in multi-statement text (`a; b`).
+    pub rest: Vec<Kind>,
+    /// Side effects, over all statements.
+    pub effects: Effects,
+    /// Tables the statements name (lower-cased, unqualified): what reads read, write targets,
+    /// temporary tables created or dropped.
+    pub tables: Vec<Box<str>>,
+    /// True when `tables` lists every table the reads touch (false when it was not worked out).
+    pub tables_known: bool,
+    /// sqlparser confirmed the reads.
+    pub parsed: bool,
+    /// The classification depends on literal values (SET, PREPARE): never served from the cache.
+    pub literal_sensitive: bool,
+}
+
+impl Analysis {
+    /// All statement kinds, in order.
+    pub fn kinds(&self) -> impl Iterator<Item = &Kind> {
+        std::iter::once(&self.kind).chain(&self.rest)
+    }
+
+    /// True when every statement is a read.
+    pub fn is_read(&self) -> bool {
+        self.kinds().all(|k| matches!(k, Kind::Read(_)))
+    }
+}
+
+/// The result of classifying one statement text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification {
+    /// The facts shared by every text with this digest (cached).
+    pub analysis: Arc<Analysis>,
+    /// Hints from this text's comments (never cached).
+    pub hints: Hints,
+}
+
+impl Classification {
+    /// Kind of the first statement.
+    pub fn kind(&self) -> &Kind {
+        &self.analysis.kind
+    }
+
+    /// Side effects over all statements.
+    pub fn effects(&self) -> Effects {
+        self.analysis.effects
+    }
+
+    /// The digest (for statistics and the cache).
+    pub fn digest(&self) -> &Digest {
+        &self.analysis.digest
+    }
+}
+
+/// Classifies `sql` without a cache: lexes, and parses when the lexer cannot decide.
+///
+/// Never panics; anything not understood is [`Kind::Unknown`], which routes to the primary.
+pub fn classify(sql: &str) -> Classification {
+    let mut text = String::new();
+    let scan = digest::scan(sql, &mut text);
+    let hints = scan.hints.clone();
+    Classification {
+        analysis: Arc::new(analyze(sql, text, &scan)),
+        hints,
+    }
+}
+
+/// [`classify`] for raw bytes: invalid UTF-8 is replaced (it can only be inside literals,
+/// identifiers or comments, where it does not change the kind).
+pub fn classify_bytes(sql: &[u8]) -> Classification {
+    classify(&String::from_utf8_lossy(sql))
+}
+
+/// One statement's facts, before multi-statement text is folded together.
+#[derive(Debug)]
+pub(crate) struct Stmt {
+    kind: Kind,
+    effects: Effects,
+    tables: Vec<Box<str>>,
+    tables_known: bool,
+    parsed: bool,
+    literal_sensitive: bool,
+    /// EXPLAIN: the markers belong to the explained statement, which does not run.
+    effects_cleared: bool,
+}
+
+impl Stmt {
+    fn new(kind: Kind) -> Stmt {
+        let tables_known = !matches!(kind, Kind::Read(_));
+        Stmt {
+            kind,
+            effects: Effects::empty(),
+            tables: Vec::new(),
+            tables_known,
+            parsed: false,
+            literal_sensitive: false,
+            effects_cleared: false,
+        }
+    }
+}
+
+/// Full classification of `sql`, whose digest text is `text`.
+pub(crate) fn analyze(sql: &str, text: String, scan: &Scan) -> Analysis {
+    let digest = Digest {
+        hash: scan.hash,
+        text: text.into(),
+        truncated: scan.truncated,
+    };
+    let stmts = if scan.unterminated {
+        vec![Stmt::new(Kind::Unknown(UnknownCause::Unterminated))]
+    } else {
+        let stmts = statements(sql, Escapes::Backslash);
+        if scan.escape_sensitive && !same_routing(&stmts, &statements(sql, Escapes::None)) {
+            // The two readings of the quotes disagree and both are well-formed: which one the
+            // server uses depends on sql_mode (NO_BACKSLASH_ESCAPES). Fail closed.
+            vec![Stmt::new(Kind::Unknown(UnknownCause::Ambiguous))]
+        } else {
+            stmts
+        }
+    };
+    fold(digest, stmts)
+}
+
+/// True when the other reading `b` routes like `a`, or is malformed (the server would reject it
+/// in that mode wherever it ran).
+fn same_routing(a: &[Stmt], b: &[Stmt]) -> bool {
+    let malformed = b
+        .iter()
+        .any(|s| s.kind == Kind::Unknown(UnknownCause::Unterminated));
+    malformed
+        || a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.kind == y.kind && x.effects == y.effects)
+}
+
+fn fold(digest: Digest, stmts: Vec<Stmt>) -> Analysis {
+    let mut it = stmts.into_iter();
+    let first = it.next().unwrap_or_else(|| Stmt::new(Kind::Empty));
+    let mut a = Analysis {
+        digest,
+        kind: first.kind,
+        rest: Vec::new(),
+        effects: first.effects,
+        tables: first.tables,
+        tables_known: first.tables_known,
+        parsed: first.parsed,
+        literal_sensitive: first.literal_sensitive,
+    };
+    for s in it {
+        a.rest.push(s.kind);
+        a.effects |= s.effects;
+        for t in s.tables {
+            if !a.tables.contains(&t) {
+                a.tables.push(t);
+            }
+        }
+        a.tables_known &= s.tables_known;
+        a.parsed |= s.parsed;
+        a.literal_sensitive |= s.literal_sensitive;
+    }
+    a
+}
+
+/// Lexes `sql` and classifies each `;`-separated statement.
+fn statements(sql: &str, escapes: Escapes) -> Vec<Stmt> {
+    let mut out = Vec::new();
+    let mut toks: Vec<Token<'_>> = Vec::new();
+    let mut overflow = false;
+    let mut markers = MarkerScanner::default();
+    let mut lexer = Lexer::with_escapes(sql, escapes);
+    loop {
+        let tok = lexer.next();
+        match tok {
+            Some(t) if t.kind == TokKind::Hint => continue,
+            Some(t) if t.kind != TokKind::Semi => {
+                markers.feed(t);
+                if toks.len() < MAX_TOKENS {
+                    toks.push(t);
+                } else {
+                    overflow = true;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let effects = std::mem::take(&mut markers).finish();
+        if !toks.is_empty() {
+            out.push(one(sql, &toks, overflow, effects));
+        }
+        toks.clear();
+        overflow = false;
+        if tok.is_none() {
+            break;
+        }
+    }
+    if lexer.unterminated {
+        out.push(Stmt::new(Kind::Unknown(UnknownCause::Unterminated)));
+    }
+    out
+}
+
+/// Classifies one statement given its (possibly truncated) tokens and its markers.
+fn one(sql: &str, toks: &[Token<'_>], overflow: bool, effects: Effects) -> Stmt {
+    let forcing = Effects::LOCKING_READ
+        | Effects::SELECT_INTO
+        | Effects::USER_VAR_WRITE
+        | Effects::USER_VAR_READ
+        | Effects::SESSION_FUNCTION
+        | Effects::NAMED_LOCK
+        | Effects::SEQUENCE;
+    let mut stmt = match statement::statement(sql, toks) {
+        Verdict::Done(s) => s,
+        Verdict::ParseRead(kind, _) if effects.intersects(forcing) => Stmt::new(Kind::Read(kind)),
+        Verdict::ParseRead(..) if overflow => Stmt::new(Kind::Unknown(UnknownCause::TooLong)),
+        Verdict::ParseRead(kind, from) => {
+            let text = join(sql, &toks[from.min(toks.len())..]);
+            if text.len() > MAX_PARSE_LEN {
+                Stmt::new(Kind::Unknown(UnknownCause::TooLong))
+            } else if let Some(read) = parse::parse_read(&text) {
+                let mut s = Stmt::new(Kind::Read(kind));
+                s.tables = read.tables;
+                s.tables_known = true;
+                s.parsed = true;
+                s
+            } else {
+                Stmt::new(Kind::Unknown(UnknownCause::ParseFailed))
+            }
+        }
+    };
+    if !stmt.effects_cleared {
+        stmt.effects |= effects;
+    }
+    if overflow && matches!(stmt.kind, Kind::Read(_)) {
+        stmt = Stmt::new(Kind::Unknown(UnknownCause::TooLong));
+    }
+    stmt
+}
+
+/// The tokens' text joined as written, with one space wherever the input had a gap (comments
+/// included), so executable comments' contents read as plain SQL.
+pub(crate) fn join(src: &str, toks: &[Token<'_>]) -> String {
+    let mut out = String::new();
+    let mut end = None;
+    for t in toks {
+        if end.is_some_and(|e| e != t.start) {
+            out.push(' ');
+        }
+        out.push_str(t.text);
+        end = Some(t.start + t.text.len());
+    }
+    let _ = src;
+    out
+}
+
+/// Splits `toks` at the tokens for which `sep` is true, outside parentheses.
+pub(crate) fn split_top_level<'t, 'a>(
+    toks: &'t [Token<'a>],
+    sep: impl Fn(&Token<'a>) -> bool,
+) -> impl Iterator<Item = &'t [Token<'a>]> {
+    let mut depth = 0i32;
+    toks.split(move |t| {
+        if t.is_punct(b'(') {
+            depth += 1;
+        } else if t.is_punct(b')') {
+            depth -= 1;
+        }
+        depth == 0 && sep(t)
+    })
+}
+
+/// Removes backticks or quotes around a name (doubled quote characters are left as they are).
+pub(crate) fn unquote(s: &str) -> &str {
+    let b = s.as_bytes();
+    if b.len() >= 2 && matches!(b[0], b'`' | b'\'' | b'"') && b[b.len() - 1] == b[0] {
+        &s[1..s.len() - 1]
+    } else {
+        s
+    }
+}
+
+/// A (possibly qualified) table name starting at token `i`: its last part, lower-cased.
+pub(crate) fn table_name(toks: &[Token<'_>], mut i: usize) -> Option<Box<str>> {
+    let mut last = None;
+    loop {
+        let t = toks.get(i)?;
+        if !matches!(t.kind, TokKind::Word | TokKind::QuotedIdent) {
+            break;
+        }
+        last = Some(unquote(t.text).to_ascii_lowercase().into_boxed_str());
+        if toks.get(i + 1).is_some_and(|d| d.is_punct(b'.')) {
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    last
+}
+
+impl ReadKind {
+    /// Lower-case name for explain output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadKind::Select => "select",
+            ReadKind::With => "with",
+            ReadKind::Show => "show",
+            ReadKind::Describe => "describe",
+            ReadKind::Explain => "explain",
+            ReadKind::Table => "table",
+            ReadKind::Values => "values",
+            ReadKind::Help => "help",
+        }
+    }
+}

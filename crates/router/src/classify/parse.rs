@@ -1,0 +1,73 @@
+//! The slow path: confirming a read with sqlparser (MySQL dialect) and listing its tables.
+//!
+//! Owns the only use of sqlparser. It runs for statements the lexer believes are plain reads
+//! (SELECT, WITH, TABLE, VALUES, a parenthesised query) and have no side-effect marker: a replica
+//! may only get such a statement if a real parser agrees it is a single query that reads, and
+//! then the tables it reads are known (for the temporary-table check). Any error means "unknown".
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{Query, SetExpr, Statement, visit_relations};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+
+/// Statements longer than this are not handed to sqlparser; they go to the primary.
+pub const MAX_PARSE_LEN: usize = 256 * 1024;
+
+/// sqlparser's nesting limit: deeper input is an error, never a stack overflow.
+const RECURSION_LIMIT: usize = 48;
+
+/// A read confirmed by the parser, with the tables it reads (lower-cased, unqualified).
+pub(crate) struct ParsedRead {
+    pub tables: Vec<Box<str>>,
+}
+
+/// Parses `sql` (one statement, comments already removed). `None` unless it is a single read.
+pub(crate) fn parse_read(sql: &str) -> Option<ParsedRead> {
+    if sql.len() > MAX_PARSE_LEN {
+        return None;
+    }
+    let dialect = MySqlDialect {};
+    let statements = Parser::new(&dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .ok()?;
+    let [Statement::Query(query)] = statements.as_slice() else {
+        return None;
+    };
+    if !query_reads(query) {
+        return None;
+    }
+    let mut tables: Vec<Box<str>> = Vec::new();
+    let _ = visit_relations(&statements, |name| {
+        if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
+            let t: Box<str> = last.value.to_ascii_lowercase().into();
+            if !tables.contains(&t) {
+                tables.push(t);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    Some(ParsedRead { tables })
+}
+
+/// True when a query, its CTEs included, only reads and takes no locks.
+fn query_reads(q: &Query) -> bool {
+    let ctes_read = q
+        .with
+        .as_ref()
+        .is_none_or(|w| w.cte_tables.iter().all(|c| query_reads(&c.query)));
+    q.locks.is_empty() && ctes_read && body_reads(&q.body)
+}
+
+/// True when a query body only reads (no data-modifying CTE body or set operand).
+fn body_reads(body: &SetExpr) -> bool {
+    match body {
+        SetExpr::Select(s) => s.into.is_none(),
+        SetExpr::Query(q) => query_reads(q),
+        SetExpr::SetOperation { left, right, .. } => body_reads(left) && body_reads(right),
+        SetExpr::Values(_) | SetExpr::Table(_) => true,
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => false,
+    }
+}

@@ -1,0 +1,361 @@
+//! What the router must know about a client session between statements.
+//!
+//! Owns [`SessionState`] and how it changes. Two sources feed it, and the server calls both:
+//!
+//! 1. [`SessionState::apply_statement`] after each statement the backend accepted: SET values,
+//!    temporary tables, LOCK TABLES, named locks, USE, BEGIN/COMMIT, `SET autocommit`.
+//! 2. [`SessionState::apply_server_status`] with the status flags of every OK/EOF packet, plus
+//!    [`SessionState::apply_tracked_variable`] / [`SessionState::apply_tracked_schema`] for
+//!    session-state-change entries (`CLIENT_SESSION_TRACK`).
+//!
+//! **Source of truth**: the server's status flags for transaction state and autocommit (they see
+//! stored procedures, implicit commits and errors the text does not); tracked variables for the
+//! values to replay. Statements fill in what packets do not carry (temporary tables, locks, user
+//! variables, read-only transactions on servers without that flag) and give a provisional answer
+//! until the next packet arrives.
+//!
+//! Route each statement with the state *before* it; apply it once the backend has answered.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::classify::Classification;
+use crate::kind::{DdlKind, Effects, Kind, Scope, SetItem, TxStatement, XaVerb};
+
+/// Transaction-related status flags from an OK or EOF packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerStatus {
+    /// `SERVER_STATUS_IN_TRANS`.
+    pub in_transaction: bool,
+    /// `SERVER_STATUS_AUTOCOMMIT`.
+    pub autocommit: bool,
+    /// `SERVER_STATUS_IN_TRANS_READONLY`, when the server sends it (MySQL 5.7+, MariaDB 10.3+).
+    pub read_only_transaction: Option<bool>,
+}
+
+/// Session variables to replay on every backend the session uses, as SQL fragments.
+///
+/// Keys are normalised names (`sql_mode`, `names`, `transaction_isolation`); values are the SQL
+/// that sets them after `SET ` (`SESSION sql_mode = 'TRADITIONAL'`, `NAMES utf8mb4`). A backend
+/// connection that carries its own `SessionVariables` is synced with [`SessionVariables::diff`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionVariables {
+    vars: BTreeMap<Box<str>, Box<str>>,
+}
+
+impl SessionVariables {
+    /// Records that `key` is set by the fragment `sql`.
+    pub fn set(&mut self, key: &str, sql: String) {
+        self.vars.insert(key.into(), sql.into());
+    }
+
+    /// The fragment for `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).map(|v| &**v)
+    }
+
+    /// All `(key, fragment)` pairs, sorted by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// Number of variables.
+    pub fn len(&self) -> usize {
+        self.vars.len()
+    }
+
+    /// True when nothing needs replaying.
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+    }
+
+    /// The fragments a backend holding `backend` must run to match `self` (keys `self` does not
+    /// set are left alone: resetting them needs `COM_RESET_CONNECTION`).
+    pub fn diff<'s>(
+        &'s self,
+        backend: &'s SessionVariables,
+    ) -> impl Iterator<Item = (&'s str, &'s str)> {
+        self.iter().filter(move |(k, v)| backend.get(k) != Some(v))
+    }
+
+    /// One `SET a, b, …` statement for the given fragments, or `None` when there are none.
+    /// Transaction characteristics must be their own statement, so they come back separately.
+    pub fn to_sql<'s>(fragments: impl IntoIterator<Item = (&'s str, &'s str)>) -> Vec<String> {
+        let mut plain = Vec::new();
+        let mut out = Vec::new();
+        for (_, sql) in fragments {
+            if sql.contains(" TRANSACTION ") || sql.starts_with("TRANSACTION ") {
+                out.push(format!("SET {sql}"));
+            } else {
+                plain.push(sql);
+            }
+        }
+        if !plain.is_empty() {
+            out.insert(0, format!("SET {}", plain.join(", ")));
+        }
+        out
+    }
+}
+
+/// The router's view of one client session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionState {
+    /// The authenticated user (for rules). Set by the server at handshake and COM_CHANGE_USER.
+    pub user: Box<str>,
+    /// The current default schema (for rules), from the handshake, USE or session tracking.
+    pub schema: Option<Box<str>>,
+    in_transaction: bool,
+    autocommit: bool,
+    read_only_transaction: bool,
+    /// `SET TRANSACTION READ ONLY|WRITE` without scope: applies to the next transaction only.
+    next_transaction_read_only: Option<bool>,
+    /// `SET SESSION TRANSACTION READ ONLY` / `transaction_read_only = 1`.
+    session_read_only: bool,
+    table_locks: bool,
+    named_locks: bool,
+    temp_tables: BTreeSet<Box<str>>,
+    user_variables: BTreeSet<Box<str>>,
+    variables: SessionVariables,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        SessionState::new("")
+    }
+}
+
+impl SessionState {
+    /// A fresh session for `user`: autocommit on, no transaction, nothing set.
+    pub fn new(user: &str) -> Self {
+        SessionState {
+            user: user.into(),
+            schema: None,
+            in_transaction: false,
+            autocommit: true,
+            read_only_transaction: false,
+            next_transaction_read_only: None,
+            session_read_only: false,
+            table_locks: false,
+            named_locks: false,
+            temp_tables: BTreeSet::new(),
+            user_variables: BTreeSet::new(),
+            variables: SessionVariables::default(),
+        }
+    }
+
+    /// A transaction is open (explicit, or implicit because autocommit is off).
+    pub fn in_transaction(&self) -> bool {
+        self.in_transaction
+    }
+
+    /// Autocommit is on.
+    pub fn autocommit(&self) -> bool {
+        self.autocommit
+    }
+
+    /// The open transaction is READ ONLY.
+    pub fn read_only_transaction(&self) -> bool {
+        self.in_transaction && self.read_only_transaction
+    }
+
+    /// Whether the next BEGIN (without characteristics) starts a read-only transaction.
+    pub fn next_transaction_read_only(&self) -> bool {
+        self.next_transaction_read_only
+            .unwrap_or(self.session_read_only)
+    }
+
+    /// LOCK TABLES (or FLUSH TABLES WITH READ LOCK) is in force.
+    pub fn holds_table_locks(&self) -> bool {
+        self.table_locks
+    }
+
+    /// GET_LOCK was called and RELEASE_ALL_LOCKS has not been.
+    pub fn holds_named_locks(&self) -> bool {
+        self.named_locks
+    }
+
+    /// Names (lower-cased) of the temporary tables this session created.
+    pub fn temp_tables(&self) -> impl Iterator<Item = &str> {
+        self.temp_tables.iter().map(|t| &**t)
+    }
+
+    /// True when `table` (lower-cased, unqualified) is one of the session's temporary tables.
+    pub fn has_temp_table(&self, table: &str) -> bool {
+        self.temp_tables.contains(table)
+    }
+
+    /// True when the session has any temporary table.
+    pub fn has_temp_tables(&self) -> bool {
+        !self.temp_tables.is_empty()
+    }
+
+    /// Names (lower-cased) of user variables the session has set with SET.
+    pub fn user_variables(&self) -> impl Iterator<Item = &str> {
+        self.user_variables.iter().map(|t| &**t)
+    }
+
+    /// Session variables to replay on any backend the session uses.
+    pub fn variables(&self) -> &SessionVariables {
+        &self.variables
+    }
+
+    /// Updates the state after `c` ran (call once the backend accepted it; calling it for a
+    /// statement that failed errs on the safe side: more statements go to the primary).
+    pub fn apply_statement(&mut self, c: &Classification) {
+        let a = &c.analysis;
+        for kind in a.kinds() {
+            self.apply_kind(kind, a.effects, &a.tables);
+        }
+        if a.effects.contains(Effects::NAMED_LOCK) {
+            self.named_locks = !a.effects.contains(Effects::RELEASES_ALL_LOCKS);
+        }
+    }
+
+    fn apply_kind(&mut self, kind: &Kind, effects: Effects, tables: &[Box<str>]) {
+        if effects.contains(Effects::IMPLICIT_COMMIT) {
+            self.end_transaction();
+        }
+        match kind {
+            Kind::Transaction(tx) => self.apply_transaction(tx),
+            Kind::Set(items) => items.iter().for_each(|i| self.apply_set(i)),
+            Kind::Use(db) => self.schema = Some(db.clone()),
+            Kind::LockTables => self.table_locks = true,
+            Kind::UnlockTables => self.table_locks = false,
+            Kind::CreateTemporaryTable(t) => {
+                self.temp_tables.insert(t.clone());
+            }
+            Kind::DropTemporaryTable(ts) => ts.iter().for_each(|t| {
+                self.temp_tables.remove(t);
+            }),
+            Kind::Ddl(DdlKind::DropTable) => tables.iter().for_each(|t| {
+                self.temp_tables.remove(t);
+            }),
+            Kind::Read(_) | Kind::Write(_) if !self.autocommit => self.in_transaction = true,
+            _ => {}
+        }
+    }
+
+    fn apply_transaction(&mut self, tx: &TxStatement) {
+        match tx {
+            TxStatement::Begin { read_only, .. } => {
+                self.in_transaction = true;
+                self.read_only_transaction =
+                    read_only.unwrap_or_else(|| self.next_transaction_read_only());
+                self.next_transaction_read_only = None;
+            }
+            TxStatement::Commit { chain } | TxStatement::Rollback { chain } => {
+                self.in_transaction = *chain;
+                if !chain {
+                    self.read_only_transaction = false;
+                }
+            }
+            TxStatement::Xa(XaVerb::Start) => self.in_transaction = true,
+            TxStatement::Xa(XaVerb::Commit | XaVerb::Rollback) => self.end_transaction(),
+            _ => {}
+        }
+    }
+
+    fn end_transaction(&mut self) {
+        self.in_transaction = false;
+        self.read_only_transaction = false;
+    }
+
+    fn apply_set(&mut self, item: &SetItem) {
+        match item {
+            SetItem::Variable {
+                scope: Scope::Session,
+                name,
+                value,
+            } => {
+                match &**name {
+                    "autocommit" => {
+                        if let Some(on) = value.as_bool() {
+                            if on && !self.autocommit {
+                                self.end_transaction();
+                            }
+                            self.autocommit = on;
+                        }
+                    }
+                    "transaction_read_only" | "tx_read_only" => {
+                        self.session_read_only = value.as_bool().unwrap_or(false);
+                    }
+                    _ => {}
+                }
+                self.variables
+                    .set(name, format!("SESSION {name} = {}", value.sql));
+            }
+            SetItem::Variable { .. } => {}
+            SetItem::UserVariable { name, .. } => {
+                self.user_variables.insert(name.clone());
+            }
+            SetItem::Names { charset, collation } => {
+                let sql = match collation {
+                    Some(c) => format!("NAMES {charset} COLLATE {c}"),
+                    None => format!("NAMES {charset}"),
+                };
+                self.variables.set("names", sql);
+            }
+            SetItem::CharacterSet(cs) => self.variables.set("names", format!("CHARACTER SET {cs}")),
+            SetItem::Transaction {
+                scope,
+                isolation,
+                read_only,
+            } => match scope {
+                None => {
+                    self.next_transaction_read_only = read_only.or(self.next_transaction_read_only)
+                }
+                Some(Scope::Session) => {
+                    if let Some(level) = isolation {
+                        self.variables.set(
+                            "transaction_isolation",
+                            format!("SESSION TRANSACTION ISOLATION LEVEL {level}"),
+                        );
+                    }
+                    if let Some(ro) = read_only {
+                        self.session_read_only = *ro;
+                        let access = if *ro { "READ ONLY" } else { "READ WRITE" };
+                        self.variables.set(
+                            "transaction_read_only",
+                            format!("SESSION TRANSACTION {access}"),
+                        );
+                    }
+                }
+                Some(_) => {}
+            },
+            SetItem::Role(role) => self.variables.set("role", format!("ROLE {role}")),
+        }
+    }
+
+    /// Applies the status flags of an OK/EOF packet: the truth about transaction and autocommit.
+    pub fn apply_server_status(&mut self, status: ServerStatus) {
+        if !status.in_transaction {
+            self.end_transaction();
+        }
+        self.in_transaction = status.in_transaction;
+        self.autocommit = status.autocommit;
+        if let Some(ro) = status.read_only_transaction {
+            self.read_only_transaction = ro && status.in_transaction;
+        }
+    }
+
+    /// Applies a `SESSION_TRACK_SYSTEM_VARIABLES` entry: the value the server actually holds.
+    pub fn apply_tracked_variable(&mut self, name: &str, value: &str) {
+        let name = name.to_ascii_lowercase();
+        if name == "autocommit" {
+            self.autocommit = value.eq_ignore_ascii_case("on") || value == "1";
+        }
+        let quoted = value.replace('\\', "\\\\").replace('\'', "''");
+        self.variables
+            .set(&name, format!("SESSION {name} = '{quoted}'"));
+    }
+
+    /// Applies a `SESSION_TRACK_SCHEMA` entry.
+    pub fn apply_tracked_schema(&mut self, schema: &str) {
+        self.schema = Some(schema.into());
+    }
+
+    /// Forgets everything but the user, as `COM_RESET_CONNECTION` does on the backend.
+    pub fn reset(&mut self) {
+        let user = std::mem::take(&mut self.user);
+        *self = SessionState::new(&user);
+    }
+}

@@ -1,0 +1,57 @@
+//! The digest cache: same answers as uncached classification, and never merges differing texts.
+use splitrail_router::{ClassifierCache, Digest, Policy, SessionState, classify, route};
+
+#[test]
+fn cached_answers_match_uncached_ones() {
+    let mut cache = ClassifierCache::new(4);
+    let s = SessionState::new("app");
+    let p = Policy::default();
+    let texts = [
+        "SELECT c FROM sbtest1 WHERE id = 1",
+        "SELECT c FROM sbtest1 WHERE id = 2",
+        "SELECT c FROM sbtest1 WHERE id = @x",
+        "SELECT c FROM sbtest1 WHERE id = 3 FOR UPDATE",
+        "/* splitrail:primary */ SELECT c FROM sbtest1 WHERE id = 4",
+        "SELECT c FROM sbtest1 WHERE id = 5 /* splitrail:replica */",
+        "SET autocommit = 0",
+        "SET autocommit = 1",
+        "SELECT 'x",
+        r"SELECT 'a\'; DELETE FROM t; -- '",
+        r"SELECT 'a\'; SELECT 1; -- '",
+        "SELECT 1 /*!50000 FOR UPDATE */",
+        "SELECT 1",
+    ];
+    for _ in 0..3 {
+        for t in texts {
+            let cached = cache.classify(t);
+            let fresh = classify(t);
+            assert_eq!(cached.analysis.kind, fresh.analysis.kind, "{t}");
+            assert_eq!(cached.hints, fresh.hints, "{t}");
+            assert_eq!(route(&cached, &s, &p), route(&fresh, &s, &p), "{t}");
+        }
+    }
+    let st = cache.stats();
+    assert!(
+        st.hits > 0 && st.evictions > 0 && st.uncacheable > 0,
+        "{st:?}"
+    );
+    assert!(cache.len() <= 4);
+}
+
+#[test]
+fn shapes_share_a_digest() {
+    let a = Digest::of("SELECT * FROM t WHERE id IN (1, 2, 3) AND name = 'x'");
+    let b = Digest::of("select * from t where id in (4) and name = \"y\"");
+    assert_ne!(a.hash, b.hash, "case is kept");
+    let c = Digest::of("SELECT * FROM t WHERE id IN (7,8) AND name = ?");
+    assert_eq!(a, c);
+    assert_eq!(
+        &*a.text,
+        "SELECT * FROM t WHERE id IN (?, ...) AND name = ?"
+    );
+    let mut cache = ClassifierCache::new(4);
+    cache.classify("SELECT * FROM t WHERE id IN (1, 2, 3) AND name = 'x'");
+    let hit = cache.classify("SELECT * FROM t WHERE id IN (7,8) AND name = ?");
+    assert_eq!(hit.digest(), &a);
+    assert_eq!(cache.stats().hits, 1);
+}

@@ -1,0 +1,141 @@
+//! Reads: which go to a replica and which side effects keep them on the primary.
+mod common;
+use common::*;
+
+#[test]
+fn plain_reads_go_to_a_replica() {
+    check_rows(&[
+        ("SELECT 1", Replica, PlainRead),
+        ("select c from sbtest1 where id=5", Replica, PlainRead),
+        (
+            "SELECT * FROM t1 JOIN t2 ON t1.id = t2.id WHERE t1.x IN (1, 2, 3)",
+            Replica,
+            PlainRead,
+        ),
+        (
+            "(SELECT a FROM t) UNION (SELECT b FROM u)",
+            Replica,
+            PlainRead,
+        ),
+        (
+            "WITH c AS (SELECT 1 AS x) SELECT x FROM c",
+            Replica,
+            PlainRead,
+        ),
+        ("TABLE t", Replica, PlainRead),
+        ("SHOW TABLES", Replica, PlainRead),
+        ("SHOW CREATE TABLE t", Replica, PlainRead),
+        ("DESCRIBE t", Replica, PlainRead),
+        ("DESC t", Replica, PlainRead),
+        ("EXPLAIN SELECT * FROM t", Replica, PlainRead),
+        ("HELP 'contents'", Replica, PlainRead),
+        ("SELECT @@version, @@session.sql_mode", Replica, PlainRead),
+        ("SELECT * FROM t WHERE a = ? LIMIT ?", Replica, PlainRead),
+        (
+            "SELECT count(*) FROM t WHERE name = 'FOR UPDATE'",
+            Replica,
+            PlainRead,
+        ),
+        ("EXPLAIN SELECT * FROM t FOR UPDATE", Replica, PlainRead),
+    ]);
+}
+
+#[test]
+fn reads_with_side_effects_go_to_the_primary() {
+    check_rows(&[
+        (
+            "SELECT * FROM t WHERE id = 1 FOR UPDATE",
+            Primary,
+            LockingRead,
+        ),
+        (
+            "SELECT * FROM t FOR SHARE SKIP LOCKED",
+            Primary,
+            LockingRead,
+        ),
+        ("SELECT * FROM t FOR UPDATE NOWAIT", Primary, LockingRead),
+        ("SELECT * FROM t LOCK IN SHARE MODE", Primary, LockingRead),
+        ("SELECT * FROM t INTO OUTFILE '/tmp/x'", Primary, SelectInto),
+        ("SELECT a INTO @a FROM t", Primary, SelectInto),
+        ("SELECT @x := max(id) FROM t", Primary, UserVariableWrite),
+        ("SELECT @x", Primary, UserVariableRead),
+        (
+            "SELECT * FROM t WHERE id = @last",
+            Primary,
+            UserVariableRead,
+        ),
+        ("SELECT LAST_INSERT_ID()", Primary, SessionFunction),
+        ("SELECT found_rows()", Primary, SessionFunction),
+        ("SELECT ROW_COUNT()", Primary, SessionFunction),
+        (
+            "SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 10",
+            Primary,
+            SessionFunction,
+        ),
+        ("SELECT @@identity", Primary, SessionFunction),
+        ("SELECT GET_LOCK('job', 10)", Primary, NamedLock),
+        ("SELECT IS_FREE_LOCK('job')", Primary, NamedLock),
+        ("SELECT RELEASE_ALL_LOCKS()", Primary, NamedLock),
+        ("SELECT NEXTVAL(s)", Primary, Sequence),
+        ("SELECT NEXT VALUE FOR s", Primary, Sequence),
+        ("SELECT PREVIOUS VALUE FOR s", Primary, Sequence),
+        ("SELECT s.nextval", Primary, Sequence),
+        ("SHOW WARNINGS", Pinned, Diagnostics),
+        ("SHOW COUNT(*) ERRORS", Pinned, Diagnostics),
+        ("SELECT @@warning_count", Pinned, Diagnostics),
+        ("GET DIAGNOSTICS @n = NUMBER", Primary, UserVariableRead),
+        ("SHOW MASTER STATUS", Primary, Admin),
+        ("SHOW PROCESSLIST", Primary, Admin),
+    ]);
+}
+
+#[test]
+fn writes_and_unknowns_go_to_the_primary() {
+    check_rows(&[
+        ("INSERT INTO t VALUES (1)", Primary, Write),
+        ("UPDATE t SET a = 1", Primary, Write),
+        ("DELETE FROM t", Primary, Write),
+        ("REPLACE INTO t VALUES (1)", Primary, Write),
+        ("LOAD DATA INFILE 'x' INTO TABLE t", Primary, Write),
+        ("CALL p()", Primary, Write),
+        ("DO SLEEP(1)", Primary, Write),
+        (
+            "WITH c AS (SELECT id FROM t) UPDATE t JOIN c USING (id) SET t.a = 1",
+            Primary,
+            Write,
+        ),
+        (
+            "WITH c AS (SELECT id FROM t) DELETE t FROM t JOIN c USING (id)",
+            Primary,
+            Write,
+        ),
+        ("EXPLAIN ANALYZE DELETE FROM t", Primary, Write),
+        ("ANALYZE UPDATE t SET a = 1", Primary, Write),
+        ("ANALYZE TABLE t", Primary, Admin),
+        ("CREATE TABLE t (id int)", Primary, Ddl),
+        ("ALTER TABLE t ADD COLUMN b int", Primary, Ddl),
+        ("TRUNCATE TABLE t", Primary, Ddl),
+        ("GRANT SELECT ON db.* TO u", Primary, Admin),
+        ("KILL 42", Primary, Admin),
+        ("FLUSH PRIVILEGES", Primary, Admin),
+        ("FROBNICATE everything", Primary, Unknown),
+        ("SELECT FROM WHERE", Primary, ParseFailed),
+        ("", Primary, Empty),
+        ("/* nothing */", Primary, Empty),
+    ]);
+}
+
+#[test]
+fn multi_statement_text_is_a_write_if_any_part_is() {
+    check_rows(&[
+        ("SELECT 1; SELECT 2", Replica, PlainRead),
+        ("SELECT 1; DELETE FROM t", Primary, Write),
+        ("SELECT 1;;", Replica, PlainRead),
+        ("SELECT 1; FOO", Primary, Unknown),
+        (
+            "SELECT 1; SELECT LAST_INSERT_ID()",
+            Primary,
+            SessionFunction,
+        ),
+    ]);
+}

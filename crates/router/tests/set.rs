@@ -1,0 +1,166 @@
+//! SET: what each item says, and what the session replays.
+mod common;
+use common::*;
+use splitrail_router::{Kind, Scope, SessionVariables, SetItem, classify};
+
+fn items(sql: &str) -> Vec<SetItem> {
+    match classify(sql).kind() {
+        Kind::Set(items) => items.clone(),
+        k => panic!("{sql}: not a SET but {k:?}"),
+    }
+}
+
+fn var(sql: &str) -> (Scope, String, String) {
+    match &items(sql)[..] {
+        [SetItem::Variable { scope, name, value }] => {
+            (*scope, name.to_string(), value.sql.to_string())
+        }
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
+#[test]
+fn set_routes_to_the_primary() {
+    check_rows(&[
+        ("SET autocommit=0", Primary, SessionState),
+        ("SET NAMES utf8mb4", Primary, SessionState),
+        ("SET @x = 1", Primary, SessionState),
+        ("SET GLOBAL max_connections = 1000", Primary, SessionState),
+        ("SET PASSWORD = 'x'", Primary, Admin),
+        ("SET DEFAULT ROLE r TO u", Primary, Admin),
+        ("USE shop", Primary, SessionState),
+        ("PREPARE s FROM 'SELECT 1'", Primary, SessionState),
+        ("EXECUTE s USING @a", Primary, SessionState),
+        ("DEALLOCATE PREPARE s", Primary, SessionState),
+        (
+            "SET STATEMENT max_statement_time=1 FOR SELECT * FROM t",
+            Replica,
+            PlainRead,
+        ),
+        (
+            "SET STATEMENT max_statement_time=1 FOR UPDATE t SET a = 1",
+            Primary,
+            Write,
+        ),
+    ]);
+}
+
+#[test]
+fn set_items_carry_scope_name_and_value() {
+    assert_eq!(
+        var("SET autocommit=0"),
+        (Scope::Session, "autocommit".into(), "0".into())
+    );
+    assert_eq!(
+        var("SET SESSION sql_mode = 'TRADITIONAL'"),
+        (Scope::Session, "sql_mode".into(), "'TRADITIONAL'".into())
+    );
+    assert_eq!(
+        var("SET @@session.time_zone = '+00:00'"),
+        (Scope::Session, "time_zone".into(), "'+00:00'".into())
+    );
+    assert_eq!(
+        var("SET @@GLOBAL.read_only = ON"),
+        (Scope::Global, "read_only".into(), "ON".into())
+    );
+    assert_eq!(
+        var("SET LOCAL wait_timeout=28800"),
+        (Scope::Session, "wait_timeout".into(), "28800".into())
+    );
+    assert_eq!(
+        var("SET sql_mode = CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')"),
+        (
+            Scope::Session,
+            "sql_mode".into(),
+            "CONCAT(@@sql_mode, ',STRICT_TRANS_TABLES')".into()
+        )
+    );
+    // The most recent scope keyword applies to the following items.
+    let i = items("SET GLOBAL a = 1, b = 2, SESSION c = 3");
+    let scopes: Vec<Scope> = i
+        .iter()
+        .map(|x| match x {
+            SetItem::Variable { scope, .. } => *scope,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(scopes, [Scope::Global, Scope::Global, Scope::Session]);
+    assert_eq!(
+        items("SET NAMES 'utf8mb4' COLLATE 'utf8mb4_unicode_ci'"),
+        [SetItem::Names {
+            charset: "utf8mb4".into(),
+            collation: Some("utf8mb4_unicode_ci".into())
+        }]
+    );
+    assert_eq!(
+        items("SET CHARACTER SET utf8"),
+        [SetItem::CharacterSet("utf8".into())]
+    );
+    assert_eq!(
+        items("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"),
+        [SetItem::Transaction {
+            scope: Some(Scope::Session),
+            isolation: Some("READ COMMITTED".into()),
+            read_only: None
+        }]
+    );
+    assert_eq!(
+        items("SET TRANSACTION READ ONLY"),
+        [SetItem::Transaction {
+            scope: None,
+            isolation: None,
+            read_only: Some(true)
+        }]
+    );
+    match &items("SET @`my var` := 5")[..] {
+        [SetItem::UserVariable { name, value }] => {
+            assert_eq!((&**name, &*value.sql), ("my var", "5"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(classify("SET autocommit=0").analysis.literal_sensitive);
+}
+
+#[test]
+fn session_variables_are_replayed_with_a_minimal_diff() {
+    let s = session_after(&[
+        "SET NAMES utf8mb4",
+        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        "SET sql_mode='STRICT_TRANS_TABLES'",
+        "SET GLOBAL max_connections = 10",
+        "SET @a = 1",
+    ]);
+    let vars = s.variables();
+    assert_eq!(vars.get("names"), Some("NAMES utf8mb4"));
+    assert_eq!(
+        vars.get("sql_mode"),
+        Some("SESSION sql_mode = 'STRICT_TRANS_TABLES'")
+    );
+    assert_eq!(
+        vars.get("max_connections"),
+        None,
+        "global variables are not replayed"
+    );
+    assert_eq!(s.user_variables().collect::<Vec<_>>(), ["a"]);
+
+    let mut backend = SessionVariables::default();
+    backend.set("names", "NAMES utf8mb4".into());
+    let diff: Vec<_> = vars.diff(&backend).collect();
+    assert_eq!(diff.len(), 2);
+    assert_eq!(
+        SessionVariables::to_sql(diff),
+        [
+            "SET SESSION sql_mode = 'STRICT_TRANS_TABLES'".to_string(),
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_string()
+        ]
+    );
+
+    let mut s = s;
+    s.apply_tracked_variable("time_zone", "+00:00");
+    assert_eq!(
+        s.variables().get("time_zone"),
+        Some("SESSION time_zone = '+00:00'")
+    );
+    s.apply_tracked_schema("shop");
+    assert_eq!(s.schema.as_deref(), Some("shop"));
+}
