@@ -1,14 +1,105 @@
 //! The `splitrail` binary: CLI → config → server.
 //!
-//! The proxy server itself lands with the server issue; until then this binary says so plainly
-//! instead of pretending to listen.
+//! `splitrail --config proxy.yaml` runs the proxy until SIGINT/SIGTERM;
+//! `splitrail check --config proxy.yaml` validates a configuration and prints every problem.
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand, ValueEnum};
+use splitrail_server::config::Config;
+
+/// A MySQL wire-protocol proxy that splits reads from writes.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The configuration file.
+    #[arg(long, short, global = true, default_value = "proxy.yaml")]
+    config: PathBuf,
+    /// Log line format; the level comes from RUST_LOG (default: info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Validate the configuration file and print each problem with its line and column.
+    Check,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 fn main() -> ExitCode {
-    eprintln!(
-        "splitrail {}: the proxy server is not built yet (see the server issue); \
-         the dev cluster from scripts/run.sh is usable directly on 127.0.0.1:13306/13307",
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Some(Cmd::Check) => {
+            println!("{}: ok", cli.config.display());
+            ExitCode::SUCCESS
+        }
+        None => match run(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("splitrail: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let servers: Vec<String> = config
+        .servers
+        .iter()
+        .map(|s| format!("{} ({:?})", s.address, s.role).to_lowercase())
+        .collect();
+    let proxy = splitrail_server::start(config)?;
+    tracing::info!(
+        listen = %proxy.local_addr(),
+        servers = %servers.join(", "),
+        "splitrail {} started",
         env!("CARGO_PKG_VERSION")
     );
-    ExitCode::FAILURE
+    let stop = proxy.shutdown_signal();
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    signals.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("shutting down");
+        anyhow::Ok(())
+    })?;
+    let _ = stop.send(true);
+    proxy.wait();
+    Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }

@@ -1,11 +1,40 @@
-//! The Splitrail proxy server: listener, client sessions, backend pools, monitor, admin.
+//! The Splitrail proxy server: listener, client sessions, backend pools, routing.
 //!
-//! The only crate in the workspace that owns sockets, processes' signals and time.
+//! The only crate in the workspace that owns sockets, threads, signals and time. It speaks the
+//! MySQL protocol through `splitrail-protocol` and asks `splitrail-router` where each statement
+//! goes; it never parses SQL or packets itself.
+//!
+//! ```no_run
+//! let config = splitrail_server::config::Config::load("proxy.yaml").unwrap();
+//! let proxy = splitrail_server::start(config).unwrap();
+//! println!("listening on {}", proxy.local_addr());
+//! proxy.wait();
+//! ```
 //!
 //! # Layout
 //!
 //! - [`config`]: the typed, validated `proxy.yaml` — [`config::Config`] and its sections, the
 //!   loader that reports every problem with its key path and line, and the duration format.
+//! - [`runtime`]: worker threads, `SO_REUSEPORT` listeners, accepting clients, shutdown.
+//! - [`worker`]: what is shared between workers ([`worker::Shared`]) and what each owns.
+//! - [`client`]: what the proxy offers clients, and the handshake and authentication.
+//! - [`session`]: one client session — command dispatch, statement execution, state sync,
+//!   response relay.
+//! - [`backend`]: backend connections (the proxy as a MySQL client) and per-worker pools.
+//! - [`topology`]: the backend servers, their roles and health, read balancing.
+//! - [`io`]: a framed packet stream over a socket.
+//! - [`error`]: the server's [`Error`], with its side, retry verdict and MySQL code.
 #![forbid(unsafe_code)]
 
+pub mod backend;
+pub mod client;
 pub mod config;
+pub mod error;
+pub mod io;
+pub mod runtime;
+pub mod session;
+pub mod topology;
+pub mod worker;
+
+pub use error::{Error, Result};
+pub use runtime::{ProxyHandle, start};

@@ -1,0 +1,334 @@
+//! One connection to a backend server, the proxy acting as a MySQL client: connecting and
+//! logging in with the client's credentials, turning on session-state tracking, running the
+//! proxy's own statements, and the state it holds (schema, replayed variables).
+use std::time::{Duration, Instant};
+
+use splitrail_protocol::auth::{ClientAuth, ClientAuthStep};
+use splitrail_protocol::handshake::{HandshakeResponse, InitialHandshake};
+use splitrail_protocol::response::{ErrPacket, OkPacket};
+use splitrail_protocol::{CapabilityFlags, Completion, End, ResponseTracker, Step};
+use splitrail_router::SessionVariables;
+use tokio::net::TcpStream;
+
+use crate::error::{Error, Result};
+use crate::io::{PacketIo, ReadError};
+
+/// Capabilities that change what results look like, so a backend connection serves only
+/// clients that agree on them (they are part of the pool key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResultFlags {
+    /// CLIENT_FOUND_ROWS: affected rows count matched rows, not changed ones.
+    pub found_rows: bool,
+    /// CLIENT_DEPRECATE_EOF: result sets end with OK instead of EOF.
+    pub deprecate_eof: bool,
+}
+
+impl ResultFlags {
+    /// The result-shaping flags of a client's capabilities.
+    pub fn of(caps: CapabilityFlags) -> Self {
+        ResultFlags {
+            found_rows: caps.contains(CapabilityFlags::CLIENT_FOUND_ROWS),
+            deprecate_eof: caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF),
+        }
+    }
+}
+
+/// What the proxy asks of every backend: the features it relays or relies on. Intersected with
+/// what the server offers.
+fn wanted_capabilities(flags: ResultFlags) -> CapabilityFlags {
+    let mut caps = CapabilityFlags::CLIENT_LONG_PASSWORD
+        | CapabilityFlags::CLIENT_LONG_FLAG
+        | CapabilityFlags::CLIENT_PROTOCOL_41
+        | CapabilityFlags::CLIENT_TRANSACTIONS
+        | CapabilityFlags::CLIENT_SECURE_CONNECTION
+        | CapabilityFlags::CLIENT_MULTI_STATEMENTS
+        | CapabilityFlags::CLIENT_MULTI_RESULTS
+        | CapabilityFlags::CLIENT_PS_MULTI_RESULTS
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
+        | CapabilityFlags::CLIENT_SESSION_TRACK
+        | CapabilityFlags::CLIENT_LOCAL_FILES;
+    if flags.found_rows {
+        caps |= CapabilityFlags::CLIENT_FOUND_ROWS;
+    }
+    if flags.deprecate_eof {
+        caps |= CapabilityFlags::CLIENT_DEPRECATE_EOF;
+    }
+    caps
+}
+
+/// utf8mb4_general_ci: known to MariaDB and MySQL alike; the session's own charset is replayed.
+const BACKEND_COLLATION: u8 = 45;
+
+/// Turns on the tracking that tells the proxy what a statement changed in the session.
+const TRACKING_SQL: &[u8] = b"SET SESSION session_track_system_variables = '*', \
+      session_track_schema = ON, session_track_state_change = ON";
+
+/// The answer to a statement the proxy ran itself.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It succeeded; the final OK (or EOF) with its status.
+    Ok(Completion, Option<OkPacket>),
+    /// The server refused it.
+    Err(ErrPacket),
+}
+
+/// A logged-in backend connection.
+#[derive(Debug)]
+pub struct BackendConn {
+    /// The framed socket.
+    pub io: PacketIo<TcpStream>,
+    /// Which configured server it is connected to.
+    pub server: usize,
+    /// That server's address, for errors and logs.
+    pub address: String,
+    /// The server's thread id for this connection (what `KILL` takes on that server).
+    pub thread_id: u32,
+    /// The server's version string.
+    pub server_version: String,
+    /// Negotiated capabilities.
+    pub caps: CapabilityFlags,
+    /// Result-shaping flags it was opened with.
+    pub flags: ResultFlags,
+    /// The user it is logged in as.
+    pub user: String,
+    /// Tracks the response in progress.
+    pub tracker: ResponseTracker,
+    /// The default schema as far as the proxy knows.
+    pub schema: Option<Box<str>>,
+    /// Session variables set on it by replay or by the client statements that ran on it.
+    pub vars: SessionVariables,
+    /// When it was opened (for `max_lifetime`).
+    pub created: Instant,
+    /// When it was last returned to its pool (for `idle_timeout`).
+    pub idle_since: Instant,
+    /// Set when a response was cut off or the state is unknown: it must not be reused.
+    pub broken: bool,
+}
+
+impl BackendConn {
+    /// Connects to `address`, logs in as `user`, and turns on session tracking.
+    pub async fn connect(
+        server: usize,
+        address: &str,
+        user: &str,
+        password: &[u8],
+        flags: ResultFlags,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let connect_err = |reason: String| Error::BackendConnect {
+            server: address.to_string(),
+            reason,
+        };
+        let login = async {
+            let stream = TcpStream::connect(address)
+                .await
+                .map_err(|e| connect_err(e.to_string()))?;
+            stream
+                .set_nodelay(true)
+                .map_err(|e| connect_err(e.to_string()))?;
+            let mut io = PacketIo::new(stream, 1 << 30);
+            let greeting = read(&mut io, address).await?;
+            if greeting.first() == Some(&0xFF) {
+                let err = ErrPacket::decode(&greeting, CapabilityFlags::CLIENT_PROTOCOL_41)
+                    .map_err(|e| protocol(address, e))?;
+                return Err(connect_err(String::from_utf8_lossy(&err.message).into_owned()));
+            }
+            let handshake = InitialHandshake::decode(&greeting).map_err(|e| protocol(address, e))?;
+            let caps = wanted_capabilities(flags) & handshake.capabilities;
+            let mut auth = ClientAuth::new(password, false);
+            let (plugin, auth_response) = auth.start(&handshake).map_err(|e| protocol(address, e))?;
+            let response = HandshakeResponse {
+                capabilities: caps,
+                max_packet_size: 1 << 30,
+                charset: BACKEND_COLLATION,
+                username: user.as_bytes().to_vec(),
+                auth_response,
+                database: None,
+                auth_plugin_name: Some(plugin.name().to_vec()),
+                connect_attrs: None,
+            };
+            let mut payload = bytes::BytesMut::new();
+            response.encode(&mut payload);
+            send(&mut io, &payload, address).await?;
+            loop {
+                let packet = read(&mut io, address).await?;
+                match auth.handle(&packet, caps).map_err(|e| protocol(address, e))? {
+                    ClientAuthStep::Send(data) => send(&mut io, &data, address).await?,
+                    ClientAuthStep::Wait => {}
+                    ClientAuthStep::Done => break,
+                    ClientAuthStep::Failed(err) => {
+                        return Err(Error::BackendAuth {
+                            server: address.to_string(),
+                            code: err.code,
+                            message: String::from_utf8_lossy(&err.message).into_owned(),
+                        });
+                    }
+                }
+            }
+            let now = Instant::now();
+            let mut conn = BackendConn {
+                io,
+                server,
+                address: address.to_string(),
+                thread_id: handshake.connection_id,
+                server_version: String::from_utf8_lossy(&handshake.server_version).into_owned(),
+                caps,
+                flags,
+                user: user.to_string(),
+                tracker: ResponseTracker::new(caps),
+                schema: None,
+                vars: SessionVariables::default(),
+                created: now,
+                idle_since: now,
+                broken: false,
+            };
+            if caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
+                conn.run_checked(TRACKING_SQL).await?;
+            }
+            Ok(conn)
+        };
+        match tokio::time::timeout(timeout, login).await {
+            Ok(result) => result,
+            Err(_) => Err(connect_err(format!("no answer within {timeout:?}"))),
+        }
+    }
+
+    /// Sends one command (sequence id 0) without waiting for the answer.
+    pub async fn send_command(&mut self, payload: &[u8]) -> Result<()> {
+        self.io.reset_seq();
+        self.io.queue(payload).map_err(|e| protocol(&self.address, e))?;
+        let address = &self.address;
+        let result = self.io.flush().await.map_err(|source| Error::BackendIo {
+            server: address.clone(),
+            source,
+        });
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    /// Runs a command of the proxy's own and reads its whole answer (discarding any rows).
+    pub async fn run(&mut self, payload: &[u8]) -> Result<Outcome> {
+        let command = payload.first().copied().unwrap_or(0);
+        self.send_command(payload).await?;
+        self.tracker.start(command);
+        loop {
+            let packet = match read(&mut self.io, &self.address).await {
+                Ok(p) => p,
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            };
+            let step = self.tracker.feed(&packet).map_err(|e| {
+                self.broken = true;
+                protocol(&self.address, e)
+            })?;
+            match step {
+                Step::More => {}
+                Step::NeedClient => {
+                    // Only LOCAL INFILE asks this, and the proxy's statements never load files.
+                    self.broken = true;
+                    return Err(protocol(
+                        &self.address,
+                        splitrail_protocol::Error::UnexpectedPacket {
+                            state: "proxy statement",
+                            byte: 0xFB,
+                        },
+                    ));
+                }
+                Step::Done(done) => {
+                    return Ok(match done.end {
+                        End::Err { .. } => Outcome::Err(
+                            ErrPacket::decode(&packet, self.caps)
+                                .map_err(|e| protocol(&self.address, e))?,
+                        ),
+                        End::Ok { .. } => {
+                            Outcome::Ok(done, OkPacket::decode(&packet, self.caps).ok())
+                        }
+                        _ => Outcome::Ok(done, None),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs a statement of the proxy's own that must succeed.
+    pub async fn run_checked(&mut self, sql: &[u8]) -> Result<Option<OkPacket>> {
+        let mut payload = Vec::with_capacity(sql.len() + 1);
+        payload.push(splitrail_protocol::command::code::QUERY);
+        payload.extend_from_slice(sql);
+        match self.run(&payload).await? {
+            Outcome::Ok(_, ok) => Ok(ok),
+            Outcome::Err(err) => Err(Error::StateSync {
+                server: self.address.clone(),
+                message: format!(
+                    "{} ({}): {}",
+                    String::from_utf8_lossy(&err.message),
+                    err.code,
+                    String::from_utf8_lossy(sql)
+                ),
+            }),
+        }
+    }
+
+    /// `COM_RESET_CONNECTION`: forgets every session variable, temporary table, lock and user
+    /// variable of the previous user of the connection, then turns tracking back on.
+    pub async fn reset(&mut self) -> Result<()> {
+        if let Outcome::Err(err) = self.run(&[splitrail_protocol::command::code::RESET_CONNECTION]).await? {
+            self.broken = true;
+            return Err(Error::StateSync {
+                server: self.address.clone(),
+                message: format!("COM_RESET_CONNECTION: {}", String::from_utf8_lossy(&err.message)),
+            });
+        }
+        self.vars = SessionVariables::default();
+        if self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
+            self.run_checked(TRACKING_SQL).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the server closed this idle connection (e.g. `wait_timeout`, a restart): checked
+    /// without blocking before the connection is lent out again.
+    pub fn closed_while_idle(&self) -> bool {
+        let mut probe = [0u8; 1];
+        match self.io.stream.try_read(&mut probe) {
+            Ok(_) => true, // EOF, or bytes nobody asked for: either way unusable
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    }
+}
+
+/// Reads one whole packet from a backend.
+pub(crate) async fn read(io: &mut PacketIo<TcpStream>, address: &str) -> Result<bytes::Bytes> {
+    match io.read_packet().await {
+        Ok(Some(p)) => Ok(p.payload),
+        Ok(None) => Err(Error::BackendIo {
+            server: address.to_string(),
+            source: std::io::ErrorKind::UnexpectedEof.into(),
+        }),
+        Err(ReadError::Io(source)) => Err(Error::BackendIo {
+            server: address.to_string(),
+            source,
+        }),
+        Err(ReadError::Protocol(source)) => Err(protocol(address, source)),
+    }
+}
+
+async fn send(io: &mut PacketIo<TcpStream>, payload: &[u8], address: &str) -> Result<()> {
+    io.queue(payload).map_err(|e| protocol(address, e))?;
+    io.flush().await.map_err(|source| Error::BackendIo {
+        server: address.to_string(),
+        source,
+    })
+}
+
+pub(crate) fn protocol(address: &str, source: splitrail_protocol::Error) -> Error {
+    Error::BackendProtocol {
+        server: address.to_string(),
+        source,
+    }
+}

@@ -1,0 +1,6 @@
+//! Backends: one connection ([`conn`]) and the per-worker pools of them ([`pool`]).
+pub mod conn;
+pub mod pool;
+
+pub use conn::{BackendConn, Outcome, ResultFlags};
+pub use pool::{Lease, PoolKey, PoolLimits, Pools, Sticky};

@@ -1,0 +1,256 @@
+//! Backend connection pools of one worker thread: idle connections per (server, user, result
+//! flags), a limit of open connections per server, and waiting for one to come back.
+//!
+//! Each worker owns its pools (`Rc`, no lock): a session's client and backend sockets are served
+//! by the same thread. A server's `max_size` is shared out among the workers.
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::conn::{BackendConn, ResultFlags};
+use crate::error::{Error, Result};
+
+/// Which idle connections can serve a request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    /// The server's index.
+    pub server: usize,
+    /// The user the connection is logged in as.
+    pub user: Rc<str>,
+    /// Result-shaping capabilities.
+    pub flags: ResultFlags,
+}
+
+/// Limits and ages, from `pool` in the configuration.
+#[derive(Debug, Clone)]
+pub struct PoolLimits {
+    /// Open connections per server in this worker.
+    pub max_per_server: Vec<usize>,
+    /// How long an acquire may wait for a connection.
+    pub acquire_timeout: Duration,
+    /// Idle connections older than this are closed rather than reused.
+    pub idle_timeout: Duration,
+    /// Connections older than this are closed rather than reused.
+    pub max_lifetime: Duration,
+    /// How long connecting and logging in may take.
+    pub connect_timeout: Duration,
+}
+
+/// Counts open connections per server; a [`Slot`] gives its count back when dropped.
+#[derive(Debug)]
+struct Counts {
+    open: RefCell<Vec<usize>>,
+    freed: Vec<Notify>,
+}
+
+/// One open connection's place under its server's limit.
+#[derive(Debug)]
+pub struct Slot {
+    counts: Rc<Counts>,
+    server: usize,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(n) = self.counts.open.borrow_mut().get_mut(self.server) {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(freed) = self.counts.freed.get(self.server) {
+            freed.notify_one();
+        }
+    }
+}
+
+/// A connection lent to a session, with its slot; give it back with [`Pools::release`].
+#[derive(Debug)]
+pub struct Lease {
+    /// The connection.
+    pub conn: BackendConn,
+    /// Its key, to find its idle list again.
+    pub key: PoolKey,
+    slot: Slot,
+}
+
+/// A session's last-used connection, kept between its statements (for `LAST_INSERT_ID()`,
+/// `FOUND_ROWS()` and cheap reuse) but given up when another session needs the slot.
+pub type Sticky = Rc<RefCell<Option<Lease>>>;
+
+/// The pools of one worker.
+#[derive(Debug)]
+pub struct Pools {
+    idle: RefCell<HashMap<PoolKey, Vec<(BackendConn, Slot)>>>,
+    /// Sessions' sticky connections, which an acquire at the limit may take back.
+    stealable: RefCell<Vec<Weak<RefCell<Option<Lease>>>>>,
+    counts: Rc<Counts>,
+    limits: PoolLimits,
+}
+
+impl Pools {
+    /// Empty pools with these limits.
+    pub fn new(limits: PoolLimits) -> Self {
+        let servers = limits.max_per_server.len();
+        Pools {
+            idle: RefCell::new(HashMap::new()),
+            stealable: RefCell::new(Vec::new()),
+            counts: Rc::new(Counts {
+                open: RefCell::new(vec![0; servers]),
+                freed: (0..servers).map(|_| Notify::new()).collect(),
+            }),
+            limits,
+        }
+    }
+
+    /// Open connections to `server` in this worker (idle and lent out).
+    pub fn open(&self, server: usize) -> usize {
+        self.counts.open.borrow().get(server).copied().unwrap_or(0)
+    }
+
+    /// Idle connections to `server` in this worker.
+    pub fn idle(&self, server: usize) -> usize {
+        self.idle
+            .borrow()
+            .iter()
+            .filter(|(k, _)| k.server == server)
+            .map(|(_, v)| v.len())
+            .sum()
+    }
+
+    /// Lends a connection for `key`: an idle one, a new one, or the next one given back.
+    pub async fn acquire(&self, key: &PoolKey, address: &str, password: &[u8]) -> Result<Lease> {
+        let deadline = Instant::now() + self.limits.acquire_timeout;
+        loop {
+            if let Some((conn, slot)) = self.take_idle(key) {
+                return Ok(Lease {
+                    conn,
+                    key: key.clone(),
+                    slot,
+                });
+            }
+            if let Some(slot) = self.reserve(key.server) {
+                let conn = BackendConn::connect(
+                    key.server,
+                    address,
+                    &key.user,
+                    password,
+                    key.flags,
+                    self.limits.connect_timeout,
+                )
+                .await?; // dropping `slot` on error gives the place back
+                return Ok(Lease {
+                    conn,
+                    key: key.clone(),
+                    slot,
+                });
+            }
+            // At the limit: an idle connection kept for another user or flag set makes room, and
+            // so does a connection another session only keeps out of stickiness.
+            if self.evict_other_idle(key) || self.steal(key.server) {
+                continue;
+            }
+            let Some(freed) = self.counts.freed.get(key.server) else {
+                return Err(Error::NoBackend(format!("server #{} is unknown", key.server)));
+            };
+            if tokio::time::timeout_at(deadline.into(), freed.notified())
+                .await
+                .is_err()
+            {
+                return Err(Error::AcquireTimeout {
+                    server: address.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Registers a session's sticky connection holder.
+    pub fn register_sticky(&self, sticky: &Sticky) {
+        let mut list = self.stealable.borrow_mut();
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Rc::downgrade(sticky));
+    }
+
+    /// Takes a sticky connection to `server` away from its session and pools it.
+    fn steal(&self, server: usize) -> bool {
+        let victim = self.stealable.borrow().iter().find_map(|weak| {
+            let holder = weak.upgrade()?;
+            let mut slot = holder.try_borrow_mut().ok()?;
+            if slot.as_ref()?.conn.server == server {
+                slot.take()
+            } else {
+                None
+            }
+        });
+        match victim {
+            Some(lease) => {
+                self.release(lease);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn take_idle(&self, key: &PoolKey) -> Option<(BackendConn, Slot)> {
+        let mut idle = self.idle.borrow_mut();
+        let list = idle.get_mut(key)?;
+        while let Some((conn, slot)) = list.pop() {
+            let now = Instant::now();
+            let stale = now.duration_since(conn.created) > self.limits.max_lifetime
+                || now.duration_since(conn.idle_since) > self.limits.idle_timeout
+                || conn.closed_while_idle();
+            if !stale {
+                return Some((conn, slot));
+            }
+            drop((conn, slot));
+        }
+        None
+    }
+
+    fn reserve(&self, server: usize) -> Option<Slot> {
+        let mut open = self.counts.open.borrow_mut();
+        let n = open.get_mut(server)?;
+        let max = self.limits.max_per_server.get(server).copied().unwrap_or(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            counts: self.counts.clone(),
+            server,
+        })
+    }
+
+    fn evict_other_idle(&self, key: &PoolKey) -> bool {
+        let mut idle = self.idle.borrow_mut();
+        let victim = idle
+            .iter_mut()
+            .find(|(k, v)| k.server == key.server && *k != key && !v.is_empty())
+            .and_then(|(_, v)| v.pop());
+        // Dropped after the borrow ends: the slot's drop wakes a waiter.
+        drop(idle);
+        victim.is_some()
+    }
+
+    /// Takes a connection back. A broken one, or one still inside a transaction, is closed.
+    pub fn release(&self, lease: Lease) {
+        let Lease {
+            mut conn,
+            key,
+            slot,
+        } = lease;
+        if conn.broken || !conn.tracker.is_done() {
+            return; // dropping closes the socket and frees the slot
+        }
+        conn.idle_since = Instant::now();
+        conn.io.shrink();
+        self.idle
+            .borrow_mut()
+            .entry(key.clone())
+            .or_default()
+            .push((conn, slot));
+        if let Some(freed) = self.counts.freed.get(key.server) {
+            freed.notify_one();
+        }
+    }
+}

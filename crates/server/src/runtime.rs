@@ -1,0 +1,249 @@
+//! Threads and listeners: one worker thread per core, each with a current-thread tokio runtime
+//! and its own `SO_REUSEPORT` listener on the proxy address, so the kernel spreads clients over
+//! workers and a session's client and backend sockets stay on one thread. Shutdown is a watch
+//! every accept loop and idle session listens to, with a drain deadline.
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::client::handshake;
+use crate::client::ClientIo;
+use crate::config::Config;
+use crate::session::Session;
+use crate::worker::{Shared, Worker};
+
+/// A running proxy: its address and how to stop it.
+#[derive(Debug)]
+pub struct ProxyHandle {
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    threads: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl ProxyHandle {
+    /// Where clients connect (the real port when the configuration said port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// State shared by the workers (topology, counters).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops accepting, lets in-flight statements finish up to `shutdown_timeout`, then closes
+    /// every connection; returns when all workers have stopped.
+    pub fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    /// Waits until the workers stop (after [`ProxyHandle::shutdown`] from another handle clone
+    /// of the signal, or never).
+    pub fn wait(mut self) {
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    /// A sender that stops the proxy when `true` is sent.
+    pub fn shutdown_signal(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+impl Drop for ProxyHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// How many worker threads: one per core.
+fn worker_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Binds the listeners and starts the workers.
+pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
+    let config = Arc::new(config);
+    let workers = worker_count();
+    let first = bind(config.listen)?;
+    let local_addr = first.local_addr()?.as_socket().ok_or_else(|| {
+        std::io::Error::other("listener has no socket address")
+    })?;
+    let mut sockets = vec![first];
+    for _ in 1..workers {
+        sockets.push(bind(local_addr)?);
+    }
+    let shared = Arc::new(Shared::new(config));
+    let (tx, rx) = watch::channel(false);
+    let mut threads = Vec::new();
+    for (n, socket) in sockets.into_iter().enumerate() {
+        let shared = shared.clone();
+        let rx = rx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("splitrail-worker-{n}"))
+            .spawn(move || run_worker(n, workers, socket, shared, rx))?;
+        threads.push(thread);
+    }
+    info!(%local_addr, workers, "listening for MySQL clients");
+    Ok(ProxyHandle {
+        local_addr,
+        shutdown: tx,
+        threads,
+        shared,
+    })
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket)
+}
+
+fn run_worker(
+    n: usize,
+    workers: usize,
+    socket: Socket,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            warn!(worker = n, error = %e, "cannot start worker runtime");
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    let drain = shared.config.shutdown_timeout;
+    local.block_on(&runtime, async move {
+        let listener = match TcpListener::from_std(socket.into()) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(worker = n, error = %e, "cannot register listener");
+                return;
+            }
+        };
+        let worker = Rc::new(Worker::new(shared.clone(), workers));
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let worker = worker.clone();
+                        let shutdown = shutdown.clone();
+                        tokio::task::spawn_local(serve_client(worker, stream, peer, shutdown));
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+        drop(listener);
+        // Let sessions finish their statements; they close themselves when idle.
+        let deadline = tokio::time::Instant::now() + drain;
+        while shared.clients.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+}
+
+async fn serve_client(
+    worker: Rc<Worker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let shared = worker.shared.clone();
+    let id = shared.next_connection_id();
+    let span = info_span!("session", id, %peer, user = tracing::field::Empty);
+    let open = shared.clients.fetch_add(1, Ordering::Relaxed) + 1;
+    let _guard = ClientCount(shared.clone());
+    async move {
+        let _ = stream.set_nodelay(true);
+        let mut io = ClientIo::new(stream, 1 << 30);
+        if open > shared.config.max_client_connections as usize {
+            let _ = refuse_too_many(&mut io).await;
+            return;
+        }
+        let version = shared.server_version();
+        let accepted = match handshake::accept(
+            &mut io,
+            &shared.config,
+            id,
+            &version,
+            &peer.ip().to_string(),
+        )
+        .await
+        {
+            Ok(Some(a)) => a,
+            Ok(None) => return,
+            Err(e) => {
+                debug!(error = %e, "handshake failed");
+                return;
+            }
+        };
+        tracing::Span::current().record("user", accepted.user.as_str());
+        debug!("client authenticated");
+        let session = Session::new(worker, id, io, accepted);
+        tokio::select! {
+            _ = session.run() => {}
+            _ = wait_shutdown(&mut shutdown) => {}
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Resolves once shutdown was asked for and the drain deadline has passed.
+async fn wait_shutdown(shutdown: &mut watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await
+}
+
+async fn refuse_too_many(io: &mut ClientIo) -> std::io::Result<()> {
+    use splitrail_protocol::CapabilityFlags;
+    use splitrail_protocol::response::{ErrPacket, code};
+    let mut payload = bytes::BytesMut::new();
+    ErrPacket::new(code::ER_CON_COUNT_ERROR, "Too many connections")
+        .encode(CapabilityFlags::CLIENT_PROTOCOL_41, &mut payload);
+    io.send(&payload).await
+}
+
+struct ClientCount(Arc<Shared>);
+
+impl Drop for ClientCount {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}

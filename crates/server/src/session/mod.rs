@@ -1,0 +1,279 @@
+//! One client session: its state, the loop that reads commands, and the dispatch on the command
+//! type. Statement routing and execution live in [`query`], bringing a borrowed backend
+//! connection to the session's state in [`sync`], response streaming in [`relay`].
+pub mod query;
+pub mod relay;
+pub mod sync;
+
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use splitrail_protocol::command::SetOption;
+use splitrail_protocol::response::{EofPacket, ErrPacket, ErrorCode, OkPacket, code};
+use splitrail_protocol::{CapabilityFlags, Command, StatusFlags};
+use splitrail_router::SessionState;
+use tracing::{debug, info};
+
+use crate::backend::{Lease, ResultFlags, Sticky};
+use crate::client::ClientIo;
+use crate::client::handshake::Accepted;
+use crate::error::{Error, Result};
+use crate::io::ReadError;
+use crate::worker::Worker;
+
+/// A client session after authentication.
+pub struct Session {
+    /// The worker this session runs on.
+    pub(crate) worker: Rc<Worker>,
+    /// The proxy's connection id for this client (stable for its life; `KILL` takes it).
+    #[allow(dead_code)] // read by KILL handling, which lands with the session registry
+    pub(crate) id: u32,
+    /// The client connection.
+    pub(crate) client: ClientIo,
+    /// Negotiated capabilities.
+    pub(crate) caps: CapabilityFlags,
+    /// Who the client is.
+    pub(crate) user: Rc<str>,
+    /// The user's password, to log into backends.
+    pub(crate) password: Vec<u8>,
+    /// The router's view of the session.
+    pub(crate) state: SessionState,
+    /// Result-shaping capabilities: which pooled connections fit this client.
+    pub(crate) flags: ResultFlags,
+    /// Whether `a; b` is allowed (CLIENT_MULTI_STATEMENTS, or COM_SET_OPTION).
+    pub(crate) multi_statements: bool,
+    /// The connection that holds the session's transaction, locks or temporary tables.
+    pub(crate) held: Option<Lease>,
+    /// Session pooling mode: connections kept between statements, one per server.
+    pub(crate) kept: Vec<Lease>,
+    /// Transaction pooling mode: the last connection used, kept until another session needs
+    /// it (so `SELECT LAST_INSERT_ID()` after an `INSERT` finds its connection).
+    pub(crate) sticky: Sticky,
+    /// A SQL-level `PREPARE` ran: its statement lives on one connection only.
+    pub(crate) sql_prepared: bool,
+    /// Status flags of the last response, for answers the proxy writes itself.
+    pub(crate) status: StatusFlags,
+}
+
+/// What to do after a command.
+enum Next {
+    Continue,
+    Quit,
+}
+
+impl Session {
+    /// A session for an authenticated client.
+    pub fn new(worker: Rc<Worker>, id: u32, client: ClientIo, accepted: Accepted) -> Self {
+        let sticky = Sticky::default();
+        worker.pools.register_sticky(&sticky);
+        let mut state = SessionState::new(&accepted.user);
+        state.schema = accepted.schema.as_deref().map(Into::into);
+        sync::apply_collation(&mut state, accepted.collation);
+        Session {
+            worker,
+            id,
+            client,
+            caps: accepted.caps,
+            user: accepted.user.as_str().into(),
+            password: accepted.password,
+            state,
+            flags: ResultFlags::of(accepted.caps),
+            multi_statements: accepted.caps.contains(CapabilityFlags::CLIENT_MULTI_STATEMENTS),
+            held: None,
+            kept: Vec::new(),
+            sticky,
+            sql_prepared: false,
+            status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
+        }
+    }
+
+    /// Serves commands until the client quits or its connection fails.
+    pub async fn run(mut self) {
+        loop {
+            self.client.reset_seq();
+            let packet = match self.client.read_packet().await {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(ReadError::Io(e)) => {
+                    debug!(error = %e, "client connection closed");
+                    break;
+                }
+                Err(ReadError::Protocol(e)) => {
+                    info!(error = %e, "malformed packet from client; closing");
+                    let code = match e {
+                        splitrail_protocol::Error::PacketTooLarge { .. } => {
+                            code::ER_NET_PACKET_TOO_LARGE
+                        }
+                        _ => code::ER_NET_PACKETS_OUT_OF_ORDER,
+                    };
+                    let _ = self.send_err(code, &e.to_string()).await;
+                    break;
+                }
+            };
+            match self.dispatch(&packet.payload).await {
+                Ok(Next::Continue) => {}
+                Ok(Next::Quit) => break,
+                Err(e) if e.side() == crate::error::Side::Client => {
+                    debug!(error = %e, "client connection failed");
+                    break;
+                }
+                Err(e) => {
+                    info!(error = %e, "statement failed");
+                    if self.send_error(&e).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            if self.held.is_none() && self.kept.is_empty() && self.sticky.borrow().is_none() {
+                self.client.shrink();
+            }
+        }
+        self.close_backends();
+    }
+
+    async fn dispatch(&mut self, payload: &bytes::Bytes) -> Result<Next> {
+        let command = match Command::decode(payload, self.caps) {
+            Ok(c) => c,
+            Err(e) => {
+                self.send_err(code::ER_UNKNOWN_COM_ERROR, &format!("Malformed command: {e}"))
+                    .await?;
+                return Ok(Next::Quit);
+            }
+        };
+        match command {
+            Command::Quit => return Ok(Next::Quit),
+            Command::Query(q) => self.query(payload, q.sql).await?,
+            Command::Ping => self.send_ok().await?,
+            Command::InitDb { schema } => self.init_db(payload, schema).await?,
+            Command::ResetConnection => {
+                self.close_backends();
+                self.state.reset();
+                self.send_ok().await?;
+            }
+            Command::SetOption(option) => match option {
+                SetOption::MultiStatementsOn | SetOption::MultiStatementsOff => {
+                    self.multi_statements = option == SetOption::MultiStatementsOn;
+                    self.send_eof().await?;
+                }
+                SetOption::Other(_) => {
+                    self.send_err(code::ER_UNKNOWN_COM_ERROR, "Unknown COM_SET_OPTION value")
+                        .await?
+                }
+            },
+            Command::Statistics | Command::FieldList { .. } | Command::Debug => {
+                self.forward_to_primary(payload).await?
+            }
+            Command::BinlogDump { .. }
+            | Command::BinlogDumpGtid { .. }
+            | Command::RegisterSlave { .. } => {
+                self.send_err(
+                    code::ER_UNKNOWN_COM_ERROR,
+                    "Replication commands are not served through Splitrail: connect replicas \
+                     to the primary directly",
+                )
+                .await?
+            }
+            Command::ChangeUser(_)
+            | Command::ProcessKill { .. }
+            | Command::StmtPrepare { .. }
+            | Command::StmtExecute(_)
+            | Command::StmtSendLongData { .. }
+            | Command::StmtClose { .. }
+            | Command::StmtReset { .. }
+            | Command::StmtFetch { .. }
+            | Command::Unknown { .. } => {
+                let c = payload.first().copied().unwrap_or(0);
+                if matches!(
+                    command,
+                    Command::StmtClose { .. } | Command::StmtSendLongData { .. }
+                ) {
+                    return Ok(Next::Continue); // no response is expected for these
+                }
+                self.send_err(
+                    code::ER_UNKNOWN_COM_ERROR,
+                    &format!("Command 0x{c:02x} is not supported by Splitrail yet"),
+                )
+                .await?
+            }
+        }
+        Ok(Next::Continue)
+    }
+
+    /// Closes every backend connection the session holds (a transaction in progress is rolled
+    /// back by the server when its connection closes).
+    fn close_backends(&mut self) {
+        if let Some(mut lease) = self.held.take() {
+            if self.state.in_transaction() {
+                lease.conn.broken = true;
+            }
+            self.release(lease);
+        }
+        for lease in std::mem::take(&mut self.kept) {
+            self.release(lease);
+        }
+        let sticky = self.sticky.borrow_mut().take();
+        if let Some(lease) = sticky {
+            self.release(lease);
+        }
+    }
+
+    /// Gives a connection back to the pool; one with session state the pool cannot see (locks,
+    /// temporary tables, user variables) is closed instead.
+    pub(crate) fn release(&mut self, mut lease: Lease) {
+        if self.state.has_temp_tables()
+            || self.state.holds_table_locks()
+            || self.state.holds_named_locks()
+            || self.state.user_variables().next().is_some()
+        {
+            lease.conn.broken = true;
+        }
+        self.worker.pools.release(lease);
+    }
+
+    pub(crate) async fn send_ok(&mut self) -> Result<()> {
+        let ok = OkPacket {
+            status: self.status,
+            ..OkPacket::default()
+        };
+        let mut payload = BytesMut::new();
+        ok.encode(self.caps, &mut payload);
+        self.send_payload(&payload).await
+    }
+
+    async fn send_eof(&mut self) -> Result<()> {
+        let mut payload = BytesMut::new();
+        if self.caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF) {
+            OkPacket {
+                status: self.status,
+                ..OkPacket::default()
+            }
+            .encode(self.caps, &mut payload);
+        } else {
+            EofPacket {
+                warnings: 0,
+                status: self.status,
+            }
+            .encode(self.caps, &mut payload);
+        }
+        self.send_payload(&payload).await
+    }
+
+    pub(crate) async fn send_err(&mut self, code: ErrorCode, message: &str) -> Result<()> {
+        let mut payload = BytesMut::new();
+        ErrPacket::new(code, message).encode(self.caps, &mut payload);
+        self.send_payload(&payload).await
+    }
+
+    /// Tells the client about a failure of the proxy or a backend.
+    pub(crate) async fn send_error(&mut self, error: &Error) -> Result<()> {
+        let message = error.to_string();
+        self.send_err(error.mysql_code(), &message).await
+    }
+
+    async fn send_payload(&mut self, payload: &[u8]) -> Result<()> {
+        self.client
+            .queue(payload)
+            .map_err(Error::ClientProtocol)?;
+        self.client.flush().await.map_err(Error::ClientIo)
+    }
+}

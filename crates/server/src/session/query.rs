@@ -1,0 +1,315 @@
+//! Running a statement: classify and route it, pick or reuse a backend connection, bring that
+//! connection to the session's state, relay the answer, and learn from it (status flags,
+//! tracked session state). Also the other commands that run on a backend as they are.
+use bytes::Bytes;
+use splitrail_protocol::command::code as cmd;
+use splitrail_protocol::response::code;
+use splitrail_protocol::{End, StatusFlags};
+use splitrail_router::{Classification, Kind, ServerStatus, Target, route};
+use tracing::{debug, warn};
+
+use super::Session;
+use super::relay::{RelayError, Relayed, relay};
+use crate::backend::{Lease, PoolKey};
+use crate::error::{Error, Result};
+
+/// Where a statement should run, before it is resolved to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Choice {
+    /// The session's held connection, else its last one, else the primary.
+    Pinned,
+    /// The primary.
+    Primary,
+    /// A server chosen by the read balancer (the primary if no replica qualifies).
+    Read,
+}
+
+impl Session {
+    /// COM_QUERY.
+    pub(crate) async fn query(&mut self, payload: &Bytes, sql: &[u8]) -> Result<()> {
+        let c = self.worker.router.borrow_mut().classify_bytes(sql);
+        if !c.analysis.rest.is_empty() && !self.multi_statements {
+            return self
+                .send_err(
+                    code::ER_PARSE_ERROR,
+                    "You have an error in your SQL syntax: several statements in one query \
+                     need CLIENT_MULTI_STATEMENTS",
+                )
+                .await;
+        }
+        let decision = route(&c, &self.state, &self.worker.shared.policy);
+        debug!(
+            target = decision.target.as_str(),
+            reason = decision.reason.as_str(),
+            digest = c.digest().hash,
+            "route"
+        );
+        let choice = match &decision.target {
+            Target::Reject(message) => {
+                let message = message.clone();
+                return self.send_err(code::ER_UNKNOWN_ERROR, &message).await;
+            }
+            Target::Pinned => Choice::Pinned,
+            Target::Primary => Choice::Primary,
+            Target::Replica => Choice::Read,
+        };
+        self.execute(choice, payload, Some(&c)).await
+    }
+
+    /// COM_INIT_DB: checked on the primary (a replica may not have a new schema yet).
+    pub(crate) async fn init_db(&mut self, payload: &Bytes, schema: &[u8]) -> Result<()> {
+        let schema: Box<str> = String::from_utf8_lossy(schema).into();
+        let choice = if self.held.is_some() {
+            Choice::Pinned
+        } else {
+            Choice::Primary
+        };
+        if let Some(done) = self.execute_raw(choice, payload, None).await? {
+            if !matches!(done.completion.end, End::Err { .. }) {
+                self.state.schema = Some(schema.clone());
+                if let Some(lease) = self.last_lease_mut() {
+                    lease.conn.schema = Some(schema);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commands without SQL that any server answers: sent where the session's work is.
+    pub(crate) async fn forward_to_primary(&mut self, payload: &Bytes) -> Result<()> {
+        self.execute_raw(Choice::Pinned, payload, None).await.map(drop)
+    }
+
+    /// Runs a statement (or command) and applies what it changed to the session state.
+    pub(crate) async fn execute(
+        &mut self,
+        choice: Choice,
+        payload: &Bytes,
+        classification: Option<&Classification>,
+    ) -> Result<()> {
+        self.execute_raw(choice, payload, classification).await.map(drop)
+    }
+
+    async fn execute_raw(
+        &mut self,
+        choice: Choice,
+        payload: &Bytes,
+        classification: Option<&Classification>,
+    ) -> Result<Option<Relayed>> {
+        let read_only = classification.is_some_and(|c| c.analysis.is_read());
+        let mut retried = false;
+        loop {
+            let mut lease = self.lease_for(choice).await?;
+            if let Some(err) = self.sync(&mut lease).await? {
+                // The schema or a variable could not be restored: the client gets that error.
+                self.put_back(lease);
+                let message = String::from_utf8_lossy(&err.message).into_owned();
+                let code = splitrail_protocol::response::ErrorCode {
+                    code: err.code,
+                    sql_state: "HY000",
+                };
+                self.send_err(code, &message).await?;
+                return Ok(None);
+            }
+            let command = payload.first().copied().unwrap_or(cmd::QUERY);
+            let sent = lease.conn.send_command(payload).await;
+            let result = match sent {
+                Ok(()) => {
+                    lease.conn.tracker.start(command);
+                    relay(&mut lease.conn, &mut self.client, self.caps).await
+                }
+                Err(error) => Err(RelayError::Backend { error, sent: false }),
+            };
+            match result {
+                Ok(done) => {
+                    self.learn(classification, &done, &mut lease);
+                    self.put_back(lease);
+                    return Ok(Some(done));
+                }
+                Err(RelayError::Client(e)) => {
+                    lease.conn.broken = true;
+                    self.put_back(lease);
+                    return Err(Error::ClientIo(e));
+                }
+                Err(RelayError::Backend { error, sent }) => {
+                    let was_in_transaction = self.state.in_transaction();
+                    drop(lease); // broken: closes it
+                    warn!(error = %error, "backend failed during a statement");
+                    if was_in_transaction {
+                        // The transaction died with its connection.
+                        self.state.apply_server_status(ServerStatus {
+                            in_transaction: false,
+                            autocommit: self.state.autocommit(),
+                            read_only_transaction: Some(false),
+                        });
+                    }
+                    if !sent && read_only && !retried && !was_in_transaction {
+                        retried = true;
+                        continue;
+                    }
+                    if sent {
+                        // The client has part of a response: it cannot be continued.
+                        return Err(Error::ClientIo(std::io::Error::other(error.to_string())));
+                    }
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Applies a finished response to the session state.
+    fn learn(&mut self, c: Option<&Classification>, done: &Relayed, lease: &mut Lease) {
+        let status = done.completion.status;
+        self.status = status;
+        if !matches!(done.completion.end, End::Err { .. }) {
+            if let Some(c) = c {
+                self.state.apply_statement(c);
+                if c.analysis.kinds().any(|k| matches!(k, Kind::Prepare(_))) {
+                    self.sql_prepared = true;
+                }
+            }
+        }
+        self.state.apply_server_status(ServerStatus {
+            in_transaction: status.contains(StatusFlags::SERVER_STATUS_IN_TRANS),
+            autocommit: status.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT),
+            read_only_transaction: Some(status.contains(StatusFlags::SERVER_STATUS_IN_TRANS_READONLY)),
+        });
+        if let Some(ok) = &done.ok {
+            for change in &ok.session_state {
+                use splitrail_protocol::response::SessionStateChange as S;
+                match change {
+                    S::SystemVariable { name, value } => {
+                        let name = String::from_utf8_lossy(name);
+                        if !UNREPLAYABLE.contains(&name.as_ref()) {
+                            self.state
+                                .apply_tracked_variable(&name, &String::from_utf8_lossy(value));
+                        }
+                    }
+                    S::Schema(schema) => {
+                        self.state
+                            .apply_tracked_schema(&String::from_utf8_lossy(schema));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        lease.conn.schema.clone_from(&self.state.schema);
+        if lease.conn.vars != *self.state.variables() {
+            lease.conn.vars = self.state.variables().clone();
+        }
+    }
+
+    /// Whether the session must keep its connection: it holds state no other connection has.
+    pub(crate) fn must_hold(&self) -> bool {
+        self.state.in_transaction()
+            || self.state.has_temp_tables()
+            || self.state.holds_table_locks()
+            || self.state.holds_named_locks()
+            || self.state.user_variables().next().is_some()
+            || self.sql_prepared
+    }
+
+    /// The connection the session used last, if it still has it.
+    fn last_lease_mut(&mut self) -> Option<&mut Lease> {
+        self.held.as_mut()
+    }
+
+    /// A connection for `choice`: the held one, the sticky one, a kept one, or a pooled one.
+    async fn lease_for(&mut self, choice: Choice) -> Result<Lease> {
+        let topology = &self.worker.shared.topology;
+        let primary = topology
+            .primary()
+            .ok_or_else(|| Error::NoBackend("no primary is configured or known".into()))?;
+        if let Some(held) = self.held.take() {
+            if choice == Choice::Pinned || held.conn.server == primary && choice == Choice::Primary
+            {
+                return Ok(held);
+            }
+            self.held = Some(held);
+        }
+        let sticky = self.sticky.borrow_mut().take();
+        let server = match choice {
+            Choice::Pinned => match &sticky {
+                Some(lease) => lease.conn.server,
+                None => primary,
+            },
+            Choice::Primary => primary,
+            Choice::Read => self
+                .worker
+                .balancer
+                .borrow_mut()
+                .pick_read(topology)
+                .unwrap_or(primary),
+        };
+        if let Some(lease) = sticky {
+            if lease.conn.server == server {
+                return Ok(lease);
+            }
+            self.worker.pools.release(lease);
+        }
+        if let Some(i) = self.kept.iter().position(|l| l.conn.server == server) {
+            return Ok(self.kept.swap_remove(i));
+        }
+        self.acquire(server).await
+    }
+
+    async fn acquire(&mut self, server: usize) -> Result<Lease> {
+        let shared = self.worker.shared.clone();
+        let entry = shared
+            .topology
+            .servers
+            .get(server)
+            .ok_or_else(|| Error::NoBackend(format!("server #{server} is unknown")))?;
+        let key = PoolKey {
+            server,
+            user: self.user.clone(),
+            flags: self.flags,
+        };
+        match self
+            .worker
+            .pools
+            .acquire(&key, &entry.address, &self.password)
+            .await
+        {
+            Ok(lease) => {
+                entry.set_healthy(true);
+                if Some(server) == shared.topology.primary() {
+                    shared.set_server_version(&lease.conn.server_version);
+                }
+                Ok(lease)
+            }
+            Err(e @ Error::BackendConnect { .. }) => {
+                entry.set_healthy(false);
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Keeps or gives back the connection a statement ran on.
+    fn put_back(&mut self, lease: Lease) {
+        if lease.conn.broken {
+            drop(lease);
+        } else if self.must_hold() && self.held.is_none() {
+            self.held = Some(lease);
+        } else if self.worker.shared.session_pooling() {
+            self.kept.push(lease);
+        } else {
+            let old = self.sticky.borrow_mut().replace(lease);
+            if let Some(old) = old {
+                self.worker.pools.release(old);
+            }
+        }
+        if !self.must_hold() {
+            if let Some(held) = self.held.take() {
+                let old = self.sticky.borrow_mut().replace(held);
+                if let Some(old) = old {
+                    self.worker.pools.release(old);
+                }
+            }
+        }
+    }
+}
+
+/// Tracked variables that are read-only or proxy-internal: never replayed.
+const UNREPLAYABLE: &[&str] = &["last_gtid", "session_track_system_variables"];

@@ -1,0 +1,187 @@
+//! Streaming a backend's response to the client packet by packet: frames are handed to the
+//! response tracker (which reads only headers and terminators) and written on as they arrive,
+//! straight from the backend's read buffer. The final OK is decoded only when it carries
+//! session-state changes, and rewritten for clients that did not ask for them.
+use bytes::{Buf, BytesMut};
+use splitrail_protocol::framing::HEADER_LEN;
+use splitrail_protocol::response::OkPacket;
+use splitrail_protocol::{CapabilityFlags, Completion, End, StatusFlags, Step};
+use tokio::io::AsyncWriteExt;
+
+use crate::backend::BackendConn;
+use crate::backend::conn::protocol;
+use crate::client::ClientIo;
+use crate::error::Error;
+use crate::io::{complete_frame, forward};
+
+/// A response relayed to the end.
+#[derive(Debug)]
+pub struct Relayed {
+    /// How it ended.
+    pub completion: Completion,
+    /// The final OK, decoded when it carried session-state changes.
+    pub ok: Option<OkPacket>,
+}
+
+/// Why a relay stopped early.
+#[derive(Debug)]
+pub enum RelayError {
+    /// The backend failed; `sent` tells whether any byte of the response reached the client.
+    Backend {
+        /// The error.
+        error: Error,
+        /// Bytes of this response were already written to the client.
+        sent: bool,
+    },
+    /// The client's socket failed.
+    Client(std::io::Error),
+}
+
+/// Relays the response to the command just sent on `conn` (its tracker already started).
+pub async fn relay(
+    conn: &mut BackendConn,
+    client: &mut ClientIo,
+    client_caps: CapabilityFlags,
+) -> Result<Relayed, RelayError> {
+    let strip_tracking = !client_caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK);
+    let mut sent = false;
+    loop {
+        let mut pos = 0;
+        while let Some(total) = complete_frame(&conn.io.rbuf[pos..]) {
+            let frame = &conn.io.rbuf[pos..pos + total];
+            let payload = &frame[HEADER_LEN..];
+            let step = conn.tracker.feed_frame(payload).map_err(|e| {
+                conn.broken = true;
+                RelayError::Backend {
+                    error: protocol(&conn.address, e),
+                    sent: sent || pos > 0,
+                }
+            })?;
+            match step {
+                Step::More => pos += total,
+                Step::Done(completion) => {
+                    let ok = match completion.end {
+                        End::Ok { .. }
+                            if completion
+                                .status
+                                .contains(StatusFlags::SERVER_SESSION_STATE_CHANGED) =>
+                        {
+                            OkPacket::decode(payload, conn.caps).ok()
+                        }
+                        _ => None,
+                    };
+                    let rewrite = match &ok {
+                        Some(ok) if strip_tracking => Some(client_view(ok, frame[3], client_caps)),
+                        _ => None,
+                    };
+                    let out = &mut client.stream;
+                    let rbuf = &mut conn.io.rbuf;
+                    let written = async {
+                        match rewrite {
+                            Some(bytes) => {
+                                forward(rbuf, pos, out).await?;
+                                rbuf.advance(total);
+                                out.write_all(&bytes).await
+                            }
+                            None => forward(rbuf, pos + total, out).await,
+                        }
+                    };
+                    written.await.map_err(RelayError::Client)?;
+                    return Ok(Relayed { completion, ok });
+                }
+                Step::NeedClient => {
+                    pos += total;
+                    forward(&mut conn.io.rbuf, pos, &mut client.stream)
+                        .await
+                        .map_err(RelayError::Client)?;
+                    pos = 0;
+                    sent = true;
+                    relay_local_infile(conn, client).await?;
+                }
+            }
+        }
+        if pos > 0 {
+            forward(&mut conn.io.rbuf, pos, &mut client.stream)
+                .await
+                .map_err(RelayError::Client)?;
+            sent = true;
+        }
+        match conn.io.fill().await {
+            Ok(n) if n > 0 => {}
+            Ok(_) => {
+                conn.broken = true;
+                return Err(RelayError::Backend {
+                    error: Error::BackendIo {
+                        server: conn.address.clone(),
+                        source: std::io::ErrorKind::UnexpectedEof.into(),
+                    },
+                    sent,
+                });
+            }
+            Err(source) => {
+                conn.broken = true;
+                return Err(RelayError::Backend {
+                    error: Error::BackendIo {
+                        server: conn.address.clone(),
+                        source,
+                    },
+                    sent,
+                });
+            }
+        }
+    }
+}
+
+/// The final OK as a client without CLIENT_SESSION_TRACK expects it: no state-change block.
+fn client_view(ok: &OkPacket, seq: u8, client_caps: CapabilityFlags) -> BytesMut {
+    let mut plain = ok.clone();
+    plain.session_state.clear();
+    plain.status.remove(StatusFlags::SERVER_SESSION_STATE_CHANGED);
+    let mut payload = BytesMut::new();
+    plain.encode(client_caps, &mut payload);
+    let mut out = BytesMut::with_capacity(payload.len() + HEADER_LEN);
+    let len = payload.len();
+    out.extend_from_slice(&[len as u8, (len >> 8) as u8, (len >> 16) as u8, seq]);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Forwards the client's LOCAL INFILE data packets to the backend until the empty packet that
+/// ends them.
+async fn relay_local_infile(conn: &mut BackendConn, client: &mut ClientIo) -> Result<(), RelayError> {
+    let backend_err = |conn: &mut BackendConn, error: Error| {
+        conn.broken = true;
+        RelayError::Backend { error, sent: true }
+    };
+    while conn.tracker.awaiting_client() {
+        let mut pos = 0;
+        while let Some(total) = complete_frame(&client.rbuf[pos..]) {
+            let payload = &client.rbuf[pos + HEADER_LEN..pos + total];
+            if let Err(e) = conn.tracker.feed_client(payload) {
+                let error = protocol(&conn.address, e);
+                return Err(backend_err(conn, error));
+            }
+            pos += total;
+            if !conn.tracker.awaiting_client() {
+                break;
+            }
+        }
+        if pos > 0 {
+            if let Err(source) = forward(&mut client.rbuf, pos, &mut conn.io.stream).await {
+                let error = Error::BackendIo {
+                    server: conn.address.clone(),
+                    source,
+                };
+                return Err(backend_err(conn, error));
+            }
+        }
+        if conn.tracker.awaiting_client() {
+            match client.fill().await {
+                Ok(n) if n > 0 => {}
+                Ok(_) => return Err(RelayError::Client(std::io::ErrorKind::UnexpectedEof.into())),
+                Err(e) => return Err(RelayError::Client(e)),
+            }
+        }
+    }
+    Ok(())
+}

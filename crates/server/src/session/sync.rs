@@ -1,0 +1,63 @@
+//! Bringing a borrowed backend connection to the session's state before a statement runs on it:
+//! its schema and every session variable the client set, with the fewest statements (one
+//! `SET a = …, b = …` for the difference; a reset first when the connection carries variables
+//! of another session that this one never set).
+use splitrail_protocol::collation;
+use splitrail_protocol::command::code as cmd;
+use splitrail_protocol::response::ErrPacket;
+use splitrail_router::{SessionState, SessionVariables};
+
+use super::Session;
+use crate::backend::{Lease, Outcome};
+use crate::error::Result;
+
+impl Session {
+    /// Syncs `lease` to the session. `Ok(Some(err))`: the backend refused part of the session's
+    /// state (an unknown schema, a bad value); the client gets that error for its statement.
+    pub(crate) async fn sync(&mut self, lease: &mut Lease) -> Result<Option<ErrPacket>> {
+        let conn = &mut lease.conn;
+        let vars = self.state.variables();
+        if conn.vars.iter().any(|(k, _)| vars.get(k).is_none()) {
+            conn.reset().await?;
+        }
+        if let Some(schema) = &self.state.schema {
+            if conn.schema.as_deref() != Some(&**schema) {
+                let mut payload = Vec::with_capacity(schema.len() + 1);
+                payload.push(cmd::INIT_DB);
+                payload.extend_from_slice(schema.as_bytes());
+                if let Outcome::Err(err) = conn.run(&payload).await? {
+                    return Ok(Some(err));
+                }
+                conn.schema = Some(schema.clone());
+            }
+        }
+        let diff: Vec<(&str, &str)> = vars.diff(&conn.vars).collect();
+        if diff.is_empty() {
+            return Ok(None);
+        }
+        for sql in SessionVariables::to_sql(diff) {
+            let mut payload = Vec::with_capacity(sql.len() + 1);
+            payload.push(cmd::QUERY);
+            payload.extend_from_slice(sql.as_bytes());
+            if let Outcome::Err(err) = conn.run(&payload).await? {
+                return Ok(Some(err));
+            }
+        }
+        conn.vars = vars.clone();
+        Ok(None)
+    }
+}
+
+/// Records the client's handshake collation as a `SET NAMES` the session carries, unless it is
+/// the one backend connections start with.
+pub fn apply_collation(state: &mut SessionState, id: u8) {
+    const BACKEND_DEFAULT: u16 = 45;
+    let id = u16::from(id);
+    if id == BACKEND_DEFAULT {
+        return;
+    }
+    if let Some(c) = collation::by_id(id) {
+        let sql = format!("SET NAMES {} COLLATE {}", c.charset, c.name);
+        state.apply_statement(&splitrail_router::classify(&sql));
+    }
+}
