@@ -8,7 +8,7 @@ Checks, without network and without Docker:
   - every bind-mounted host path, env_file and init-script folder exists (an init folder must
     hold at least one *.sh / *.sql file), and every named volume is declared;
   - paths that healthcheck / command / entrypoint name inside a bind mount exist on the host;
-  - depends_on names existing services;
+  - depends_on names existing services, with a healthcheck where it waits for service_healthy;
   - each proxy config mounted into a Splitrail service (a file mounted under /etc/splitrail/)
     uses only keys documented in docs/configuration.md, listens on a non-loopback address, and
     the environment variables its `*_env` keys name are set on that service.
@@ -289,6 +289,9 @@ class Checker:
         for other in depends if isinstance(depends, list) else depends.keys():
             if other not in services:
                 self.problem(f"{where}.depends_on", f"no service named {other!r}")
+            elif isinstance(depends, dict) and (depends[other] or {}).get("condition") == "service_healthy" \
+                    and not (services[other] or {}).get("healthcheck"):
+                self.problem(f"{where}.depends_on.{other}", "waits for service_healthy, but that service has no healthcheck")
 
         environment = service.get("environment") or {}
         if isinstance(environment, list):
@@ -426,7 +429,8 @@ def main(argv):
             print(f"compose check: {line}", file=sys.stderr)
         print(f"compose check: {len(checker.problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"compose check: {len(checker.referenced)} files referenced, all present")
+    files = sum(1 for path in checker.referenced if path.is_file())
+    print(f"compose check: {files} files referenced, all present")
     return 0
 
 
