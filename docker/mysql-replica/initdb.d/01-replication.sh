@@ -4,10 +4,10 @@
 # (users, replication account) is done and it accepts TCP connections.
 #
 # Points the replica at the primary with GTID auto-positioning, so it fetches every transaction
-# it lacks, including the database and users the primary's init created. The replication
-# threads keep running when the entrypoint restarts the server for real (skip_replica_start is
-# off), and the healthcheck (docker/mysql-replica/healthcheck.sh) waits until they run and the
-# users have arrived.
+# it lacks, including the database and users the primary's init created. The temporary server
+# may not get far before the entrypoint stops it; the replication threads start again with the
+# real server (skip_replica_start is off), and the healthcheck (docker/mysql-replica/healthcheck.sh)
+# waits until they run and the users have arrived.
 
 : "${MYSQL_ROOT_PASSWORD:?}" "${REPL_PASSWORD:?REPL_PASSWORD must be set}"
 
