@@ -102,6 +102,8 @@ pub struct BackendConn {
     pub created: Instant,
     /// When it was last returned to its pool (for `idle_timeout`).
     pub idle_since: Instant,
+    /// Statements prepared on this connection, by text.
+    pub statements: crate::session::prepared::StmtCache,
     /// Set when a response was cut off or the state is unknown: it must not be reused.
     pub broken: bool,
 }
@@ -179,6 +181,7 @@ impl BackendConn {
                 tracker: ResponseTracker::new(caps),
                 schema: None,
                 vars: SessionVariables::default(),
+                statements: Default::default(),
                 created: now,
                 idle_since: now,
                 broken: false,
@@ -285,6 +288,7 @@ impl BackendConn {
             });
         }
         self.vars = SessionVariables::default();
+        self.statements.clear();
         if self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
             self.run_checked(TRACKING_SQL).await?;
         }

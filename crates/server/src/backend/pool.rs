@@ -43,6 +43,8 @@ pub struct PoolLimits {
 #[derive(Debug)]
 struct Counts {
     open: RefCell<Vec<usize>>,
+    /// Acquires waiting for a connection, per server.
+    waiting: RefCell<Vec<usize>>,
     freed: Vec<Notify>,
 }
 
@@ -97,6 +99,7 @@ impl Pools {
             stealable: RefCell::new(Vec::new()),
             counts: Rc::new(Counts {
                 open: RefCell::new(vec![0; servers]),
+                waiting: RefCell::new(vec![0; servers]),
                 freed: (0..servers).map(|_| Notify::new()).collect(),
             }),
             limits,
@@ -153,15 +156,31 @@ impl Pools {
             let Some(freed) = self.counts.freed.get(key.server) else {
                 return Err(Error::NoBackend(format!("server #{} is unknown", key.server)));
             };
-            if tokio::time::timeout_at(deadline.into(), freed.notified())
-                .await
-                .is_err()
-            {
+            self.add_waiting(key.server, 1);
+            let waited = tokio::time::timeout_at(deadline.into(), freed.notified()).await;
+            self.add_waiting(key.server, -1);
+            if waited.is_err() {
                 return Err(Error::AcquireTimeout {
                     server: address.to_string(),
                 });
             }
         }
+    }
+
+    fn add_waiting(&self, server: usize, delta: isize) {
+        if let Some(n) = self.counts.waiting.borrow_mut().get_mut(server) {
+            *n = n.saturating_add_signed(delta);
+        }
+    }
+
+    /// Whether some session waits for a connection to `server`: a connection to it should go
+    /// back to the pool rather than stay sticky.
+    pub fn has_waiters(&self, server: usize) -> bool {
+        self.counts
+            .waiting
+            .borrow()
+            .get(server)
+            .is_some_and(|&n| n > 0)
     }
 
     /// Registers a session's sticky connection holder.

@@ -1,10 +1,12 @@
 //! One client session: its state, the loop that reads commands, and the dispatch on the command
 //! type. Statement routing and execution live in [`query`], bringing a borrowed backend
 //! connection to the session's state in [`sync`], response streaming in [`relay`].
+pub mod prepared;
 pub mod query;
 pub mod relay;
 pub mod sync;
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::BytesMut;
@@ -51,6 +53,10 @@ pub struct Session {
     pub(crate) sticky: Sticky,
     /// A SQL-level `PREPARE` ran: its statement lives on one connection only.
     pub(crate) sql_prepared: bool,
+    /// Prepared statements by the client's statement id.
+    pub(crate) stmts: HashMap<u32, prepared::ClientStmt>,
+    /// The last client statement id handed out.
+    pub(crate) next_stmt_id: u32,
     /// Status flags of the last response, for answers the proxy writes itself.
     pub(crate) status: StatusFlags,
 }
@@ -83,6 +89,8 @@ impl Session {
             kept: Vec::new(),
             sticky,
             sql_prepared: false,
+            stmts: HashMap::new(),
+            next_stmt_id: 0,
             status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
         }
     }
@@ -173,22 +181,20 @@ impl Session {
                 )
                 .await?
             }
+            Command::StmtPrepare { query } => self.stmt_prepare(query).await?,
+            Command::StmtExecute(_) => self.stmt_execute(payload).await?,
+            Command::StmtSendLongData {
+                statement_id,
+                param_id,
+                data,
+            } => self.stmt_send_long_data(statement_id, param_id, data),
+            Command::StmtClose { statement_id } => self.stmt_close(statement_id),
+            Command::StmtReset { statement_id } => self.stmt_reset(statement_id).await?,
             Command::ChangeUser(_)
             | Command::ProcessKill { .. }
-            | Command::StmtPrepare { .. }
-            | Command::StmtExecute(_)
-            | Command::StmtSendLongData { .. }
-            | Command::StmtClose { .. }
-            | Command::StmtReset { .. }
             | Command::StmtFetch { .. }
             | Command::Unknown { .. } => {
                 let c = payload.first().copied().unwrap_or(0);
-                if matches!(
-                    command,
-                    Command::StmtClose { .. } | Command::StmtSendLongData { .. }
-                ) {
-                    return Ok(Next::Continue); // no response is expected for these
-                }
                 self.send_err(
                     code::ER_UNKNOWN_COM_ERROR,
                     &format!("Command 0x{c:02x} is not supported by Splitrail yet"),

@@ -13,6 +13,17 @@ use super::relay::{RelayError, Relayed, relay};
 use crate::backend::{Lease, PoolKey};
 use crate::error::{Error, Result};
 
+/// How one attempt at a statement ended.
+enum Attempt {
+    Done(Relayed),
+    ClientGone(std::io::Error),
+    BackendFailed {
+        error: Error,
+        sent: Option<u8>,
+        in_transaction: bool,
+    },
+}
+
 /// Where a statement should run, before it is resolved to a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Choice {
@@ -111,50 +122,98 @@ impl Session {
                 self.send_err(code, &message).await?;
                 return Ok(None);
             }
-            let command = payload.first().copied().unwrap_or(cmd::QUERY);
-            let sent = lease.conn.send_command(payload).await;
-            let result = match sent {
-                Ok(()) => {
-                    lease.conn.tracker.start(command);
-                    relay(&mut lease.conn, &mut self.client, self.caps).await
-                }
-                Err(error) => Err(RelayError::Backend { error, sent: false }),
-            };
-            match result {
-                Ok(done) => {
-                    self.learn(classification, &done, &mut lease);
-                    self.put_back(lease);
-                    return Ok(Some(done));
-                }
-                Err(RelayError::Client(e)) => {
-                    lease.conn.broken = true;
-                    self.put_back(lease);
-                    return Err(Error::ClientIo(e));
-                }
-                Err(RelayError::Backend { error, sent }) => {
-                    let was_in_transaction = self.state.in_transaction();
-                    drop(lease); // broken: closes it
-                    warn!(error = %error, "backend failed during a statement");
-                    if was_in_transaction {
-                        // The transaction died with its connection.
-                        self.state.apply_server_status(ServerStatus {
-                            in_transaction: false,
-                            autocommit: self.state.autocommit(),
-                            read_only_transaction: Some(false),
-                        });
-                    }
-                    if !sent && read_only && !retried && !was_in_transaction {
+            match self.attempt(lease, payload, classification).await {
+                Attempt::Done(done) => return Ok(Some(done)),
+                Attempt::ClientGone(e) => return Err(Error::ClientIo(e)),
+                Attempt::BackendFailed {
+                    error,
+                    sent,
+                    in_transaction,
+                } => {
+                    // A read that reached no byte of the client is replayed once, invisibly.
+                    if sent.is_none() && read_only && !retried && !in_transaction {
                         retried = true;
                         continue;
                     }
-                    if sent {
-                        // The client has part of a response: it cannot be continued.
-                        return Err(Error::ClientIo(std::io::Error::other(error.to_string())));
-                    }
-                    return Err(error);
+                    self.report_lost_backend(&error, sent).await?;
+                    return Ok(None);
                 }
             }
         }
+    }
+
+    /// Runs `payload` on a connection already chosen and synced.
+    pub(crate) async fn execute_on(
+        &mut self,
+        lease: Lease,
+        payload: &Bytes,
+        classification: Option<&Classification>,
+    ) -> Result<Option<Relayed>> {
+        match self.attempt(lease, payload, classification).await {
+            Attempt::Done(done) => Ok(Some(done)),
+            Attempt::ClientGone(e) => Err(Error::ClientIo(e)),
+            Attempt::BackendFailed { error, sent, .. } => {
+                self.report_lost_backend(&error, sent).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Sends the command, relays the answer, and learns from it.
+    async fn attempt(
+        &mut self,
+        mut lease: Lease,
+        payload: &Bytes,
+        classification: Option<&Classification>,
+    ) -> Attempt {
+        let command = payload.first().copied().unwrap_or(cmd::QUERY);
+        let result = match lease.conn.send_command(payload).await {
+            Ok(()) => {
+                lease.conn.tracker.start(command);
+                relay(&mut lease.conn, &mut self.client, self.caps).await
+            }
+            Err(error) => Err(RelayError::Backend { error, sent: None }),
+        };
+        match result {
+            Ok(done) => {
+                self.learn(classification, &done, &mut lease);
+                self.put_back(lease);
+                Attempt::Done(done)
+            }
+            Err(RelayError::Client(e)) => {
+                lease.conn.broken = true;
+                self.put_back(lease);
+                Attempt::ClientGone(e)
+            }
+            Err(RelayError::Backend { error, sent }) => {
+                let in_transaction = self.state.in_transaction();
+                drop(lease); // broken: closes it
+                warn!(error = %error, "backend failed during a statement");
+                if in_transaction {
+                    // The transaction died with its connection.
+                    self.state.apply_server_status(ServerStatus {
+                        in_transaction: false,
+                        autocommit: self.state.autocommit(),
+                        read_only_transaction: Some(false),
+                    });
+                }
+                Attempt::BackendFailed {
+                    error,
+                    sent,
+                    in_transaction,
+                }
+            }
+        }
+    }
+
+    /// Tells the client its statement was lost with its backend (error 2013), in sequence after
+    /// whatever part of the response it already received; the session stays usable.
+    async fn report_lost_backend(&mut self, error: &Error, sent: Option<u8>) -> Result<()> {
+        if let Some(seq) = sent {
+            self.client.codec.set_seq(seq.wrapping_add(1));
+        }
+        let message = format!("Lost connection to backend during query: {error}");
+        self.send_err(crate::error::CR_SERVER_LOST, &message).await
     }
 
     /// Applies a finished response to the session state.
@@ -215,7 +274,7 @@ impl Session {
     }
 
     /// A connection for `choice`: the held one, the sticky one, a kept one, or a pooled one.
-    async fn lease_for(&mut self, choice: Choice) -> Result<Lease> {
+    pub(crate) async fn lease_for(&mut self, choice: Choice) -> Result<Lease> {
         let topology = &self.worker.shared.topology;
         let primary = topology
             .primary()
@@ -287,13 +346,15 @@ impl Session {
     }
 
     /// Keeps or gives back the connection a statement ran on.
-    fn put_back(&mut self, lease: Lease) {
+    pub(crate) fn put_back(&mut self, lease: Lease) {
         if lease.conn.broken {
             drop(lease);
         } else if self.must_hold() && self.held.is_none() {
             self.held = Some(lease);
         } else if self.worker.shared.session_pooling() {
             self.kept.push(lease);
+        } else if self.worker.pools.has_waiters(lease.conn.server) {
+            self.worker.pools.release(lease);
         } else {
             let old = self.sticky.borrow_mut().replace(lease);
             if let Some(old) = old {

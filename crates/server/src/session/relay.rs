@@ -26,12 +26,13 @@ pub struct Relayed {
 /// Why a relay stopped early.
 #[derive(Debug)]
 pub enum RelayError {
-    /// The backend failed; `sent` tells whether any byte of the response reached the client.
+    /// The backend failed; `sent` is the sequence id of the last packet of this response that
+    /// reached the client, if any did (an ERR can follow it).
     Backend {
         /// The error.
         error: Error,
-        /// Bytes of this response were already written to the client.
-        sent: bool,
+        /// The last sequence id written to the client.
+        sent: Option<u8>,
     },
     /// The client's socket failed.
     Client(std::io::Error),
@@ -44,21 +45,26 @@ pub async fn relay(
     client_caps: CapabilityFlags,
 ) -> Result<Relayed, RelayError> {
     let strip_tracking = !client_caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK);
-    let mut sent = false;
+    let mut sent: Option<u8> = None;
     loop {
         let mut pos = 0;
+        let mut last_seq = sent;
         while let Some(total) = complete_frame(&conn.io.rbuf[pos..]) {
             let frame = &conn.io.rbuf[pos..pos + total];
             let payload = &frame[HEADER_LEN..];
+            let seq = frame[3];
             let step = conn.tracker.feed_frame(payload).map_err(|e| {
                 conn.broken = true;
                 RelayError::Backend {
                     error: protocol(&conn.address, e),
-                    sent: sent || pos > 0,
+                    sent,
                 }
             })?;
             match step {
-                Step::More => pos += total,
+                Step::More => {
+                    pos += total;
+                    last_seq = Some(seq);
+                }
                 Step::Done(completion) => {
                     let ok = match completion.end {
                         End::Ok { .. }
@@ -95,7 +101,8 @@ pub async fn relay(
                         .await
                         .map_err(RelayError::Client)?;
                     pos = 0;
-                    sent = true;
+                    sent = Some(seq);
+                    last_seq = sent;
                     relay_local_infile(conn, client).await?;
                 }
             }
@@ -104,7 +111,7 @@ pub async fn relay(
             forward(&mut conn.io.rbuf, pos, &mut client.stream)
                 .await
                 .map_err(RelayError::Client)?;
-            sent = true;
+            sent = last_seq;
         }
         match conn.io.fill().await {
             Ok(n) if n > 0 => {}
@@ -149,9 +156,11 @@ fn client_view(ok: &OkPacket, seq: u8, client_caps: CapabilityFlags) -> BytesMut
 /// Forwards the client's LOCAL INFILE data packets to the backend until the empty packet that
 /// ends them.
 async fn relay_local_infile(conn: &mut BackendConn, client: &mut ClientIo) -> Result<(), RelayError> {
+    // Mid-upload the client's side of the exchange cannot be brought back in step: the
+    // session ends.
     let backend_err = |conn: &mut BackendConn, error: Error| {
         conn.broken = true;
-        RelayError::Backend { error, sent: true }
+        RelayError::Client(std::io::Error::other(error.to_string()))
     };
     while conn.tracker.awaiting_client() {
         let mut pos = 0;
