@@ -14,8 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::client::handshake;
 use crate::client::ClientIo;
+use crate::client::handshake;
 use crate::config::Config;
 use crate::session::Session;
 use crate::worker::{Shared, Worker};
@@ -84,9 +84,10 @@ pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
     let config = Arc::new(config);
     let workers = worker_count();
     let first = bind(config.listen)?;
-    let local_addr = first.local_addr()?.as_socket().ok_or_else(|| {
-        std::io::Error::other("listener has no socket address")
-    })?;
+    let local_addr = first
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| std::io::Error::other("listener has no socket address"))?;
     let mut sockets = vec![first];
     for _ in 1..workers {
         sockets.push(bind(local_addr)?);

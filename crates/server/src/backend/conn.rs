@@ -134,12 +134,16 @@ impl BackendConn {
             if greeting.first() == Some(&0xFF) {
                 let err = ErrPacket::decode(&greeting, CapabilityFlags::CLIENT_PROTOCOL_41)
                     .map_err(|e| protocol(address, e))?;
-                return Err(connect_err(String::from_utf8_lossy(&err.message).into_owned()));
+                return Err(connect_err(
+                    String::from_utf8_lossy(&err.message).into_owned(),
+                ));
             }
-            let handshake = InitialHandshake::decode(&greeting).map_err(|e| protocol(address, e))?;
+            let handshake =
+                InitialHandshake::decode(&greeting).map_err(|e| protocol(address, e))?;
             let caps = wanted_capabilities(flags) & handshake.capabilities;
             let mut auth = ClientAuth::new(password, false);
-            let (plugin, auth_response) = auth.start(&handshake).map_err(|e| protocol(address, e))?;
+            let (plugin, auth_response) =
+                auth.start(&handshake).map_err(|e| protocol(address, e))?;
             let response = HandshakeResponse {
                 capabilities: caps,
                 max_packet_size: 1 << 30,
@@ -155,7 +159,10 @@ impl BackendConn {
             send(&mut io, &payload, address).await?;
             loop {
                 let packet = read(&mut io, address).await?;
-                match auth.handle(&packet, caps).map_err(|e| protocol(address, e))? {
+                match auth
+                    .handle(&packet, caps)
+                    .map_err(|e| protocol(address, e))?
+                {
                     ClientAuthStep::Send(data) => send(&mut io, &data, address).await?,
                     ClientAuthStep::Wait => {}
                     ClientAuthStep::Done => break,
@@ -200,7 +207,9 @@ impl BackendConn {
     /// Sends one command (sequence id 0) without waiting for the answer.
     pub async fn send_command(&mut self, payload: &[u8]) -> Result<()> {
         self.io.reset_seq();
-        self.io.queue(payload).map_err(|e| protocol(&self.address, e))?;
+        self.io
+            .queue(payload)
+            .map_err(|e| protocol(&self.address, e))?;
         let address = &self.address;
         let result = self.io.flush().await.map_err(|source| Error::BackendIo {
             server: address.clone(),
@@ -280,11 +289,17 @@ impl BackendConn {
     /// `COM_RESET_CONNECTION`: forgets every session variable, temporary table, lock and user
     /// variable of the previous user of the connection, then turns tracking back on.
     pub async fn reset(&mut self) -> Result<()> {
-        if let Outcome::Err(err) = self.run(&[splitrail_protocol::command::code::RESET_CONNECTION]).await? {
+        if let Outcome::Err(err) = self
+            .run(&[splitrail_protocol::command::code::RESET_CONNECTION])
+            .await?
+        {
             self.broken = true;
             return Err(Error::StateSync {
                 server: self.address.clone(),
-                message: format!("COM_RESET_CONNECTION: {}", String::from_utf8_lossy(&err.message)),
+                message: format!(
+                    "COM_RESET_CONNECTION: {}",
+                    String::from_utf8_lossy(&err.message)
+                ),
             });
         }
         self.vars = SessionVariables::default();

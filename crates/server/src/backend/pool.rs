@@ -154,7 +154,10 @@ impl Pools {
                 continue;
             }
             let Some(freed) = self.counts.freed.get(key.server) else {
-                return Err(Error::NoBackend(format!("server #{} is unknown", key.server)));
+                return Err(Error::NoBackend(format!(
+                    "server #{} is unknown",
+                    key.server
+                )));
             };
             self.add_waiting(key.server, 1);
             let waited = tokio::time::timeout_at(deadline.into(), freed.notified()).await;

@@ -84,7 +84,9 @@ impl Session {
             password: accepted.password,
             state,
             flags: ResultFlags::of(accepted.caps),
-            multi_statements: accepted.caps.contains(CapabilityFlags::CLIENT_MULTI_STATEMENTS),
+            multi_statements: accepted
+                .caps
+                .contains(CapabilityFlags::CLIENT_MULTI_STATEMENTS),
             held: None,
             kept: Vec::new(),
             sticky,
@@ -143,8 +145,11 @@ impl Session {
         let command = match Command::decode(payload, self.caps) {
             Ok(c) => c,
             Err(e) => {
-                self.send_err(code::ER_UNKNOWN_COM_ERROR, &format!("Malformed command: {e}"))
-                    .await?;
+                self.send_err(
+                    code::ER_UNKNOWN_COM_ERROR,
+                    &format!("Malformed command: {e}"),
+                )
+                .await?;
                 return Ok(Next::Quit);
             }
         };
@@ -277,9 +282,7 @@ impl Session {
     }
 
     async fn send_payload(&mut self, payload: &[u8]) -> Result<()> {
-        self.client
-            .queue(payload)
-            .map_err(Error::ClientProtocol)?;
+        self.client.queue(payload).map_err(Error::ClientProtocol)?;
         self.client.flush().await.map_err(Error::ClientIo)
     }
 }

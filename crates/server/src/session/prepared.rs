@@ -16,8 +16,8 @@ use tracing::debug;
 
 use super::Session;
 use super::query::Choice;
-use crate::backend::conn::{BackendConn, protocol, read};
 use crate::backend::Lease;
+use crate::backend::conn::{BackendConn, protocol, read};
 use crate::error::{Error, Result};
 
 /// A statement as the client knows it.
@@ -101,7 +101,9 @@ impl Session {
         let c = self.worker.router.borrow_mut().classify_bytes(&sql);
         let choice = self.choice_for(&c);
         let Some(choice) = choice else {
-            return self.send_err(code::ER_UNKNOWN_ERROR, &self.reject_message(&c)).await;
+            return self
+                .send_err(code::ER_UNKNOWN_ERROR, &self.reject_message(&c))
+                .await;
         };
         let mut lease = self.lease_for(choice).await?;
         if let Some(err) = self.sync(&mut lease).await? {
@@ -154,7 +156,9 @@ impl Session {
     /// has not seen them.
     pub(crate) async fn stmt_execute(&mut self, payload: &Bytes) -> Result<()> {
         let Some(client_id) = payload.get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()) else {
-            return self.send_err(code::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_EXECUTE").await;
+            return self
+                .send_err(code::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_EXECUTE")
+                .await;
         };
         let client_id = u32::from_le_bytes(client_id);
         let Some(stmt) = self.stmts.get_mut(&client_id) else {
@@ -166,7 +170,9 @@ impl Session {
                 .await;
         };
         let Some(layout) = ExecuteLayout::parse(payload, stmt.params) else {
-            return self.send_err(code::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_EXECUTE").await;
+            return self
+                .send_err(code::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_EXECUTE")
+                .await;
         };
         if let Some(types) = layout.types(payload) {
             stmt.types = Some(types.to_vec());
@@ -176,7 +182,9 @@ impl Session {
         let long_data = std::mem::take(&mut stmt.long_data);
         let types = stmt.types.clone();
         let Some(choice) = self.choice_for(&c) else {
-            return self.send_err(code::ER_UNKNOWN_ERROR, &self.reject_message(&c)).await;
+            return self
+                .send_err(code::ER_UNKNOWN_ERROR, &self.reject_message(&c))
+                .await;
         };
         let max = self.worker.shared.config.pool.max_prepared_statements as usize;
         let mut lease = self.lease_for(choice).await?;
@@ -206,11 +214,15 @@ impl Session {
                 return Err(e);
             }
         }
-        let rewritten = layout.rewrite(payload, backend.id, (!backend.typed).then_some(types).flatten());
-        if rewritten.types_sent {
-            if let Some(s) = lease.conn.statements.get(&sql) {
-                s.typed = true;
-            }
+        let rewritten = layout.rewrite(
+            payload,
+            backend.id,
+            (!backend.typed).then_some(types).flatten(),
+        );
+        if rewritten.types_sent
+            && let Some(s) = lease.conn.statements.get(&sql)
+        {
+            s.typed = true;
         }
         self.run_on(lease, rewritten.payload, Some(&c)).await
     }
@@ -279,13 +291,21 @@ impl Session {
 /// A prepare's result on one connection.
 enum Prepared {
     /// Prepared: the statement and the response packets (for the client).
-    Ready { stmt: BackendStmt, packets: Vec<Bytes> },
+    Ready {
+        stmt: BackendStmt,
+        packets: Vec<Bytes>,
+    },
     /// The server refused (syntax error, unknown table …).
     Refused(ErrPacket),
 }
 
 /// Prepares `sql` on `conn` and caches it; `keep_packets` returns the response for the client.
-async fn prepare_on(conn: &mut BackendConn, sql: &Bytes, max: usize, keep_packets: bool) -> Result<Prepared> {
+async fn prepare_on(
+    conn: &mut BackendConn,
+    sql: &Bytes,
+    max: usize,
+    keep_packets: bool,
+) -> Result<Prepared> {
     close_evicted(conn).await?;
     let mut payload = BytesMut::with_capacity(sql.len() + 1);
     payload.put_u8(cmd::STMT_PREPARE);
@@ -313,7 +333,8 @@ async fn prepare_on(conn: &mut BackendConn, sql: &Bytes, max: usize, keep_packet
             }
             Step::Done(done) => {
                 if let End::Err { .. } = done.end {
-                    let err = ErrPacket::decode(&packet, conn.caps).map_err(|e| protocol(&conn.address, e))?;
+                    let err = ErrPacket::decode(&packet, conn.caps)
+                        .map_err(|e| protocol(&conn.address, e))?;
                     return Ok(Prepared::Refused(err));
                 }
                 if keep_packets {
@@ -327,7 +348,8 @@ async fn prepare_on(conn: &mut BackendConn, sql: &Bytes, max: usize, keep_packet
                         ..
                     } => (statement_id, num_params),
                     _ => {
-                        let ok = StmtPrepareOk::decode(&first).map_err(|e| protocol(&conn.address, e))?;
+                        let ok = StmtPrepareOk::decode(&first)
+                            .map_err(|e| protocol(&conn.address, e))?;
                         (ok.statement_id, ok.num_params)
                     }
                 };
@@ -345,7 +367,11 @@ async fn prepare_on(conn: &mut BackendConn, sql: &Bytes, max: usize, keep_packet
 }
 
 /// The backend statement for `sql` on `conn`, prepared now if the connection lacks it.
-async fn backend_stmt(conn: &mut BackendConn, sql: &Bytes, max: usize) -> Result<Result<BackendStmt, ErrPacket>> {
+async fn backend_stmt(
+    conn: &mut BackendConn,
+    sql: &Bytes,
+    max: usize,
+) -> Result<Result<BackendStmt, ErrPacket>> {
     if let Some(s) = conn.statements.get(sql) {
         return Ok(Ok(s.clone()));
     }
@@ -467,10 +493,16 @@ mod tests {
         assert_eq!(layout.types(&payload), None);
         let r = layout.rewrite(&payload, 99, Some(vec![1, 0]));
         assert!(r.types_sent);
-        assert_eq!(&r.payload[..], &[0x17, 99, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0x2a]);
+        assert_eq!(
+            &r.payload[..],
+            &[0x17, 99, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0x2a]
+        );
         let r = layout.rewrite(&payload, 99, None);
         assert!(!r.types_sent);
-        assert_eq!(&r.payload[..], &[0x17, 99, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x2a]);
+        assert_eq!(
+            &r.payload[..],
+            &[0x17, 99, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x2a]
+        );
     }
 
     #[test]
@@ -483,7 +515,12 @@ mod tests {
     #[test]
     fn the_cache_evicts_the_least_recently_used() {
         let mut cache = StmtCache::default();
-        let s = |id| BackendStmt { id, params: 0, typed: false, used: 0 };
+        let s = |id| BackendStmt {
+            id,
+            params: 0,
+            typed: false,
+            used: 0,
+        };
         cache.insert(Bytes::from_static(b"a"), s(1), 2);
         cache.insert(Bytes::from_static(b"b"), s(2), 2);
         assert!(cache.get(b"a").is_some());

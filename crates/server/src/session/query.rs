@@ -75,12 +75,12 @@ impl Session {
         } else {
             Choice::Primary
         };
-        if let Some(done) = self.execute_raw(choice, payload, None).await? {
-            if !matches!(done.completion.end, End::Err { .. }) {
-                self.state.schema = Some(schema.clone());
-                if let Some(lease) = self.last_lease_mut() {
-                    lease.conn.schema = Some(schema);
-                }
+        if let Some(done) = self.execute_raw(choice, payload, None).await?
+            && !matches!(done.completion.end, End::Err { .. })
+        {
+            self.state.schema = Some(schema.clone());
+            if let Some(lease) = self.last_lease_mut() {
+                lease.conn.schema = Some(schema);
             }
         }
         Ok(())
@@ -88,7 +88,9 @@ impl Session {
 
     /// Commands without SQL that any server answers: sent where the session's work is.
     pub(crate) async fn forward_to_primary(&mut self, payload: &Bytes) -> Result<()> {
-        self.execute_raw(Choice::Pinned, payload, None).await.map(drop)
+        self.execute_raw(Choice::Pinned, payload, None)
+            .await
+            .map(drop)
     }
 
     /// Runs a statement (or command) and applies what it changed to the session state.
@@ -98,7 +100,9 @@ impl Session {
         payload: &Bytes,
         classification: Option<&Classification>,
     ) -> Result<()> {
-        self.execute_raw(choice, payload, classification).await.map(drop)
+        self.execute_raw(choice, payload, classification)
+            .await
+            .map(drop)
     }
 
     async fn execute_raw(
@@ -220,18 +224,20 @@ impl Session {
     fn learn(&mut self, c: Option<&Classification>, done: &Relayed, lease: &mut Lease) {
         let status = done.completion.status;
         self.status = status;
-        if !matches!(done.completion.end, End::Err { .. }) {
-            if let Some(c) = c {
-                self.state.apply_statement(c);
-                if c.analysis.kinds().any(|k| matches!(k, Kind::Prepare(_))) {
-                    self.sql_prepared = true;
-                }
+        if !matches!(done.completion.end, End::Err { .. })
+            && let Some(c) = c
+        {
+            self.state.apply_statement(c);
+            if c.analysis.kinds().any(|k| matches!(k, Kind::Prepare(_))) {
+                self.sql_prepared = true;
             }
         }
         self.state.apply_server_status(ServerStatus {
             in_transaction: status.contains(StatusFlags::SERVER_STATUS_IN_TRANS),
             autocommit: status.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT),
-            read_only_transaction: Some(status.contains(StatusFlags::SERVER_STATUS_IN_TRANS_READONLY)),
+            read_only_transaction: Some(
+                status.contains(StatusFlags::SERVER_STATUS_IN_TRANS_READONLY),
+            ),
         });
         if let Some(ok) = &done.ok {
             for change in &ok.session_state {
@@ -361,12 +367,12 @@ impl Session {
                 self.worker.pools.release(old);
             }
         }
-        if !self.must_hold() {
-            if let Some(held) = self.held.take() {
-                let old = self.sticky.borrow_mut().replace(held);
-                if let Some(old) = old {
-                    self.worker.pools.release(old);
-                }
+        if !self.must_hold()
+            && let Some(held) = self.held.take()
+        {
+            let old = self.sticky.borrow_mut().replace(held);
+            if let Some(old) = old {
+                self.worker.pools.release(old);
             }
         }
     }

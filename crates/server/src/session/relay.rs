@@ -143,7 +143,9 @@ pub async fn relay(
 fn client_view(ok: &OkPacket, seq: u8, client_caps: CapabilityFlags) -> BytesMut {
     let mut plain = ok.clone();
     plain.session_state.clear();
-    plain.status.remove(StatusFlags::SERVER_SESSION_STATE_CHANGED);
+    plain
+        .status
+        .remove(StatusFlags::SERVER_SESSION_STATE_CHANGED);
     let mut payload = BytesMut::new();
     plain.encode(client_caps, &mut payload);
     let mut out = BytesMut::with_capacity(payload.len() + HEADER_LEN);
@@ -155,7 +157,10 @@ fn client_view(ok: &OkPacket, seq: u8, client_caps: CapabilityFlags) -> BytesMut
 
 /// Forwards the client's LOCAL INFILE data packets to the backend until the empty packet that
 /// ends them.
-async fn relay_local_infile(conn: &mut BackendConn, client: &mut ClientIo) -> Result<(), RelayError> {
+async fn relay_local_infile(
+    conn: &mut BackendConn,
+    client: &mut ClientIo,
+) -> Result<(), RelayError> {
     // Mid-upload the client's side of the exchange cannot be brought back in step: the
     // session ends.
     let backend_err = |conn: &mut BackendConn, error: Error| {
@@ -175,14 +180,14 @@ async fn relay_local_infile(conn: &mut BackendConn, client: &mut ClientIo) -> Re
                 break;
             }
         }
-        if pos > 0 {
-            if let Err(source) = forward(&mut client.rbuf, pos, &mut conn.io.stream).await {
-                let error = Error::BackendIo {
-                    server: conn.address.clone(),
-                    source,
-                };
-                return Err(backend_err(conn, error));
-            }
+        if pos > 0
+            && let Err(source) = forward(&mut client.rbuf, pos, &mut conn.io.stream).await
+        {
+            let error = Error::BackendIo {
+                server: conn.address.clone(),
+                source,
+            };
+            return Err(backend_err(conn, error));
         }
         if conn.tracker.awaiting_client() {
             match client.fill().await {

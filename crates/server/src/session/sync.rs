@@ -20,16 +20,16 @@ impl Session {
         if conn.vars.iter().any(|(k, _)| vars.get(k).is_none()) {
             conn.reset().await?;
         }
-        if let Some(schema) = &self.state.schema {
-            if conn.schema.as_deref() != Some(&**schema) {
-                let mut payload = Vec::with_capacity(schema.len() + 1);
-                payload.push(cmd::INIT_DB);
-                payload.extend_from_slice(schema.as_bytes());
-                if let Outcome::Err(err) = conn.run(&payload).await? {
-                    return Ok(Some(err));
-                }
-                conn.schema = Some(schema.clone());
+        if let Some(schema) = &self.state.schema
+            && conn.schema.as_deref() != Some(&**schema)
+        {
+            let mut payload = Vec::with_capacity(schema.len() + 1);
+            payload.push(cmd::INIT_DB);
+            payload.extend_from_slice(schema.as_bytes());
+            if let Outcome::Err(err) = conn.run(&payload).await? {
+                return Ok(Some(err));
             }
+            conn.schema = Some(schema.clone());
         }
         let diff: Vec<(&str, &str)> = vars.diff(&conn.vars).collect();
         if diff.is_empty() {
