@@ -129,3 +129,21 @@ pub const CR_CONN_HOST_ERROR: ErrorCode = ErrorCode {
 
 /// The server's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// 1053, server shutdown in progress.
+pub const ER_SERVER_SHUTDOWN: ErrorCode = ErrorCode {
+    code: 1053,
+    sql_state: "08S01",
+};
+
+/// 1094, unknown thread id (for `KILL`).
+pub const ER_NO_SUCH_THREAD: ErrorCode = ErrorCode {
+    code: 1094,
+    sql_state: "HY000",
+};
+
+/// 1095, not the owner of the thread (for `KILL`).
+pub const ER_KILL_DENIED_ERROR: ErrorCode = ErrorCode {
+    code: 1095,
+    sql_state: "HY000",
+};

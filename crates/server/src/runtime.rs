@@ -18,7 +18,7 @@ use crate::client::ClientIo;
 use crate::client::handshake;
 use crate::config::Config;
 use crate::session::Session;
-use crate::worker::{Shared, Worker};
+use crate::worker::{SessionInfo, Shared, Worker};
 
 /// A running proxy: its address and how to stop it.
 #[derive(Debug)]
@@ -179,7 +179,7 @@ async fn serve_client(
     worker: Rc<Worker>,
     stream: TcpStream,
     peer: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let shared = worker.shared.clone();
     let id = shared.next_connection_id();
@@ -212,24 +212,14 @@ async fn serve_client(
         };
         tracing::Span::current().record("user", accepted.user.as_str());
         debug!("client authenticated");
-        let session = Session::new(worker, id, io, accepted);
-        tokio::select! {
-            _ = session.run() => {}
-            _ = wait_shutdown(&mut shutdown) => {}
-        }
+        let info = Arc::new(SessionInfo::new(id, peer, &accepted.user));
+        let _registration = shared.register(info.clone());
+        Session::new(worker, info, io, accepted, shutdown)
+            .run()
+            .await;
     }
     .instrument(span)
     .await
-}
-
-/// Resolves once shutdown was asked for and the drain deadline has passed.
-async fn wait_shutdown(shutdown: &mut watch::Receiver<bool>) {
-    while !*shutdown.borrow() {
-        if shutdown.changed().await.is_err() {
-            return;
-        }
-    }
-    std::future::pending::<()>().await
 }
 
 async fn refuse_too_many(io: &mut ClientIo) -> std::io::Result<()> {

@@ -2,8 +2,12 @@
 //! ([`Worker`]): its backend pools, its classification cache and its read balancer, so a
 //! statement's hot path takes no lock.
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::Notify;
 
 use splitrail_router::{ClassifierCache, Policy};
 
@@ -26,6 +30,72 @@ pub struct Shared {
     pub clients: AtomicUsize,
     /// The version string clients are greeted with: the primary's, once a backend was reached.
     server_version: RwLock<String>,
+    /// Live sessions by connection id, for `KILL` (touched at connect, disconnect and kill).
+    sessions: Mutex<HashMap<u32, Arc<SessionInfo>>>,
+}
+
+/// What other sessions may need to know about a session: who it is, what backend statement it
+/// is running, and whether it was killed.
+#[derive(Debug)]
+pub struct SessionInfo {
+    /// The proxy's connection id.
+    pub id: u32,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The authenticated user (changes with COM_CHANGE_USER).
+    pub user: Mutex<String>,
+    /// The backend running the session's current statement: server index + 1 in the high 32
+    /// bits, its thread id in the low; 0 when none.
+    running: AtomicU64,
+    /// Set by `KILL CONNECTION`.
+    killed: AtomicBool,
+    /// Wakes the session when it is killed while waiting for the client.
+    pub kill_signal: Notify,
+}
+
+impl SessionInfo {
+    /// A session's entry.
+    pub fn new(id: u32, peer: SocketAddr, user: &str) -> Self {
+        SessionInfo {
+            id,
+            peer,
+            user: Mutex::new(user.to_string()),
+            running: AtomicU64::new(0),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
+    /// Records the backend statement in progress (`None` when it is over).
+    pub fn set_running(&self, backend: Option<(usize, u32)>) {
+        let packed = backend
+            .map(|(server, thread)| ((server as u64 + 1) << 32) | u64::from(thread))
+            .unwrap_or(0);
+        self.running.store(packed, Ordering::Relaxed);
+    }
+
+    /// The backend statement in progress: (server index, thread id).
+    pub fn running(&self) -> Option<(usize, u32)> {
+        let packed = self.running.load(Ordering::Relaxed);
+        let server = (packed >> 32) as usize;
+        (server > 0).then(|| (server - 1, packed as u32))
+    }
+
+    /// Marks the session killed and wakes it.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        self.kill_signal.notify_one();
+    }
+
+    /// Whether `KILL CONNECTION` was issued for it.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+
+    /// The user, for permission checks.
+    pub fn user(&self) -> String {
+        self.user.lock().map(|u| u.clone()).unwrap_or_default()
+    }
 }
 
 impl Shared {
@@ -43,7 +113,32 @@ impl Shared {
             next_connection_id: AtomicU32::new(1),
             clients: AtomicUsize::new(0),
             server_version: RwLock::new(DEFAULT_VERSION.to_string()),
+            sessions: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Registers a session; it is removed when the returned guard drops.
+    pub fn register(self: &Arc<Self>, info: Arc<SessionInfo>) -> Registration {
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.insert(info.id, info.clone());
+        }
+        Registration {
+            shared: self.clone(),
+            id: info.id,
+        }
+    }
+
+    /// The live session with connection id `id`.
+    pub fn session(&self, id: u32) -> Option<Arc<SessionInfo>> {
+        self.sessions.lock().ok()?.get(&id).cloned()
+    }
+
+    /// Every live session (for the admin API).
+    pub fn sessions(&self) -> Vec<Arc<SessionInfo>> {
+        self.sessions
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// A fresh client connection id.
@@ -71,6 +166,21 @@ impl Shared {
     /// Whether sessions keep their backend connections between statements.
     pub fn session_pooling(&self) -> bool {
         self.config.pool.mode == PoolMode::Session
+    }
+}
+
+/// Removes a session from the registry when dropped.
+#[derive(Debug)]
+pub struct Registration {
+    shared: Arc<Shared>,
+    id: u32,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut sessions) = self.shared.sessions.lock() {
+            sessions.remove(&self.id);
+        }
     }
 }
 

@@ -28,6 +28,88 @@ pub struct Accepted {
     pub schema: Option<String>,
     /// The client's collation id.
     pub collation: u8,
+    /// The nonce of the handshake: COM_CHANGE_USER scrambles with it again.
+    pub nonce: [u8; 20],
+}
+
+/// The outcome of checking a password.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Right password; the account's password, to log into backends.
+    Accepted(Vec<u8>),
+    /// Unknown user or wrong password.
+    Denied,
+    /// The client left during the exchange.
+    Gone,
+}
+
+/// Checks `user`'s first auth response (made by `plugin` over `nonce`), switching the client to
+/// `mysql_native_password` when it used a plugin the proxy does not verify. On acceptance with
+/// `caching_sha2_password`, the "fast auth succeeded" packet is queued (not flushed) ahead of
+/// the OK the caller sends.
+pub async fn authenticate(
+    io: &mut ClientIo,
+    config: &Config,
+    nonce: &[u8; 20],
+    user: &str,
+    plugin: Option<&[u8]>,
+    auth_response: &[u8],
+) -> Result<Verdict> {
+    let Some(account) = config.users.iter().find(|u| u.user == user) else {
+        return Ok(Verdict::Denied);
+    };
+    let password = account.password.expose().as_bytes().to_vec();
+    let plugin = plugin
+        .map(AuthPlugin::from_name)
+        .unwrap_or(AuthPlugin::MysqlNativePassword);
+    let verified = match plugin {
+        AuthPlugin::MysqlNativePassword => native::verify(
+            Some(&native::password_hash(&password)),
+            nonce,
+            auth_response,
+        ),
+        AuthPlugin::CachingSha2Password => {
+            let cached = caching_sha2::password_hash(&password);
+            let mut sha2 = ServerSha2::new(*nonce, cached, false, None);
+            let mut data = auth_response.to_vec();
+            loop {
+                match sha2.handle(&data).map_err(Error::ClientProtocol)? {
+                    ServerSha2Step::Accept => break true,
+                    ServerSha2Step::Reject => break false,
+                    ServerSha2Step::SendThenAccept(more) => {
+                        io.queue(&more).map_err(Error::ClientProtocol)?;
+                        break true;
+                    }
+                    ServerSha2Step::Send(more) => {
+                        io.send(&more).await.map_err(Error::ClientIo)?;
+                        match read(io).await? {
+                            Some(p) => data = p.to_vec(),
+                            None => return Ok(Verdict::Gone),
+                        }
+                    }
+                }
+            }
+        }
+        _ => {
+            // Another plugin (ed25519, dialog, …): ask for mysql_native_password instead.
+            let switch = AuthSwitchRequest {
+                plugin_name: AuthPlugin::MysqlNativePassword.name().to_vec(),
+                plugin_data: [&nonce[..], b"\0"].concat(),
+            };
+            let mut payload = BytesMut::new();
+            switch.encode(&mut payload);
+            io.send(&payload).await.map_err(Error::ClientIo)?;
+            let Some(reply) = read(io).await? else {
+                return Ok(Verdict::Gone);
+            };
+            native::verify(Some(&native::password_hash(&password)), nonce, &reply)
+        }
+    };
+    Ok(if verified {
+        Verdict::Accepted(password)
+    } else {
+        Verdict::Denied
+    })
 }
 
 /// Runs the connection phase. `Ok(None)`: the client was refused (it got an ERR) or left.
@@ -73,63 +155,23 @@ pub async fn accept(
             "YES"
         }
     );
-    let Some(account) = config.users.iter().find(|u| u.user == user) else {
-        refuse(io, code::ER_ACCESS_DENIED_ERROR, denied).await?;
-        return Ok(None);
-    };
-    let password = account.password.expose().as_bytes().to_vec();
-    let plugin = response
-        .auth_plugin_name
-        .as_deref()
-        .map(AuthPlugin::from_name)
-        .unwrap_or(AuthPlugin::MysqlNativePassword);
-    let verified = match plugin {
-        AuthPlugin::MysqlNativePassword => native::verify(
-            Some(&native::password_hash(&password)),
-            &nonce,
-            &response.auth_response,
-        ),
-        AuthPlugin::CachingSha2Password => {
-            let cached = caching_sha2::password_hash(&password);
-            let mut sha2 = ServerSha2::new(nonce, cached, false, None);
-            let mut data = response.auth_response.clone();
-            loop {
-                match sha2.handle(&data).map_err(Error::ClientProtocol)? {
-                    ServerSha2Step::Accept => break true,
-                    ServerSha2Step::Reject => break false,
-                    ServerSha2Step::SendThenAccept(more) => {
-                        io.queue(&more).map_err(Error::ClientProtocol)?;
-                        break true;
-                    }
-                    ServerSha2Step::Send(more) => {
-                        io.send(&more).await.map_err(Error::ClientIo)?;
-                        match read(io).await? {
-                            Some(p) => data = p.to_vec(),
-                            None => return Ok(None),
-                        }
-                    }
-                }
-            }
-        }
-        _ => {
-            // Another plugin (ed25519, dialog, …): ask for mysql_native_password instead.
-            let switch = AuthSwitchRequest {
-                plugin_name: AuthPlugin::MysqlNativePassword.name().to_vec(),
-                plugin_data: [&nonce[..], b"\0"].concat(),
-            };
-            let mut payload = BytesMut::new();
-            switch.encode(&mut payload);
-            io.send(&payload).await.map_err(Error::ClientIo)?;
-            let Some(reply) = read(io).await? else {
-                return Ok(None);
-            };
-            native::verify(Some(&native::password_hash(&password)), &nonce, &reply)
+    let password = match authenticate(
+        io,
+        config,
+        &nonce,
+        &user,
+        response.auth_plugin_name.as_deref(),
+        &response.auth_response,
+    )
+    .await?
+    {
+        Verdict::Accepted(password) => password,
+        Verdict::Gone => return Ok(None),
+        Verdict::Denied => {
+            refuse(io, code::ER_ACCESS_DENIED_ERROR, denied).await?;
+            return Ok(None);
         }
     };
-    if !verified {
-        refuse(io, code::ER_ACCESS_DENIED_ERROR, denied).await?;
-        return Ok(None);
-    }
     send_ok(io, caps, StatusFlags::SERVER_STATUS_AUTOCOMMIT).await?;
     Ok(Some(Accepted {
         user,
@@ -140,6 +182,7 @@ pub async fn accept(
             .filter(|d| !d.is_empty())
             .map(|d| String::from_utf8_lossy(&d).into_owned()),
         collation: response.charset,
+        nonce,
     }))
 }
 
@@ -164,7 +207,7 @@ pub async fn send_ok(io: &mut ClientIo, caps: CapabilityFlags, status: StatusFla
     io.flush().await.map_err(Error::ClientIo)
 }
 
-async fn refuse(
+pub async fn refuse(
     io: &mut ClientIo,
     code: splitrail_protocol::response::ErrorCode,
     message: String,

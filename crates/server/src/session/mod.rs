@@ -1,6 +1,7 @@
 //! One client session: its state, the loop that reads commands, and the dispatch on the command
 //! type. Statement routing and execution live in [`query`], bringing a borrowed backend
 //! connection to the session's state in [`sync`], response streaming in [`relay`].
+pub mod admin;
 pub mod prepared;
 pub mod query;
 pub mod relay;
@@ -8,12 +9,14 @@ pub mod sync;
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use splitrail_protocol::command::SetOption;
 use splitrail_protocol::response::{EofPacket, ErrPacket, ErrorCode, OkPacket, code};
 use splitrail_protocol::{CapabilityFlags, Command, StatusFlags};
 use splitrail_router::SessionState;
+use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::backend::{Lease, ResultFlags, Sticky};
@@ -21,15 +24,22 @@ use crate::client::ClientIo;
 use crate::client::handshake::Accepted;
 use crate::error::{Error, Result};
 use crate::io::ReadError;
-use crate::worker::Worker;
+use crate::worker::{SessionInfo, Worker};
 
 /// A client session after authentication.
 pub struct Session {
     /// The worker this session runs on.
     pub(crate) worker: Rc<Worker>,
     /// The proxy's connection id for this client (stable for its life; `KILL` takes it).
-    #[allow(dead_code)] // read by KILL handling, which lands with the session registry
     pub(crate) id: u32,
+    /// This session's entry in the registry other sessions see (for `KILL`).
+    pub(crate) info: Arc<SessionInfo>,
+    /// The handshake nonce (COM_CHANGE_USER is verified against it).
+    pub(crate) nonce: [u8; 20],
+    /// A cursor is open on the held connection (COM_STMT_FETCH must go there).
+    pub(crate) cursor_open: bool,
+    /// Set when the proxy shuts down: the session ends once idle.
+    shutdown: watch::Receiver<bool>,
     /// The client connection.
     pub(crate) client: ClientIo,
     /// Negotiated capabilities.
@@ -69,7 +79,14 @@ enum Next {
 
 impl Session {
     /// A session for an authenticated client.
-    pub fn new(worker: Rc<Worker>, id: u32, client: ClientIo, accepted: Accepted) -> Self {
+    pub fn new(
+        worker: Rc<Worker>,
+        info: Arc<SessionInfo>,
+        client: ClientIo,
+        accepted: Accepted,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let id = info.id;
         let sticky = Sticky::default();
         worker.pools.register_sticky(&sticky);
         let mut state = SessionState::new(&accepted.user);
@@ -78,6 +95,10 @@ impl Session {
         Session {
             worker,
             id,
+            info,
+            nonce: accepted.nonce,
+            cursor_open: false,
+            shutdown,
             client,
             caps: accepted.caps,
             user: accepted.user.as_str().into(),
@@ -101,7 +122,38 @@ impl Session {
     pub async fn run(mut self) {
         loop {
             self.client.reset_seq();
-            let packet = match self.client.read_packet().await {
+            // Waiting for the next command is where a session may be ended from outside:
+            // reading is cancel-safe (bytes stay in the buffer).
+            enum Wake {
+                Read(std::result::Result<Option<splitrail_protocol::Packet>, ReadError>),
+                Killed,
+                Shutdown,
+            }
+            let info = self.info.clone();
+            let wake = tokio::select! {
+                read = self.client.read_packet() => Wake::Read(read),
+                _ = info.kill_signal.notified() => Wake::Killed,
+                _ = self.shutdown.wait_for(|stop| *stop) => Wake::Shutdown,
+            };
+            let read = match wake {
+                Wake::Read(read) => read,
+                Wake::Killed => {
+                    let _ = self
+                        .send_err(code::ER_QUERY_INTERRUPTED, "Connection was killed")
+                        .await;
+                    break;
+                }
+                Wake::Shutdown => {
+                    let _ = self
+                        .send_err(
+                            crate::error::ER_SERVER_SHUTDOWN,
+                            "Server shutdown in progress",
+                        )
+                        .await;
+                    break;
+                }
+            };
+            let packet = match read {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(ReadError::Io(e)) => {
@@ -133,6 +185,9 @@ impl Session {
                         break;
                     }
                 }
+            }
+            if self.info.is_killed() {
+                break;
             }
             if self.held.is_none() && self.kept.is_empty() && self.sticky.borrow().is_none() {
                 self.client.shrink();
@@ -195,10 +250,19 @@ impl Session {
             } => self.stmt_send_long_data(statement_id, param_id, data),
             Command::StmtClose { statement_id } => self.stmt_close(statement_id),
             Command::StmtReset { statement_id } => self.stmt_reset(statement_id).await?,
-            Command::ChangeUser(_)
-            | Command::ProcessKill { .. }
-            | Command::StmtFetch { .. }
-            | Command::Unknown { .. } => {
+            Command::StmtFetch { statement_id, .. } => {
+                self.stmt_fetch(payload, statement_id).await?
+            }
+            Command::ProcessKill { connection_id } => {
+                self.kill(u64::from(connection_id), admin::KillScope::Connection)
+                    .await?
+            }
+            Command::ChangeUser(change) => {
+                if !self.change_user(change).await? {
+                    return Ok(Next::Quit);
+                }
+            }
+            Command::Unknown { .. } => {
                 let c = payload.first().copied().unwrap_or(0);
                 self.send_err(
                     code::ER_UNKNOWN_COM_ERROR,

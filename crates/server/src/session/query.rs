@@ -39,6 +39,11 @@ impl Session {
     /// COM_QUERY.
     pub(crate) async fn query(&mut self, payload: &Bytes, sql: &[u8]) -> Result<()> {
         let c = self.worker.router.borrow_mut().classify_bytes(sql);
+        if matches!(c.kind(), Kind::Kill) && c.analysis.rest.is_empty() {
+            if let Some((scope, id)) = super::admin::parse_kill(sql) {
+                return self.kill(id, scope).await;
+            }
+        }
         if !c.analysis.rest.is_empty() && !self.multi_statements {
             return self
                 .send_err(
@@ -171,6 +176,8 @@ impl Session {
         classification: Option<&Classification>,
     ) -> Attempt {
         let command = payload.first().copied().unwrap_or(cmd::QUERY);
+        self.info
+            .set_running(Some((lease.conn.server, lease.conn.thread_id)));
         let result = match lease.conn.send_command(payload).await {
             Ok(()) => {
                 lease.conn.tracker.start(command);
@@ -178,6 +185,7 @@ impl Session {
             }
             Err(error) => Err(RelayError::Backend { error, sent: None }),
         };
+        self.info.set_running(None);
         match result {
             Ok(done) => {
                 self.learn(classification, &done, &mut lease);
@@ -224,6 +232,12 @@ impl Session {
     fn learn(&mut self, c: Option<&Classification>, done: &Relayed, lease: &mut Lease) {
         let status = done.completion.status;
         self.status = status;
+        if status.contains(StatusFlags::SERVER_STATUS_CURSOR_EXISTS) {
+            self.cursor_open = true;
+        }
+        if status.contains(StatusFlags::SERVER_STATUS_LAST_ROW_SENT) {
+            self.cursor_open = false;
+        }
         if !matches!(done.completion.end, End::Err { .. })
             && let Some(c) = c
         {
@@ -272,6 +286,7 @@ impl Session {
             || self.state.holds_named_locks()
             || self.state.user_variables().next().is_some()
             || self.sql_prepared
+            || self.cursor_open
     }
 
     /// The connection the session used last, if it still has it.
