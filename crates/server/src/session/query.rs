@@ -39,10 +39,11 @@ impl Session {
     /// COM_QUERY.
     pub(crate) async fn query(&mut self, payload: &Bytes, sql: &[u8]) -> Result<()> {
         let c = self.worker.router.borrow_mut().classify_bytes(sql);
-        if matches!(c.kind(), Kind::Kill) && c.analysis.rest.is_empty() {
-            if let Some((scope, id)) = super::admin::parse_kill(sql) {
-                return self.kill(id, scope).await;
-            }
+        if matches!(c.kind(), Kind::Kill)
+            && c.analysis.rest.is_empty()
+            && let Some((scope, id)) = super::admin::parse_kill(sql)
+        {
+            return self.kill(id, scope).await;
         }
         if !c.analysis.rest.is_empty() && !self.multi_statements {
             return self
