@@ -23,6 +23,7 @@
 //! - [`backend`]: backend connections (the proxy as a MySQL client) and per-worker pools.
 //! - [`topology`]: the backend servers, their roles and health, read balancing.
 //! - [`io`]: a framed packet stream over a socket.
+//! - [`support`]: configured features this build does not provide yet (refused or logged).
 //! - [`error`]: the server's [`Error`], with its side, retry verdict and MySQL code.
 #![forbid(unsafe_code)]
 
@@ -33,6 +34,7 @@ pub mod error;
 pub mod io;
 pub mod runtime;
 pub mod session;
+pub mod support;
 pub mod topology;
 pub mod worker;
 

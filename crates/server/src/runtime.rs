@@ -81,6 +81,16 @@ fn worker_count() -> usize {
 
 /// Binds the listeners and starts the workers.
 pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
+    let refused = crate::support::refused(&config);
+    if !refused.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            refused.join("\n"),
+        ));
+    }
+    for caveat in crate::support::caveats(&config) {
+        warn!("{caveat}");
+    }
     let config = Arc::new(config);
     let workers = worker_count();
     let first = bind(config.listen)?;

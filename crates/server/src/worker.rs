@@ -102,10 +102,7 @@ impl Shared {
     /// Shared state for a configuration.
     pub fn new(config: Arc<Config>) -> Self {
         let topology = Topology::from_config(&config);
-        let policy = Policy {
-            max_lag: Some(config.routing.max_replication_lag),
-            ..Policy::default()
-        };
+        let policy = policy_for(&config);
         Shared {
             config,
             topology,
@@ -166,6 +163,52 @@ impl Shared {
     /// Whether sessions keep their backend connections between statements.
     pub fn session_pooling(&self) -> bool {
         self.config.pool.mode == PoolMode::Session
+    }
+}
+
+/// The router's policy for a configuration: lag limit and the ordered query rules.
+pub fn policy_for(config: &Config) -> Policy {
+    use crate::config::{RuleAction as Action, RuleTarget};
+    use splitrail_router::{Pattern, Rule, RuleAction};
+    let rules = config
+        .routing
+        .rules
+        .iter()
+        .map(|r| {
+            let action = match r.action() {
+                Action::Route(RuleTarget::Primary) => RuleAction::Primary,
+                Action::Route(RuleTarget::Replica) => RuleAction::Replica,
+                Action::Reject(message) => RuleAction::Reject {
+                    message: message.to_string(),
+                },
+            };
+            let mut rule = Rule::new(action);
+            if let Some(user) = &r.matches.user {
+                rule = rule.user(user);
+            }
+            if let Some(schema) = &r.matches.schema {
+                rule = rule.schema(schema);
+            }
+            if let Some(digest) = r
+                .matches
+                .digest
+                .as_deref()
+                .and_then(crate::config::parse_digest)
+            {
+                rule = rule.digest(digest);
+            }
+            if let Some(pattern) = &r.matches.regex
+                && let Ok(p) = Pattern::new(pattern.regex().as_str())
+            {
+                rule = rule.pattern(p);
+            }
+            rule
+        })
+        .collect();
+    Policy {
+        max_lag: Some(config.routing.max_replication_lag),
+        rules,
+        ..Policy::default()
     }
 }
 

@@ -55,6 +55,7 @@ pub use monitor::MonitorConfig;
 pub use pool::{PoolConfig, PoolMode};
 pub use routing::{
     Balance, Consistency, HashKey, Pattern, RoutingConfig, Rule, RuleAction, RuleMatch, RuleTarget,
+    parse_digest,
 };
 pub use servers::{Address, Role, Server};
 pub use tls::{BackendTls, BackendTlsMode, ClientTls, TlsConfig};

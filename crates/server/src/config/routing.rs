@@ -151,6 +151,16 @@ impl RuleMatch {
     }
 }
 
+/// A digest as written in rules and shown by the admin API: the 64-bit statement hash in
+/// hexadecimal.
+pub fn parse_digest(text: &str) -> Option<u64> {
+    let hex = text.trim();
+    if hex.is_empty() || hex.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
 /// Where a rule sends statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -293,8 +293,15 @@ fn routing(config: &Config, dropped: &Dropped, report: &mut Report) {
                 message,
             );
         }
-        for (key, value) in [("schema", &matches.schema), ("digest", &matches.digest)] {
-            report.not_empty(format!("{path}.match.{key}"), value.as_deref());
+        report.not_empty(format!("{path}.match.schema"), matches.schema.as_deref());
+        if let Some(digest) = &matches.digest
+            && super::routing::parse_digest(digest).is_none()
+        {
+            report.add(
+                ErrorKind::InvalidValue,
+                format!("{path}.match.digest"),
+                format!("{digest:?} is not a digest: 1 to 16 hexadecimal digits"),
+            );
         }
     }
 }

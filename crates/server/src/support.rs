@@ -1,0 +1,67 @@
+//! Which configured features this build does not provide yet. A setting that would silently do
+//! nothing is refused at start (with its key), and a default that is not fully enforced yet is
+//! logged once, so nobody relies on behaviour the proxy does not have.
+use crate::config::{BackendTlsMode, Balance, Config, Consistency, PoolMode, Role};
+
+/// Settings the proxy refuses, as `key: why` lines.
+pub fn refused(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if config.tls.client.is_some() {
+        out.push("tls.client: TLS towards clients is not implemented yet".to_string());
+    }
+    if !matches!(
+        config.tls.backend.mode,
+        BackendTlsMode::Disabled | BackendTlsMode::Preferred
+    ) {
+        out.push(format!(
+            "tls.backend.mode: {:?} needs TLS to backends, which is not implemented yet",
+            config.tls.backend.mode
+        ));
+    }
+    if config.routing.balance != Balance::RoundRobin {
+        out.push(format!(
+            "routing.balance: {:?} is not implemented yet (round_robin is)",
+            config.routing.balance
+        ));
+    }
+    for (i, s) in config.servers.iter().enumerate() {
+        if s.role == Role::Auto {
+            out.push(format!(
+                "servers[{i}].role: auto needs the replication monitor, which is not implemented \
+                 yet; say primary or replica"
+            ));
+        }
+    }
+    if config.monitor.discovery {
+        out.push("monitor.discovery: replica discovery is not implemented yet".to_string());
+    }
+    if config.pool.min_idle > 0 {
+        out.push("pool.min_idle: pre-opened connections are not implemented yet".to_string());
+    }
+    if config.pool.mode == PoolMode::Session && config.pool.max_size < 2 {
+        out.push("pool.max_size: session pooling needs at least 2".to_string());
+    }
+    out
+}
+
+/// Defaults and settings accepted but not enforced yet, as log lines.
+pub fn caveats(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if config.routing.consistency != Consistency::Eventual {
+        out.push(format!(
+            "routing.consistency is {:?}, but read-your-writes is not enforced yet: a read on a \
+             replica right after a write may not see it (behaves as eventual)",
+            config.routing.consistency
+        ));
+    }
+    out.push(
+        "no replication monitor yet: routing.max_replication_lag is not enforced and a replica \
+         is only taken out after a failed connection"
+            .to_string(),
+    );
+    out.push(format!(
+        "admin.listen {}: the admin/metrics HTTP API is not implemented yet",
+        config.admin.listen
+    ));
+    out
+}
