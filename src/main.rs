@@ -26,6 +26,11 @@ struct Cli {
 enum Cmd {
     /// Validate the configuration file and print each problem with its line and column.
     Check,
+    /// Show where the router sends a statement (for a fresh session) and why.
+    Explain {
+        /// The statement.
+        sql: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -47,6 +52,19 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Cmd::Check) => {
             println!("{}: ok", cli.config.display());
+            ExitCode::SUCCESS
+        }
+        Some(Cmd::Explain { sql }) => {
+            let c = splitrail_router::classify(&sql);
+            let policy = splitrail_server::worker::policy_for(&config);
+            let session = splitrail_router::SessionState::new(
+                config.users.first().map(|u| u.user.as_str()).unwrap_or(""),
+            );
+            let d = splitrail_router::route(&c, &session, &policy);
+            println!("target: {}", d.target.as_str());
+            println!("reason: {}", d.reason.as_str());
+            println!("kind:   {:?}", c.kind());
+            println!("digest: {:016x} {}", c.digest().hash, c.digest().text);
             ExitCode::SUCCESS
         }
         None => match run(config) {
