@@ -19,6 +19,10 @@ mod server;
 pub use client::{ClientAuth, ClientAuthStep};
 pub use server::{ServerSha2, ServerSha2Step};
 
+/// The RSA key types of the `rsa` crate, re-exported so callers need not
+/// depend on it.
+pub use rsa::{PrivateKey as RsaPrivateKey, PublicKey as RsaPublicKey};
+
 use crate::error::{Error, Result};
 
 /// The authentication plugins this crate knows.
