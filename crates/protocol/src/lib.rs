@@ -65,5 +65,5 @@ mod wire;
 pub use command::Command;
 pub use error::{Error, Result};
 pub use flags::{CapabilityFlags, StatusFlags};
-pub use framing::{Packet, PacketCodec};
+pub use framing::{Frame, Packet, PacketCodec};
 pub use tracker::{Completion, End, Expect, ResponseTracker, Step};
