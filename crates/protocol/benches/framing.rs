@@ -14,6 +14,22 @@ use splitrail_protocol::command::code;
 use splitrail_protocol::response::TextResultSet;
 use splitrail_protocol::{CapabilityFlags, PacketCodec, ResponseTracker, StatusFlags, Step};
 
+/// The wire bytes of a result set and its packet count.
+fn wire_of(rs: &TextResultSet, caps: CapabilityFlags) -> (BytesMut, usize) {
+    let mut codec = PacketCodec::default();
+    codec.set_seq(1);
+    let mut wire = BytesMut::new();
+    rs.write(
+        caps,
+        StatusFlags::SERVER_STATUS_AUTOCOMMIT,
+        &mut codec,
+        &mut wire,
+    )
+    .unwrap();
+    let packets = scan(&wire, caps);
+    (wire, packets)
+}
+
 fn result_set(rows: usize, caps: CapabilityFlags) -> (BytesMut, usize) {
     let rows = (0..rows)
         .map(|i| {
@@ -24,50 +40,16 @@ fn result_set(rows: usize, caps: CapabilityFlags) -> (BytesMut, usize) {
             ]
         })
         .collect();
-    let rs = TextResultSet::new(&["id", "c", "pad"], rows);
-    let mut codec = PacketCodec::default();
-    codec.set_seq(1);
-    let mut wire = BytesMut::new();
-    rs.write(
-        caps,
-        StatusFlags::SERVER_STATUS_AUTOCOMMIT,
-        &mut codec,
-        &mut wire,
-    )
-    .unwrap();
-    let mut count = 0;
-    let mut r = PacketCodec::default();
-    r.set_seq(1);
-    let mut w = wire.clone();
-    while r.decode(&mut w).unwrap().is_some() {
-        count += 1;
-    }
-    (wire, count)
+    wire_of(&TextResultSet::new(&["id", "c", "pad"], rows), caps)
 }
 
 fn point_select(caps: CapabilityFlags) -> (BytesMut, usize) {
-    let rs = TextResultSet::new(
-        &["c"],
-        vec![vec![Some(
-            "83868641912-28773972837-60736120486-75162659906-27563526494-20381887404-41576422241-93426793964-56405065102-33518432330".into(),
-        )]],
-    );
-    let mut codec = PacketCodec::default();
-    codec.set_seq(1);
-    let mut wire = BytesMut::new();
-    rs.write(
+    let c = "83868641912-28773972837-60736120486-75162659906-27563526494-\
+             20381887404-41576422241-93426793964-56405065102-33518432330";
+    wire_of(
+        &TextResultSet::new(&["c"], vec![vec![Some(c.into())]]),
         caps,
-        StatusFlags::SERVER_STATUS_AUTOCOMMIT,
-        &mut codec,
-        &mut wire,
     )
-    .unwrap();
-    let packets = if caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF) {
-        4
-    } else {
-        5
-    };
-    (wire, packets)
 }
 
 /// Unframes every packet into `Bytes` (a copy of the wire stands in for

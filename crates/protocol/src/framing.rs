@@ -20,6 +20,9 @@ pub const MAX_FRAME_PAYLOAD: usize = 0xFF_FFFF;
 /// `max_allowed_packet` since 10.2.
 pub const DEFAULT_MAX_PACKET_SIZE: usize = 64 * 1024 * 1024;
 
+/// Largest single `reserve` [`PacketCodec::decode`] makes for an incomplete frame.
+const RESERVE_LIMIT: usize = 64 * 1024;
+
 /// One logical packet: the payload after reassembly and the sequence id of its
 /// first frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,7 +165,10 @@ impl PacketCodec {
                 return Ok(None);
             };
             if src.len() < HEADER_LEN + len {
-                src.reserve(HEADER_LEN + len - src.len());
+                // Make room for the rest of the frame, but never more than
+                // RESERVE_LIMIT on the word of a header alone: a peer that
+                // announces 16 MiB must send it before it costs 16 MiB.
+                src.reserve((HEADER_LEN + len - src.len()).min(RESERVE_LIMIT));
                 return Ok(None);
             }
             src.advance(HEADER_LEN);
