@@ -12,7 +12,7 @@
 //! forwards as `S <hex>` / `C <hex>`. The server was stopped afterwards.
 
 use bytes::BytesMut;
-use splitrail_protocol::auth::{ClientAuth, ClientAuthStep, native};
+use splitrail_protocol::auth::{AuthPlugin, ClientAuth, ClientAuthStep, ed25519, native};
 use splitrail_protocol::command::Command;
 use splitrail_protocol::handshake::{AuthSwitchRequest, HandshakeResponse, InitialHandshake};
 use splitrail_protocol::prepared::StmtPrepareOk;
@@ -378,4 +378,31 @@ fn local_infile_with_progress_report() {
             ..
         }
     ));
+}
+
+#[test]
+fn client_ed25519_signature_matches_libmariadb() {
+    let cap = load("auth_ed25519.txt");
+    assert_reframes(&cap);
+    let (hs, _, caps) = session(&cap);
+    let switch = cap.server().nth(1).unwrap();
+    let req = AuthSwitchRequest::decode(switch).unwrap();
+    assert_eq!(
+        AuthPlugin::from_name(&req.plugin_name),
+        AuthPlugin::ClientEd25519
+    );
+    assert_eq!(req.plugin_data.len(), 32);
+    let reply = cap.client().nth(1).unwrap();
+    // Ed25519 is deterministic: our signature must be the CLI's, byte for byte.
+    let mut auth = ClientAuth::new(b"edpw", false);
+    auth.start(&hs).unwrap();
+    assert_eq!(
+        auth.handle(switch, caps).unwrap(),
+        ClientAuthStep::Send(reply.to_vec())
+    );
+    // The server's stored key, LIEvGDGjHTmKyz3peLRjPqahOct5n6/BQCNm1bOvot4 in base64.
+    let stored = unhex("2c812f1831a31d398acb3de978b4633ea6a139cb799fafc1402366d5b3afa2de");
+    assert_eq!(&ed25519::public_key(b"edpw")[..], &stored[..]);
+    let stored: [u8; 32] = stored.try_into().unwrap();
+    assert!(ed25519::verify(&stored, &req.plugin_data, reply));
 }
