@@ -166,7 +166,10 @@ pub struct ResponseTracker {
     deprecate_eof: bool,
     protocol_41: bool,
     progress: bool,
-    optional_metadata: bool,
+    /// The column-count packet carries a "metadata follows" byte: MySQL's
+    /// CLIENT_OPTIONAL_RESULTSET_METADATA or MariaDB's
+    /// MARIADB_CLIENT_CACHE_METADATA (which the `mariadb` CLI negotiates).
+    metadata_flag: bool,
     state: State,
     status: StatusFlags,
     /// The last server frame was 0xFFFFFF long: the next one continues it.
@@ -184,7 +187,10 @@ impl ResponseTracker {
             deprecate_eof: caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF),
             protocol_41: caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41),
             progress: caps.contains(CapabilityFlags::MARIADB_CLIENT_PROGRESS),
-            optional_metadata: caps.contains(CapabilityFlags::CLIENT_OPTIONAL_RESULTSET_METADATA),
+            metadata_flag: caps.intersects(
+                CapabilityFlags::CLIENT_OPTIONAL_RESULTSET_METADATA
+                    | CapabilityFlags::MARIADB_CLIENT_CACHE_METADATA,
+            ),
             state: State::Idle,
             status: StatusFlags::empty(),
             server_continues: false,
@@ -285,7 +291,10 @@ impl ResponseTracker {
                 _ => {
                     let mut r = Reader::new(payload);
                     let count = r.lenenc_int()?;
-                    let metadata = !self.optional_metadata || r.u8()? != 0;
+                    // With the flag at 0 the definitions are skipped; the EOF
+                    // that closes the metadata section is still sent without
+                    // CLIENT_DEPRECATE_EOF.
+                    let metadata = !self.metadata_flag || r.u8()? != 0;
                     self.state = match (count, metadata) {
                         (0, _) => return self.unexpected(first),
                         (_, false) if self.deprecate_eof => State::Rows,
@@ -456,7 +465,7 @@ impl ResponseTracker {
             r.u8()?;
             self.warnings = r.u16()?;
         }
-        if self.optional_metadata && r.peek() == Some(0) {
+        if self.metadata_flag && r.peek() == Some(0) {
             columns = 0;
             params = 0;
         }

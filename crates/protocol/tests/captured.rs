@@ -193,8 +193,12 @@ fn text_result_sets_from_the_cli() {
     };
     assert_eq!(done.end, End::Eof);
     assert!(done.status.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT));
-    // count, 2 defs, EOF, 2 rows, EOF.
+    // count, 2 defs, EOF, 2 rows, EOF. The CLI negotiates
+    // MARIADB_CLIENT_CACHE_METADATA, so the count is followed by a
+    // "metadata follows" byte.
     assert_eq!(response.len(), 7);
+    assert!(caps.contains(CapabilityFlags::MARIADB_CLIENT_CACHE_METADATA));
+    assert_eq!(response[0], [2, 1]);
     let def = ColumnDefinition::decode(response[2], caps).unwrap();
     assert_eq!(def.name, b"name");
     assert_eq!(def.org_table, b"t");

@@ -303,3 +303,41 @@ fn built_result_sets_are_tracked_to_the_end() {
         assert_eq!(d.name, b"@@version_comment");
     }
 }
+
+#[test]
+fn skipped_metadata() {
+    // MariaDB's cache-metadata flag after the column count: 0 = no definitions.
+    let caps = modern() | CapabilityFlags::MARIADB_CLIENT_CACHE_METADATA;
+    let row = b"\x00\x00\x01a".to_vec();
+    run(
+        caps,
+        code::STMT_EXECUTE,
+        &[vec![1, 0], row.clone(), ok_eof(StatusFlags::empty(), caps)],
+    );
+    let caps = CLASSIC | CapabilityFlags::MARIADB_CLIENT_CACHE_METADATA;
+    run(
+        caps,
+        code::STMT_EXECUTE,
+        &[
+            vec![1, 0],
+            eof(StatusFlags::empty()),
+            row.clone(),
+            eof(StatusFlags::empty()),
+        ],
+    );
+    run(
+        caps,
+        code::STMT_EXECUTE,
+        &[
+            vec![1, 1],
+            def(caps),
+            eof(StatusFlags::empty()),
+            row,
+            eof(StatusFlags::empty()),
+        ],
+    );
+    // The flag byte is required when negotiated.
+    let mut t = ResponseTracker::new(caps);
+    t.start(code::QUERY);
+    assert!(t.feed(&[1]).is_err());
+}

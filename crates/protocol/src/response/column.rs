@@ -47,7 +47,9 @@ bitflags! {
     }
 }
 
-/// Decodes a column-count packet (the first packet of a result set).
+/// Decodes the column count at the start of a column-count packet (the first
+/// packet of a result set); a "metadata follows" byte after it, present with
+/// CLIENT_OPTIONAL_RESULTSET_METADATA or MARIADB_CLIENT_CACHE_METADATA, is left alone.
 pub fn decode_column_count(payload: &[u8]) -> Result<u64> {
     Reader::new(payload).lenenc_int()
 }
