@@ -276,7 +276,7 @@ proptest! {
     #[test]
     fn column_definition_and_infile(
         caps in caps(), names in vec(bytes(20), 5), ext in bytes(10), charset: u16,
-        column_length: u32, ty: u8, flags: u16, decimals: u8, default in proptest::option::of(bytes(10)),
+        column_length: u32, ty: u8, flags: u16, decimals: u8, default in proptest::option::of(proptest::option::of(bytes(10))),
     ) {
         let extended = caps.contains(C::MARIADB_CLIENT_EXTENDED_TYPE_INFO);
         let d = ColumnDefinition {
