@@ -219,6 +219,37 @@ impl PacketCodec {
         Ok(())
     }
 
+    /// Builds a payload directly in `dst` with `build` and frames it, without
+    /// a temporary buffer when it fits one frame (the common case).
+    pub fn encode_with(
+        &mut self,
+        dst: &mut BytesMut,
+        build: impl FnOnce(&mut BytesMut),
+    ) -> Result<()> {
+        let start = dst.len();
+        dst.put_bytes(0, HEADER_LEN);
+        build(dst);
+        let len = dst.len() - start - HEADER_LEN;
+        if len > self.max_packet_size {
+            dst.truncate(start);
+            return Err(Error::PacketTooLarge {
+                len,
+                max: self.max_packet_size,
+            });
+        }
+        if len >= MAX_FRAME_PAYLOAD {
+            let payload = dst.split_off(start + HEADER_LEN);
+            dst.truncate(start);
+            return self.encode(&payload, dst);
+        }
+        let header = (len as u32).to_le_bytes();
+        if let Some(h) = dst.get_mut(start..start + HEADER_LEN) {
+            h.copy_from_slice(&[header[0], header[1], header[2], self.seq]);
+        }
+        self.seq = self.seq.wrapping_add(1);
+        Ok(())
+    }
+
     fn put_frame(&mut self, chunk: &[u8], dst: &mut BytesMut) {
         dst.put_uint_le(chunk.len() as u64, 3);
         dst.put_u8(self.seq);
@@ -331,6 +362,32 @@ mod tests {
         assert_eq!(f.payload, b"bc");
         assert_eq!(c.next_frame(&buf[11..]).unwrap(), None);
         assert!(c.next_frame(b"\x0b\x00\x00\x02").is_err());
+    }
+
+    #[test]
+    fn encode_with_matches_encode() {
+        for len in [
+            0,
+            5,
+            MAX_FRAME_PAYLOAD - 1,
+            MAX_FRAME_PAYLOAD,
+            MAX_FRAME_PAYLOAD + 3,
+        ] {
+            let payload = vec![7u8; len];
+            let (mut a, mut b) = (PacketCodec::default(), PacketCodec::default());
+            let (mut x, mut y) = (
+                BytesMut::from(&b"prefix"[..]),
+                BytesMut::from(&b"prefix"[..]),
+            );
+            a.encode(&payload, &mut x).unwrap();
+            b.encode_with(&mut y, |d| d.put_slice(&payload)).unwrap();
+            assert!(x == y, "len {len}");
+            assert_eq!(a.seq(), b.seq());
+        }
+        let mut c = PacketCodec::new(3);
+        let mut d = BytesMut::from(&b"ab"[..]);
+        assert!(c.encode_with(&mut d, |d| d.put_slice(b"long")).is_err());
+        assert_eq!(&d[..], b"ab");
     }
 
     #[test]
