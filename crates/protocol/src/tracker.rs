@@ -47,7 +47,9 @@ impl Expect {
     pub fn for_command(command: u8) -> Self {
         match command {
             code::QUIT | code::STMT_CLOSE | code::STMT_SEND_LONG_DATA => Self::Nothing,
-            code::QUERY | code::STMT_EXECUTE => Self::ResultSets,
+            // 0xFA is MariaDB's COM_STMT_BULK_EXECUTE: an OK, or result sets
+            // with MARIADB_CLIENT_BULK_UNIT_RESULTS.
+            code::QUERY | code::STMT_EXECUTE | 0xFA => Self::ResultSets,
             code::STMT_PREPARE => Self::Prepare,
             code::STMT_FETCH => Self::Fetch,
             code::FIELD_LIST => Self::FieldList,
