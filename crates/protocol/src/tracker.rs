@@ -113,6 +113,11 @@ pub enum Step {
     /// The server waits for the client: relay client packets (LOCAL INFILE
     /// data with [`ResponseTracker::feed_client`], or an auth reply) then read on.
     NeedClient,
+    /// The response continues, and this packet is an OK that carries
+    /// session-state changes (SERVER_SESSION_STATE_CHANGED) before the last
+    /// result: e.g. the `USE db` of `USE db; SELECT 1`. Decode it with
+    /// [`crate::response::OkPacket::decode`] so no change is missed, then read on.
+    MoreWithSessionState,
     /// This packet was the last one of the response.
     Done(Completion),
 }
@@ -449,7 +454,15 @@ impl ResponseTracker {
             )
         {
             self.state = State::ResultStart;
-            return Ok(Step::More);
+            let tracked = matches!(end, End::Ok { .. })
+                && self
+                    .status
+                    .contains(StatusFlags::SERVER_SESSION_STATE_CHANGED);
+            return Ok(if tracked {
+                Step::MoreWithSessionState
+            } else {
+                Step::More
+            });
         }
         Ok(self.done(end))
     }

@@ -341,3 +341,22 @@ fn skipped_metadata() {
     t.start(code::QUERY);
     assert!(t.feed(&[1]).is_err());
 }
+
+#[test]
+fn session_state_before_the_last_result_is_flagged() {
+    let caps = modern() | CapabilityFlags::CLIENT_SESSION_TRACK;
+    let changed = StatusFlags::SERVER_SESSION_STATE_CHANGED;
+    let mut t = ResponseTracker::new(caps);
+    t.start(code::QUERY);
+    // `USE db; SELECT 1`: an OK with a schema change, then a result set.
+    assert_eq!(
+        t.feed(&ok(MORE | changed, caps)).unwrap(),
+        Step::MoreWithSessionState
+    );
+    assert_eq!(t.feed(&[1]).unwrap(), Step::More);
+    assert_eq!(t.feed(&def(caps)).unwrap(), Step::More);
+    let last_of_first = ok_eof(MORE | changed, caps);
+    assert_eq!(t.feed(&last_of_first).unwrap(), Step::MoreWithSessionState);
+    assert_eq!(t.feed(&ok(MORE, caps)).unwrap(), Step::More);
+    assert!(matches!(t.feed(&ok(changed, caps)).unwrap(), Step::Done(c) if c.status == changed));
+}
