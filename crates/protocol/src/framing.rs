@@ -20,6 +20,9 @@ pub const MAX_FRAME_PAYLOAD: usize = 0xFF_FFFF;
 /// `max_allowed_packet` since 10.2.
 pub const DEFAULT_MAX_PACKET_SIZE: usize = 64 * 1024 * 1024;
 
+/// Largest single `reserve` [`PacketCodec::decode`] makes for an incomplete frame.
+const RESERVE_LIMIT: usize = 64 * 1024;
+
 /// One logical packet: the payload after reassembly and the sequence id of its
 /// first frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +31,24 @@ pub struct Packet {
     pub seq: u8,
     /// The reassembled payload (zero-copy when the packet was a single frame).
     pub payload: Bytes,
+}
+
+/// One physical frame borrowed from a read buffer, for relays that forward
+/// bytes as they came ([`PacketCodec::next_frame`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The frame's sequence id.
+    pub seq: u8,
+    /// The frame's payload (at most [`MAX_FRAME_PAYLOAD`] bytes; a payload of
+    /// exactly that length continues in the next frame).
+    pub payload: &'a [u8],
+}
+
+impl Frame<'_> {
+    /// Header plus payload: how many bytes of the buffer this frame covers.
+    pub fn wire_len(&self) -> usize {
+        HEADER_LEN + self.payload.len()
+    }
 }
 
 /// Frames and unframes packets on one connection.
@@ -49,6 +70,8 @@ pub struct PacketCodec {
     partial_seq: u8,
     /// True while a 0xFFFFFF frame has been seen and its continuation has not.
     in_multi: bool,
+    /// Bytes of the packet [`PacketCodec::next_frame`] is in the middle of.
+    frame_total: usize,
 }
 
 impl Default for PacketCodec {
@@ -67,6 +90,7 @@ impl PacketCodec {
             partial: BytesMut::new(),
             partial_seq: 0,
             in_multi: false,
+            frame_total: 0,
         }
     }
 
@@ -85,6 +109,51 @@ impl PacketCodec {
         self.seq = 0;
     }
 
+    /// Reads the header at the front of `src`, checking sequence id and size.
+    fn header(&self, src: &[u8], so_far: usize) -> Result<Option<(usize, u8)>> {
+        let Some(header) = src.get(..HEADER_LEN) else {
+            return Ok(None);
+        };
+        let len =
+            usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+        let seq = header[3];
+        if self.check_seq && seq != self.seq {
+            return Err(Error::SequenceMismatch {
+                expected: self.seq,
+                got: seq,
+            });
+        }
+        if so_far + len > self.max_packet_size {
+            return Err(Error::PacketTooLarge {
+                len: so_far + len,
+                max: self.max_packet_size,
+            });
+        }
+        Ok(Some((len, seq)))
+    }
+
+    /// Returns the first whole frame in `src` without copying or consuming
+    /// it, and advances the sequence id; `Ok(None)` means more bytes are
+    /// needed. The caller forwards `frame.wire_len()` bytes and drops them
+    /// from its buffer. This is the relay's zero-copy path; pair it with
+    /// [`crate::ResponseTracker::feed_frame`].
+    #[inline]
+    pub fn next_frame<'a>(&mut self, src: &'a [u8]) -> Result<Option<Frame<'a>>> {
+        let Some((len, seq)) = self.header(src, self.frame_total)? else {
+            return Ok(None);
+        };
+        let Some(payload) = src.get(HEADER_LEN..HEADER_LEN + len) else {
+            return Ok(None);
+        };
+        self.seq = seq.wrapping_add(1);
+        self.frame_total = if len == MAX_FRAME_PAYLOAD {
+            self.frame_total + len
+        } else {
+            0
+        };
+        Ok(Some(Frame { seq, payload }))
+    }
+
     /// Takes one packet off the front of `src`.
     ///
     /// Returns `Ok(None)` when `src` does not yet hold a whole packet; the bytes
@@ -92,27 +161,14 @@ impl PacketCodec {
     /// into the codec as they complete).
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Packet>> {
         loop {
-            let Some(header) = src.get(..HEADER_LEN) else {
+            let Some((len, seq)) = self.header(src, self.partial.len())? else {
                 return Ok(None);
             };
-            let len =
-                usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
-            let seq = header[3];
-            if self.check_seq && seq != self.seq {
-                return Err(Error::SequenceMismatch {
-                    expected: self.seq,
-                    got: seq,
-                });
-            }
-            let total = self.partial.len() + len;
-            if total > self.max_packet_size {
-                return Err(Error::PacketTooLarge {
-                    len: total,
-                    max: self.max_packet_size,
-                });
-            }
             if src.len() < HEADER_LEN + len {
-                src.reserve(HEADER_LEN + len - src.len());
+                // Make room for the rest of the frame, but never more than
+                // RESERVE_LIMIT on the word of a header alone: a peer that
+                // announces 16 MiB must send it before it costs 16 MiB.
+                src.reserve((HEADER_LEN + len - src.len()).min(RESERVE_LIMIT));
                 return Ok(None);
             }
             src.advance(HEADER_LEN);
@@ -160,6 +216,37 @@ impl PacketCodec {
         if payload.is_empty() || last_len == MAX_FRAME_PAYLOAD {
             self.put_frame(&[], dst);
         }
+        Ok(())
+    }
+
+    /// Builds a payload directly in `dst` with `build` and frames it, without
+    /// a temporary buffer when it fits one frame (the common case).
+    pub fn encode_with(
+        &mut self,
+        dst: &mut BytesMut,
+        build: impl FnOnce(&mut BytesMut),
+    ) -> Result<()> {
+        let start = dst.len();
+        dst.put_bytes(0, HEADER_LEN);
+        build(dst);
+        let len = dst.len() - start - HEADER_LEN;
+        if len > self.max_packet_size {
+            dst.truncate(start);
+            return Err(Error::PacketTooLarge {
+                len,
+                max: self.max_packet_size,
+            });
+        }
+        if len >= MAX_FRAME_PAYLOAD {
+            let payload = dst.split_off(start + HEADER_LEN);
+            dst.truncate(start);
+            return self.encode(&payload, dst);
+        }
+        let header = (len as u32).to_le_bytes();
+        if let Some(h) = dst.get_mut(start..start + HEADER_LEN) {
+            h.copy_from_slice(&[header[0], header[1], header[2], self.seq]);
+        }
+        self.seq = self.seq.wrapping_add(1);
         Ok(())
     }
 
@@ -263,6 +350,44 @@ mod tests {
         );
         let mut out = BytesMut::new();
         assert!(c.encode(&[0; 11], &mut out).is_err());
+    }
+
+    #[test]
+    fn next_frame_borrows_and_checks() {
+        let mut c = PacketCodec::new(10);
+        let buf = b"\x01\x00\x00\x00a\x02\x00\x00\x01bc\x01\x00";
+        let f = c.next_frame(buf).unwrap().unwrap();
+        assert_eq!((f.seq, f.payload, f.wire_len()), (0, &b"a"[..], 5));
+        let f = c.next_frame(&buf[5..]).unwrap().unwrap();
+        assert_eq!(f.payload, b"bc");
+        assert_eq!(c.next_frame(&buf[11..]).unwrap(), None);
+        assert!(c.next_frame(b"\x0b\x00\x00\x02").is_err());
+    }
+
+    #[test]
+    fn encode_with_matches_encode() {
+        for len in [
+            0,
+            5,
+            MAX_FRAME_PAYLOAD - 1,
+            MAX_FRAME_PAYLOAD,
+            MAX_FRAME_PAYLOAD + 3,
+        ] {
+            let payload = vec![7u8; len];
+            let (mut a, mut b) = (PacketCodec::default(), PacketCodec::default());
+            let (mut x, mut y) = (
+                BytesMut::from(&b"prefix"[..]),
+                BytesMut::from(&b"prefix"[..]),
+            );
+            a.encode(&payload, &mut x).unwrap();
+            b.encode_with(&mut y, |d| d.put_slice(&payload)).unwrap();
+            assert!(x == y, "len {len}");
+            assert_eq!(a.seq(), b.seq());
+        }
+        let mut c = PacketCodec::new(3);
+        let mut d = BytesMut::from(&b"ab"[..]);
+        assert!(c.encode_with(&mut d, |d| d.put_slice(b"long")).is_err());
+        assert_eq!(&d[..], b"ab");
     }
 
     #[test]

@@ -33,6 +33,24 @@
 //! # Ok::<(), splitrail_protocol::Error>(())
 //! ```
 //!
+//! # Entry points
+//!
+//! - Framing: [`PacketCodec::decode`] / [`PacketCodec::encode`] /
+//!   [`PacketCodec::encode_with`] for packets the proxy reads or writes
+//!   itself; [`PacketCodec::next_frame`] for bytes it only relays.
+//! - Server role (facing applications): build an
+//!   [`handshake::InitialHandshake`] with [`auth::generate_nonce`], decode
+//!   [`handshake::SslRequest`] / [`handshake::HandshakeResponse`], verify with
+//!   [`auth::native::verify`], [`auth::ServerSha2`] or [`auth::ed25519::verify`],
+//!   then [`Command::decode`] each command.
+//! - Client role (facing backends): [`auth::ClientAuth`] answers the
+//!   backend's handshake, switch requests and caching_sha2 exchanges.
+//! - Relaying a response: [`ResponseTracker::start`] with the command byte,
+//!   then [`ResponseTracker::feed_frame`] (or `feed`) per server packet until
+//!   [`Step::Done`]; [`ResponseTracker::feed_client`] for LOCAL INFILE data.
+//! - Answering itself: [`response::OkPacket`], [`response::ErrPacket::new`]
+//!   with a [`response::code`] constant, [`response::TextResultSet`].
+//!
 //! # Layout
 //!
 //! - [`framing`] — 4-byte headers, sequence ids, 16 MiB split and join ([`PacketCodec`]).
@@ -65,5 +83,5 @@ mod wire;
 pub use command::Command;
 pub use error::{Error, Result};
 pub use flags::{CapabilityFlags, StatusFlags};
-pub use framing::{Packet, PacketCodec};
+pub use framing::{Frame, Packet, PacketCodec};
 pub use tracker::{Completion, End, Expect, ResponseTracker, Step};

@@ -47,7 +47,9 @@ impl Expect {
     pub fn for_command(command: u8) -> Self {
         match command {
             code::QUIT | code::STMT_CLOSE | code::STMT_SEND_LONG_DATA => Self::Nothing,
-            code::QUERY | code::STMT_EXECUTE => Self::ResultSets,
+            // 0xFA is MariaDB's COM_STMT_BULK_EXECUTE: an OK, or result sets
+            // with MARIADB_CLIENT_BULK_UNIT_RESULTS.
+            code::QUERY | code::STMT_EXECUTE | 0xFA => Self::ResultSets,
             code::STMT_PREPARE => Self::Prepare,
             code::STMT_FETCH => Self::Fetch,
             code::FIELD_LIST => Self::FieldList,
@@ -111,6 +113,11 @@ pub enum Step {
     /// The server waits for the client: relay client packets (LOCAL INFILE
     /// data with [`ResponseTracker::feed_client`], or an auth reply) then read on.
     NeedClient,
+    /// The response continues, and this packet is an OK that carries
+    /// session-state changes (SERVER_SESSION_STATE_CHANGED) before the last
+    /// result: e.g. the `USE db` of `USE db; SELECT 1`. Decode it with
+    /// [`crate::response::OkPacket::decode`] so no change is missed, then read on.
+    MoreWithSessionState,
     /// This packet was the last one of the response.
     Done(Completion),
 }
@@ -166,7 +173,10 @@ pub struct ResponseTracker {
     deprecate_eof: bool,
     protocol_41: bool,
     progress: bool,
-    optional_metadata: bool,
+    /// The column-count packet carries a "metadata follows" byte: MySQL's
+    /// CLIENT_OPTIONAL_RESULTSET_METADATA or MariaDB's
+    /// MARIADB_CLIENT_CACHE_METADATA (which the `mariadb` CLI negotiates).
+    metadata_flag: bool,
     state: State,
     status: StatusFlags,
     /// The last server frame was 0xFFFFFF long: the next one continues it.
@@ -184,7 +194,10 @@ impl ResponseTracker {
             deprecate_eof: caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF),
             protocol_41: caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41),
             progress: caps.contains(CapabilityFlags::MARIADB_CLIENT_PROGRESS),
-            optional_metadata: caps.contains(CapabilityFlags::CLIENT_OPTIONAL_RESULTSET_METADATA),
+            metadata_flag: caps.intersects(
+                CapabilityFlags::CLIENT_OPTIONAL_RESULTSET_METADATA
+                    | CapabilityFlags::MARIADB_CLIENT_CACHE_METADATA,
+            ),
             state: State::Idle,
             status: StatusFlags::empty(),
             server_continues: false,
@@ -285,7 +298,10 @@ impl ResponseTracker {
                 _ => {
                     let mut r = Reader::new(payload);
                     let count = r.lenenc_int()?;
-                    let metadata = !self.optional_metadata || r.u8()? != 0;
+                    // With the flag at 0 the definitions are skipped; the EOF
+                    // that closes the metadata section is still sent without
+                    // CLIENT_DEPRECATE_EOF.
+                    let metadata = !self.metadata_flag || r.u8()? != 0;
                     self.state = match (count, metadata) {
                         (0, _) => return self.unexpected(first),
                         (_, false) if self.deprecate_eof => State::Rows,
@@ -438,7 +454,15 @@ impl ResponseTracker {
             )
         {
             self.state = State::ResultStart;
-            return Ok(Step::More);
+            let tracked = matches!(end, End::Ok { .. })
+                && self
+                    .status
+                    .contains(StatusFlags::SERVER_SESSION_STATE_CHANGED);
+            return Ok(if tracked {
+                Step::MoreWithSessionState
+            } else {
+                Step::More
+            });
         }
         Ok(self.done(end))
     }
@@ -456,7 +480,7 @@ impl ResponseTracker {
             r.u8()?;
             self.warnings = r.u16()?;
         }
-        if self.optional_metadata && r.peek() == Some(0) {
+        if self.metadata_flag && r.peek() == Some(0) {
             columns = 0;
             params = 0;
         }

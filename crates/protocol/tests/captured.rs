@@ -6,21 +6,23 @@
 //! --auth-root-authentication-method=normal`, then `mariadbd --no-defaults
 //! --user=root --datadir=<tmp> --port=<free> --socket=<tmp>/mysqld.sock`), a
 //! user `app`/`apppw` and a table `test.t` were created, and the `mariadb` CLI
-//! (or, for the binary protocol and CLIENT_DEPRECATE_EOF, the small Python
-//! client `tests/data/rawclient.py`) talked to it through
+//! (or, for the binary protocol, cursors and CLIENT_DEPRECATE_EOF, the small Python
+//! clients `tests/data/rawclient.py` and `rawclient_commands.py`) talked to it through
 //! `tests/data/relay.py`, a one-connection relay that logs every chunk it
 //! forwards as `S <hex>` / `C <hex>`. The server was stopped afterwards.
 
 use bytes::BytesMut;
-use splitrail_protocol::auth::{ClientAuth, ClientAuthStep, native};
+use splitrail_protocol::auth::{AuthPlugin, ClientAuth, ClientAuthStep, ed25519, native};
 use splitrail_protocol::command::Command;
 use splitrail_protocol::handshake::{AuthSwitchRequest, HandshakeResponse, InitialHandshake};
 use splitrail_protocol::prepared::StmtPrepareOk;
 use splitrail_protocol::response::{
-    BinaryRow, ColumnDefinition, OkPacket, SessionStateChange, TextRow,
+    BinaryRow, ColumnDefinition, ErrPacket, OkPacket, SessionStateChange, TextRow,
 };
 use splitrail_protocol::value::Value;
-use splitrail_protocol::{CapabilityFlags, End, PacketCodec, ResponseTracker, StatusFlags, Step};
+use splitrail_protocol::{
+    CapabilityFlags, Completion, End, PacketCodec, ResponseTracker, StatusFlags, Step,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dir {
@@ -193,8 +195,12 @@ fn text_result_sets_from_the_cli() {
     };
     assert_eq!(done.end, End::Eof);
     assert!(done.status.contains(StatusFlags::SERVER_STATUS_AUTOCOMMIT));
-    // count, 2 defs, EOF, 2 rows, EOF.
+    // count, 2 defs, EOF, 2 rows, EOF. The CLI negotiates
+    // MARIADB_CLIENT_CACHE_METADATA, so the count is followed by a
+    // "metadata follows" byte.
     assert_eq!(response.len(), 7);
+    assert!(caps.contains(CapabilityFlags::MARIADB_CLIENT_CACHE_METADATA));
+    assert_eq!(response[0], [2, 1]);
     let def = ColumnDefinition::decode(response[2], caps).unwrap();
     assert_eq!(def.name, b"name");
     assert_eq!(def.org_table, b"t");
@@ -378,4 +384,128 @@ fn local_infile_with_progress_report() {
             ..
         }
     ));
+}
+
+#[test]
+fn client_ed25519_signature_matches_libmariadb() {
+    let cap = load("auth_ed25519.txt");
+    assert_reframes(&cap);
+    let (hs, _, caps) = session(&cap);
+    let switch = cap.server().nth(1).unwrap();
+    let req = AuthSwitchRequest::decode(switch).unwrap();
+    assert_eq!(
+        AuthPlugin::from_name(&req.plugin_name),
+        AuthPlugin::ClientEd25519
+    );
+    assert_eq!(req.plugin_data.len(), 32);
+    let reply = cap.client().nth(1).unwrap();
+    // Ed25519 is deterministic: our signature must be the CLI's, byte for byte.
+    let mut auth = ClientAuth::new(b"edpw", false);
+    auth.start(&hs).unwrap();
+    assert_eq!(
+        auth.handle(switch, caps).unwrap(),
+        ClientAuthStep::Send(reply.to_vec())
+    );
+    // The server's stored key, LIEvGDGjHTmKyz3peLRjPqahOct5n6/BQCNm1bOvot4 in base64.
+    let stored = unhex("2c812f1831a31d398acb3de978b4633ea6a139cb799fafc1402366d5b3afa2de");
+    assert_eq!(&ed25519::public_key(b"edpw")[..], &stored[..]);
+    let stored: [u8; 32] = stored.try_into().unwrap();
+    assert!(ed25519::verify(&stored, &req.plugin_data, reply));
+}
+
+/// Runs the tracker over the server's answer to command `n` and returns the
+/// packets and the completion.
+fn complete(cap: &Capture, caps: CapabilityFlags, n: usize) -> (Vec<&[u8]>, Completion) {
+    let command = cap.client().nth(n + 1).unwrap();
+    let response = cap.response_to(n);
+    let steps = track(caps, command[0], &response);
+    let (last, rest) = steps.split_last().unwrap();
+    assert!(
+        rest.iter().all(|s| *s == Step::More),
+        "command {n}: {steps:?}"
+    );
+    match last {
+        Step::Done(c) => (response, *c),
+        other => panic!("command {n} not complete: {other:?}"),
+    }
+}
+
+fn commands_and_cursor(file: &str, deprecate_eof: bool) {
+    let cap = load(file);
+    assert_reframes(&cap);
+    let (_, _, caps) = session(&cap);
+    assert_eq!(
+        caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF),
+        deprecate_eof
+    );
+    let eofs = usize::from(!deprecate_eof);
+
+    // COM_PING, COM_STATISTICS.
+    assert!(matches!(complete(&cap, caps, 0).1.end, End::Ok { .. }));
+    let (stats, c) = complete(&cap, caps, 1);
+    assert_eq!(c.end, End::Text);
+    assert!(stats[0].starts_with(b"Uptime: "));
+
+    // COM_FIELD_LIST: three definitions with default values, then EOF / OK.
+    let (fields, _) = complete(&cap, caps, 2);
+    assert_eq!(fields.len(), 4);
+    let name = ColumnDefinition::decode(fields[1], caps).unwrap();
+    assert_eq!(name.name, b"name");
+    assert_eq!(name.default_values, Some(None));
+    let mut b = BytesMut::new();
+    name.encode(caps, &mut b);
+    assert_eq!(&b[..], fields[1]);
+
+    // A syntax error.
+    let (err, c) = complete(&cap, caps, 3);
+    assert_eq!(c.end, End::Err { code: 1064 });
+    let e = ErrPacket::decode(err[0], caps).unwrap();
+    assert_eq!(&e.sql_state.unwrap(), b"42000");
+
+    // COM_STMT_PREPARE: 0 params, 2 columns.
+    let (prep, c) = complete(&cap, caps, 4);
+    assert_eq!(prep.len(), 3 + eofs);
+    assert!(matches!(
+        c.end,
+        End::Prepared {
+            num_params: 0,
+            num_columns: 2,
+            ..
+        }
+    ));
+
+    // COM_STMT_EXECUTE with a cursor: the response stops after the
+    // definitions, with SERVER_STATUS_CURSOR_EXISTS.
+    let (exec, c) = complete(&cap, caps, 5);
+    assert_eq!(exec.len(), 4);
+    assert!(c.status.contains(StatusFlags::SERVER_STATUS_CURSOR_EXISTS));
+    assert_eq!(cap.client().nth(6).unwrap()[5], 1); // CURSOR_TYPE_READ_ONLY
+
+    // COM_STMT_FETCH 1 row, then the rest with LAST_ROW_SENT.
+    let (rows, c) = complete(&cap, caps, 6);
+    assert_eq!(rows.len(), 2);
+    assert!(c.status.contains(StatusFlags::SERVER_STATUS_CURSOR_EXISTS));
+    assert!(!c.status.contains(StatusFlags::SERVER_STATUS_LAST_ROW_SENT));
+    let (rows, c) = complete(&cap, caps, 7);
+    assert_eq!(rows.len(), 2);
+    assert!(c.status.contains(StatusFlags::SERVER_STATUS_LAST_ROW_SENT));
+    let columns: Vec<_> = exec[1..3]
+        .iter()
+        .map(|p| ColumnDefinition::decode(p, caps).unwrap())
+        .collect();
+    let row = BinaryRow::new(bytes::Bytes::copy_from_slice(rows[0]));
+    assert_eq!(
+        row.decode_all(&columns).unwrap(),
+        [Value::Int(2), Value::Null]
+    );
+}
+
+#[test]
+fn commands_and_cursor_classic_eof() {
+    commands_and_cursor("commands_classic_eof.txt", false);
+}
+
+#[test]
+fn commands_and_cursor_deprecate_eof() {
+    commands_and_cursor("commands_deprecate_eof.txt", true);
 }

@@ -2,7 +2,7 @@
 
 use rsa::PublicKey;
 
-use super::{AuthPlugin, caching_sha2, native};
+use super::{AuthPlugin, caching_sha2, ed25519, native};
 use crate::error::{Error, Result};
 use crate::flags::CapabilityFlags;
 use crate::handshake::{AuthSwitchRequest, InitialHandshake};
@@ -79,6 +79,7 @@ impl ClientAuth {
             AuthPlugin::MysqlNativePassword => native::scramble(&self.password, &self.nonce),
             AuthPlugin::CachingSha2Password => caching_sha2::scramble(&self.password, &self.nonce),
             AuthPlugin::MysqlClearPassword => caching_sha2::cleartext_password(&self.password),
+            AuthPlugin::ClientEd25519 => ed25519::sign(&self.password, &self.nonce),
             AuthPlugin::Other(name) => {
                 return Err(Error::UnsupportedAuthPlugin {
                     name: String::from_utf8_lossy(name).into_owned(),
@@ -95,7 +96,13 @@ impl ClientAuth {
             Some(0xFE) => {
                 let req = AuthSwitchRequest::decode(payload)?;
                 self.plugin = AuthPlugin::from_name(&req.plugin_name);
-                self.nonce = req.nonce().to_vec();
+                // client_ed25519's nonce is 32 raw bytes that may end in 0x00;
+                // the scramble plugins' 20-byte nonce comes with a NUL added.
+                self.nonce = if self.plugin == AuthPlugin::ClientEd25519 {
+                    req.plugin_data
+                } else {
+                    req.nonce().to_vec()
+                };
                 Ok(ClientAuthStep::Send(self.response()?))
             }
             Some(0x01) if self.plugin == AuthPlugin::CachingSha2Password => {

@@ -2,22 +2,29 @@
 //! ([`ClientAuth`]), the server role verifies a client (`verify_*` functions
 //! and [`ServerSha2`]).
 //!
-//! All hashing and RSA is done with RustCrypto crates (`sha1`, `sha2`, `rsa`).
+//! All hashing and RSA is done with RustCrypto crates (`sha1`, `sha2`, `rsa`),
+//! Ed25519 with `ed25519-dalek`.
 //!
 //! - [`native`] — `mysql_native_password`.
 //! - [`caching_sha2`] — `caching_sha2_password`: fast path, and full
 //!   authentication with a cleartext password over TLS or RSA-OAEP with the
 //!   server's public key (requested with 0x02 when the client has none).
-//! - [`client`] — the client-role exchange driver.
-//! - [`server`] — the server-role exchange driver for `caching_sha2_password`.
+//! - [`ed25519`] — MariaDB's `client_ed25519`.
+//! - [`ClientAuth`] — the client-role exchange driver.
+//! - [`ServerSha2`] — the server-role exchange driver for `caching_sha2_password`.
 
 pub mod caching_sha2;
 mod client;
+pub mod ed25519;
 pub mod native;
 mod server;
 
 pub use client::{ClientAuth, ClientAuthStep};
 pub use server::{ServerSha2, ServerSha2Step};
+
+/// The RSA key types of the `rsa` crate, re-exported so callers need not
+/// depend on it.
+pub use rsa::{PrivateKey as RsaPrivateKey, PublicKey as RsaPublicKey};
 
 use crate::error::{Error, Result};
 
@@ -30,6 +37,8 @@ pub enum AuthPlugin {
     CachingSha2Password,
     /// `mysql_clear_password`: the password in clear (only over TLS).
     MysqlClearPassword,
+    /// MariaDB's `client_ed25519`.
+    ClientEd25519,
     /// Any other plugin name.
     Other(Vec<u8>),
 }
@@ -41,6 +50,7 @@ impl AuthPlugin {
             b"mysql_native_password" | b"" => Self::MysqlNativePassword,
             b"caching_sha2_password" => Self::CachingSha2Password,
             b"mysql_clear_password" => Self::MysqlClearPassword,
+            b"client_ed25519" => Self::ClientEd25519,
             other => Self::Other(other.to_vec()),
         }
     }
@@ -51,6 +61,7 @@ impl AuthPlugin {
             Self::MysqlNativePassword => b"mysql_native_password",
             Self::CachingSha2Password => b"caching_sha2_password",
             Self::MysqlClearPassword => b"mysql_clear_password",
+            Self::ClientEd25519 => b"client_ed25519",
             Self::Other(n) => n,
         }
     }

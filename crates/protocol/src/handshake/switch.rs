@@ -43,7 +43,9 @@ impl AuthSwitchRequest {
         })
     }
 
-    /// The nonce without the trailing NUL servers add.
+    /// The nonce without the trailing NUL servers add to the 20-byte nonce of
+    /// the scramble plugins (`client_ed25519` sends 32 raw bytes: use
+    /// `plugin_data` as is).
     pub fn nonce(&self) -> &[u8] {
         self.plugin_data
             .strip_suffix(b"\0")

@@ -52,42 +52,32 @@ impl TextResultSet {
         dst: &mut BytesMut,
     ) -> Result<()> {
         let deprecate_eof = caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
-        let mut p = BytesMut::new();
-        p.put_lenenc_int(self.columns.len() as u64);
-        codec.encode(&p, dst)?;
+        let eof = EofPacket {
+            warnings: 0,
+            status,
+        };
+        codec.encode_with(dst, |p| p.put_lenenc_int(self.columns.len() as u64))?;
         for c in &self.columns {
-            p.clear();
-            c.encode(caps, &mut p);
-            codec.encode(&p, dst)?;
+            codec.encode_with(dst, |p| c.encode(caps, p))?;
         }
         if !deprecate_eof {
-            p.clear();
-            EofPacket {
-                warnings: 0,
-                status,
-            }
-            .encode(caps, &mut p);
-            codec.encode(&p, dst)?;
+            codec.encode_with(dst, |p| eof.encode(caps, p))?;
         }
         for row in &self.rows {
-            p.clear();
-            TextRow::encode(row.iter().map(|v| v.as_deref().map(str::as_bytes)), &mut p);
-            codec.encode(&p, dst)?;
+            codec.encode_with(dst, |p| {
+                TextRow::encode(row.iter().map(|v| v.as_deref().map(str::as_bytes)), p)
+            })?;
         }
-        p.clear();
-        if deprecate_eof {
-            OkPacket {
-                status,
-                ..OkPacket::default()
+        codec.encode_with(dst, |p| {
+            if deprecate_eof {
+                OkPacket {
+                    status,
+                    ..OkPacket::default()
+                }
+                .encode_as_eof(caps, p);
+            } else {
+                eof.encode(caps, p);
             }
-            .encode_as_eof(caps, &mut p);
-        } else {
-            EofPacket {
-                warnings: 0,
-                status,
-            }
-            .encode(caps, &mut p);
-        }
-        codec.encode(&p, dst)
+        })
     }
 }

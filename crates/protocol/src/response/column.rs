@@ -47,7 +47,9 @@ bitflags! {
     }
 }
 
-/// Decodes a column-count packet (the first packet of a result set).
+/// Decodes the column count at the start of a column-count packet (the first
+/// packet of a result set); a "metadata follows" byte after it, present with
+/// CLIENT_OPTIONAL_RESULTSET_METADATA or MARIADB_CLIENT_CACHE_METADATA, is left alone.
 pub fn decode_column_count(payload: &[u8]) -> Result<u64> {
     Reader::new(payload).lenenc_int()
 }
@@ -77,8 +79,9 @@ pub struct ColumnDefinition {
     pub flags: ColumnFlags,
     /// Decimals for numeric and temporal types.
     pub decimals: u8,
-    /// Default values, present only in COM_FIELD_LIST responses.
-    pub default_values: Option<Vec<u8>>,
+    /// The default value, present only in COM_FIELD_LIST responses: `None`
+    /// when absent, `Some(None)` for a NULL default (sent as 0xFB).
+    pub default_values: Option<Option<Vec<u8>>>,
 }
 
 impl ColumnDefinition {
@@ -119,7 +122,7 @@ impl ColumnDefinition {
         let default_values = if r.is_empty() {
             None
         } else {
-            Some(r.lenenc_bytes()?.to_vec())
+            Some(r.lenenc_bytes_or_null()?.map(<[u8]>::to_vec))
         };
         Ok(Self {
             schema,
@@ -155,8 +158,10 @@ impl ColumnDefinition {
         dst.put_u16_le(self.flags.bits());
         dst.put_u8(self.decimals);
         dst.put_u16_le(0);
-        if let Some(d) = &self.default_values {
-            dst.put_lenenc_bytes(d);
+        match &self.default_values {
+            Some(Some(d)) => dst.put_lenenc_bytes(d),
+            Some(None) => dst.put_u8(0xFB),
+            None => {}
         }
     }
 }
