@@ -239,7 +239,7 @@ impl BackendConn {
                 protocol(&self.address, e)
             })?;
             match step {
-                Step::More => {}
+                Step::More | Step::MoreWithSessionState => {}
                 Step::NeedClient => {
                     // Only LOCAL INFILE asks this, and the proxy's statements never load files.
                     self.broken = true;

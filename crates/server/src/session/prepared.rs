@@ -326,7 +326,7 @@ async fn prepare_on(
             protocol(&conn.address, e)
         })?;
         match step {
-            Step::More | Step::NeedClient => {
+            Step::More | Step::MoreWithSessionState | Step::NeedClient => {
                 if keep_packets {
                     packets.push(packet);
                 }

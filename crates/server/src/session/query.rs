@@ -254,7 +254,7 @@ impl Session {
                 status.contains(StatusFlags::SERVER_STATUS_IN_TRANS_READONLY),
             ),
         });
-        if let Some(ok) = &done.ok {
+        for ok in done.earlier.iter().chain(&done.ok) {
             for change in &ok.session_state {
                 use splitrail_protocol::response::SessionStateChange as S;
                 match change {

@@ -21,6 +21,8 @@ pub struct Relayed {
     pub completion: Completion,
     /// The final OK, decoded when it carried session-state changes.
     pub ok: Option<OkPacket>,
+    /// OKs before the last result that carried session-state changes (`USE db; SELECT 1`).
+    pub earlier: Vec<OkPacket>,
 }
 
 /// Why a relay stopped early.
@@ -46,6 +48,7 @@ pub async fn relay(
 ) -> Result<Relayed, RelayError> {
     let strip_tracking = !client_caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK);
     let mut sent: Option<u8> = None;
+    let mut earlier = Vec::new();
     loop {
         let mut pos = 0;
         let mut last_seq = sent;
@@ -63,6 +66,31 @@ pub async fn relay(
             match step {
                 Step::More => {
                     pos += total;
+                    last_seq = Some(seq);
+                }
+                Step::MoreWithSessionState => {
+                    let ok = OkPacket::decode(payload, conn.caps).ok();
+                    if let Some(ok) = ok {
+                        if strip_tracking {
+                            let bytes = client_view(&ok, seq, client_caps);
+                            forward(&mut conn.io.rbuf, pos, &mut client.stream)
+                                .await
+                                .map_err(RelayError::Client)?;
+                            conn.io.rbuf.advance(total);
+                            client
+                                .stream
+                                .write_all(&bytes)
+                                .await
+                                .map_err(RelayError::Client)?;
+                            pos = 0;
+                            sent = Some(seq);
+                        } else {
+                            pos += total;
+                        }
+                        earlier.push(ok);
+                    } else {
+                        pos += total;
+                    }
                     last_seq = Some(seq);
                 }
                 Step::Done(completion) => {
@@ -93,7 +121,11 @@ pub async fn relay(
                         }
                     };
                     written.await.map_err(RelayError::Client)?;
-                    return Ok(Relayed { completion, ok });
+                    return Ok(Relayed {
+                        completion,
+                        ok,
+                        earlier,
+                    });
                 }
                 Step::NeedClient => {
                     pos += total;
