@@ -3,7 +3,6 @@
 use std::io;
 
 use bytes::{Buf, BytesMut};
-use splitrail_protocol::framing::{HEADER_LEN, MAX_FRAME_PAYLOAD};
 use splitrail_protocol::{Packet, PacketCodec};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -107,26 +106,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
             self.wbuf = BytesMut::new();
         }
     }
-}
-
-/// The length of the first complete frame in `buf` (header included), or `None` if it is not all
-/// there yet.
-pub fn complete_frame(buf: &[u8]) -> Option<usize> {
-    let header = buf.get(..HEADER_LEN)?;
-    let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
-    let total = HEADER_LEN + len;
-    (buf.len() >= total).then_some(total)
-}
-
-/// The payload length declared by the frame header at the start of `buf`, if a header is there.
-pub fn declared_len(buf: &[u8]) -> Option<usize> {
-    let header = buf.get(..HEADER_LEN)?;
-    Some(usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16)
-}
-
-/// Whether a frame of `len` payload bytes is followed by a continuation frame.
-pub fn continues(len: usize) -> bool {
-    len == MAX_FRAME_PAYLOAD
 }
 
 /// Moves `n` bytes from the front of `from` to the stream `to` without copying them twice.

@@ -12,7 +12,7 @@ use crate::backend::BackendConn;
 use crate::backend::conn::protocol;
 use crate::client::ClientIo;
 use crate::error::Error;
-use crate::io::{complete_frame, forward};
+use crate::io::forward;
 
 /// A response relayed to the end.
 #[derive(Debug)]
@@ -52,10 +52,20 @@ pub async fn relay(
     loop {
         let mut pos = 0;
         let mut last_seq = sent;
-        while let Some(total) = complete_frame(&conn.io.rbuf[pos..]) {
-            let frame = &conn.io.rbuf[pos..pos + total];
-            let payload = &frame[HEADER_LEN..];
-            let seq = frame[3];
+        loop {
+            let io = &mut conn.io;
+            let frame = match io.codec.next_frame(&io.rbuf[pos..]) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    conn.broken = true;
+                    return Err(RelayError::Backend {
+                        error: protocol(&conn.address, e),
+                        sent,
+                    });
+                }
+            };
+            let (seq, payload, total) = (frame.seq, frame.payload, frame.wire_len());
             let step = conn.tracker.feed_frame(payload).map_err(|e| {
                 conn.broken = true;
                 RelayError::Backend {
@@ -105,7 +115,7 @@ pub async fn relay(
                         _ => None,
                     };
                     let rewrite = match &ok {
-                        Some(ok) if strip_tracking => Some(client_view(ok, frame[3], client_caps)),
+                        Some(ok) if strip_tracking => Some(client_view(ok, seq, client_caps)),
                         _ => None,
                     };
                     let out = &mut client.stream;
@@ -135,7 +145,9 @@ pub async fn relay(
                     pos = 0;
                     sent = Some(seq);
                     last_seq = sent;
+                    client.codec.set_seq(seq.wrapping_add(1));
                     relay_local_infile(conn, client).await?;
+                    conn.io.codec.set_seq(client.codec.seq());
                 }
             }
         }
@@ -201,8 +213,13 @@ async fn relay_local_infile(
     };
     while conn.tracker.awaiting_client() {
         let mut pos = 0;
-        while let Some(total) = complete_frame(&client.rbuf[pos..]) {
-            let payload = &client.rbuf[pos + HEADER_LEN..pos + total];
+        loop {
+            let frame = match client.codec.next_frame(&client.rbuf[pos..]) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => return Err(RelayError::Client(std::io::Error::other(e.to_string()))),
+            };
+            let (payload, total) = (frame.payload, frame.wire_len());
             if let Err(e) = conn.tracker.feed_client(payload) {
                 let error = protocol(&conn.address, e);
                 return Err(backend_err(conn, error));
