@@ -6,9 +6,12 @@ use bytes::{Buf, BytesMut};
 use splitrail_protocol::{Packet, PacketCodec};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// How much a read buffer starts with; it grows for big packets and is allocated on first read,
-/// so an idle connection costs little.
-const READ_CHUNK: usize = 8 * 1024;
+/// How much a backend connection reads at once: responses can be large.
+pub const BACKEND_READ_CHUNK: usize = 16 * 1024;
+
+/// How much a client connection reads at once: commands are mostly small, and an idle client's
+/// buffer should cost little (it grows for big packets and shrinks back between commands).
+pub const CLIENT_READ_CHUNK: usize = 1024;
 
 /// What can go wrong reading packets.
 #[derive(Debug)]
@@ -30,16 +33,20 @@ pub struct PacketIo<S> {
     pub wbuf: BytesMut,
     /// Framing and sequence ids.
     pub codec: PacketCodec,
+    /// How much to make room for before each read.
+    chunk: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
-    /// Wraps a stream; `max_packet` bounds one logical packet.
-    pub fn new(stream: S, max_packet: usize) -> Self {
+    /// Wraps a stream; `max_packet` bounds one logical packet, `chunk` is how much room each
+    /// read gets at least (buffers are allocated on first use).
+    pub fn new(stream: S, max_packet: usize, chunk: usize) -> Self {
         PacketIo {
             stream,
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             codec: PacketCodec::new(max_packet),
+            chunk,
         }
     }
 
@@ -66,8 +73,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
 
     /// Reads more bytes into the read buffer; returns how many (0 at end of stream).
     pub async fn fill(&mut self) -> io::Result<usize> {
-        if self.rbuf.capacity() - self.rbuf.len() < 1024 {
-            self.rbuf.reserve(READ_CHUNK);
+        if self.rbuf.capacity() - self.rbuf.len() < self.chunk / 2 {
+            self.rbuf.reserve(self.chunk);
         }
         self.stream.read_buf(&mut self.rbuf).await
     }
@@ -99,10 +106,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
 
     /// Drops unused buffer capacity (between commands of an idle connection).
     pub fn shrink(&mut self) {
-        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * READ_CHUNK {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * self.chunk {
             self.rbuf = BytesMut::new();
         }
-        if self.wbuf.is_empty() && self.wbuf.capacity() > 4 * READ_CHUNK {
+        if self.wbuf.is_empty() && self.wbuf.capacity() > 4 * self.chunk {
             self.wbuf = BytesMut::new();
         }
     }

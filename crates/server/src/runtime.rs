@@ -198,19 +198,20 @@ async fn serve_client(
     let _guard = ClientCount(shared.clone());
     async move {
         let _ = stream.set_nodelay(true);
-        let mut io = ClientIo::new(stream, 1 << 30);
+        let mut io = ClientIo::new(stream, 1 << 30, crate::io::CLIENT_READ_CHUNK);
         if open > shared.config.max_client_connections as usize {
             let _ = refuse_too_many(&mut io).await;
             return;
         }
         let version = shared.server_version();
-        let accepted = match handshake::accept(
+        // Boxed, like each command later: an idle session keeps only its small loop state.
+        let accepted = match Box::pin(handshake::accept(
             &mut io,
             &shared.config,
             id,
             &version,
             &peer.ip().to_string(),
-        )
+        ))
         .await
         {
             Ok(Some(a)) => a,

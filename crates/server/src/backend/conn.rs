@@ -129,7 +129,7 @@ impl BackendConn {
             stream
                 .set_nodelay(true)
                 .map_err(|e| connect_err(e.to_string()))?;
-            let mut io = PacketIo::new(stream, 1 << 30);
+            let mut io = PacketIo::new(stream, 1 << 30, crate::io::BACKEND_READ_CHUNK);
             let greeting = read(&mut io, address).await?;
             if greeting.first() == Some(&0xFF) {
                 let err = ErrPacket::decode(&greeting, CapabilityFlags::CLIENT_PROTOCOL_41)

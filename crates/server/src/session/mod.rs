@@ -172,7 +172,8 @@ impl Session {
                     break;
                 }
             };
-            match self.dispatch(&packet.payload).await {
+            // Boxed: the statement path is a deep future; an idle session should not carry it.
+            match Box::pin(self.dispatch(&packet.payload)).await {
                 Ok(Next::Continue) => {}
                 Ok(Next::Quit) => break,
                 Err(e) if e.side() == crate::error::Side::Client => {
