@@ -1,7 +1,9 @@
 //! The backend servers as the proxy sees them: address, role, weights and health, shared by all
 //! workers; and read balancing over them (smooth weighted round-robin, one balancer per worker so
 //! picking a server takes no lock).
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::config::{Config, Role};
 
@@ -18,19 +20,37 @@ pub struct ServerEntry {
     pub weight: u32,
     /// Share of reads the primary takes beside the replicas (0: none unless no replica is up).
     pub read_weight: u32,
-    /// False after a failed connection attempt, true again after a successful one.
-    healthy: AtomicBool,
+    /// Until when (milliseconds on [`clock_ms`]) the server is skipped after a failed
+    /// connection attempt; 0 when it is believed reachable.
+    down_until: AtomicU64,
+}
+
+/// How long a server that refused a connection is left out of read balancing before it is
+/// tried again (the replication monitor will replace this guess with real checks).
+pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Milliseconds since the first call: a cheap shared clock for health deadlines.
+fn clock_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 impl ServerEntry {
-    /// Whether the server is believed reachable.
+    /// Whether the server is believed reachable (or its back-off after a failure is over).
     pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
+        let until = self.down_until.load(Ordering::Relaxed);
+        until == 0 || clock_ms() >= until
     }
 
-    /// Records the outcome of a connection attempt.
+    /// Records the outcome of a connection attempt: a failure leaves the server out of read
+    /// balancing for [`RETRY_AFTER`].
     pub fn set_healthy(&self, healthy: bool) {
-        self.healthy.store(healthy, Ordering::Relaxed);
+        let until = if healthy {
+            0
+        } else {
+            clock_ms() + RETRY_AFTER.as_millis() as u64
+        };
+        self.down_until.store(until, Ordering::Relaxed);
     }
 }
 
@@ -55,7 +75,7 @@ impl Topology {
                     role: s.role,
                     weight: s.weight,
                     read_weight: s.read_weight,
-                    healthy: AtomicBool::new(true),
+                    down_until: AtomicU64::new(0),
                 })
                 .collect(),
         }
@@ -122,7 +142,7 @@ mod tests {
                     role,
                     weight,
                     read_weight,
-                    healthy: AtomicBool::new(true),
+                    down_until: AtomicU64::new(0),
                 })
                 .collect(),
         }

@@ -120,7 +120,17 @@ impl Session {
         let read_only = classification.is_some_and(|c| c.analysis.is_read());
         let mut retried = false;
         loop {
-            let mut lease = self.lease_for(choice).await?;
+            let mut lease = match self.lease_for(choice).await {
+                Ok(lease) => lease,
+                // A replica that cannot be reached is left out for a while: a read tries the
+                // next server (the primary when no replica is left).
+                Err(e) if e.retry_safe() && read_only && choice == Choice::Read && !retried => {
+                    warn!(error = %e, "read goes elsewhere");
+                    retried = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(err) = self.sync(&mut lease).await? {
                 // The schema or a variable could not be restored: the client gets that error.
                 self.put_back(lease);
