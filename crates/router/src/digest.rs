@@ -120,6 +120,8 @@ pub(crate) fn scan(sql: &str, out: &mut String) -> Scan {
     let mut in_list = false;
     let mut pending_semi = false;
     let mut no_space_next = true;
+    // `<=`, `<=>`, `!=`, `||` lex as single bytes; print them unspaced.
+    let mut after_operator = false;
     for tok in lexer.by_ref() {
         let kind = tok.kind;
         if kind == TokKind::Hint {
@@ -155,8 +157,12 @@ pub(crate) fn scan(sql: &str, out: &mut String) -> Scan {
         }
         in_list = in_list && literal;
         let text = if literal { "?" } else { tok.text };
-        let glue = kind == TokKind::Punct && matches!(tok.text, "," | ")" | ".");
+        let operator = kind == TokKind::Punct && matches!(tok.text, "=" | "<" | ">" | "|" | "&");
+        let glue = kind == TokKind::Punct && matches!(tok.text, "," | ")" | ".")
+            || operator && after_operator;
         w.emit(text, !(no_space_next || glue));
+        after_operator =
+            kind == TokKind::Punct && matches!(tok.text, "=" | "<" | ">" | "!" | "|" | "&" | ":");
         no_space_next = kind == TokKind::Punct && matches!(tok.text, "(" | ".");
         last_was_literal = literal;
     }

@@ -273,6 +273,12 @@ bitflags! {
         const IMPLICIT_COMMIT = 1 << 8;
         /// `RELEASE_ALL_LOCKS()`: the session holds no named lock afterwards.
         const RELEASES_ALL_LOCKS = 1 << 9;
+        /// `GET_LOCK()`: the session may hold one more named lock afterwards.
+        const ACQUIRES_NAMED_LOCK = 1 << 11;
+        /// `RELEASE_LOCK()`: the session may hold one named lock fewer afterwards.
+        const RELEASES_NAMED_LOCK = 1 << 12;
+        /// More than one `GET_LOCK()` in one text: held until `RELEASE_ALL_LOCKS()`.
+        const ACQUIRES_SEVERAL_NAMED_LOCKS = 1 << 13;
         /// Admin or replication status statement that belongs on the primary
         /// (`SHOW MASTER STATUS`, `SHOW BINARY LOGS` …).
         const PRIMARY_ONLY = 1 << 10;

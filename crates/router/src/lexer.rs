@@ -320,6 +320,8 @@ impl<'a> Iterator for Lexer<'a> {
             return Some(hint);
         }
         if self.at_end() {
+            // `/*! …` never closed: the server rejects it, and so must routing.
+            self.unterminated |= self.in_exec_comment;
             return None;
         }
         let start = self.pos;

@@ -111,7 +111,9 @@ pub struct SessionState {
     /// `SET SESSION TRANSACTION READ ONLY` / `transaction_read_only = 1`.
     session_read_only: bool,
     table_locks: bool,
-    named_locks: bool,
+    /// GET_LOCK calls not yet matched by RELEASE_LOCK (whether they succeeded is unknown, so
+    /// this errs high).
+    named_locks: u32,
     temp_tables: BTreeSet<Box<str>>,
     user_variables: BTreeSet<Box<str>>,
     variables: SessionVariables,
@@ -135,7 +137,7 @@ impl SessionState {
             next_transaction_read_only: None,
             session_read_only: false,
             table_locks: false,
-            named_locks: false,
+            named_locks: 0,
             temp_tables: BTreeSet::new(),
             user_variables: BTreeSet::new(),
             variables: SessionVariables::default(),
@@ -168,9 +170,9 @@ impl SessionState {
         self.table_locks
     }
 
-    /// GET_LOCK was called and RELEASE_ALL_LOCKS has not been.
+    /// GET_LOCK was called more often than RELEASE_LOCK since the last RELEASE_ALL_LOCKS.
     pub fn holds_named_locks(&self) -> bool {
-        self.named_locks
+        self.named_locks > 0
     }
 
     /// Names (lower-cased) of the temporary tables this session created.
@@ -205,8 +207,16 @@ impl SessionState {
         for kind in a.kinds() {
             self.apply_kind(kind, a.effects, &a.tables);
         }
-        if a.effects.contains(Effects::NAMED_LOCK) {
-            self.named_locks = !a.effects.contains(Effects::RELEASES_ALL_LOCKS);
+        // One GET_LOCK per statement is counted; several in one text are held until
+        // RELEASE_ALL_LOCKS, since later RELEASE_LOCK calls cannot be matched to them.
+        if a.effects.contains(Effects::RELEASES_ALL_LOCKS) {
+            self.named_locks = 0;
+        } else if a.effects.contains(Effects::ACQUIRES_SEVERAL_NAMED_LOCKS) {
+            self.named_locks = u32::MAX;
+        } else if a.effects.contains(Effects::ACQUIRES_NAMED_LOCK) {
+            self.named_locks = self.named_locks.saturating_add(1);
+        } else if a.effects.contains(Effects::RELEASES_NAMED_LOCK) {
+            self.named_locks = self.named_locks.saturating_sub(1);
         }
     }
 

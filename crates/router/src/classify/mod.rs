@@ -183,6 +183,11 @@ fn fold(digest: Digest, stmts: Vec<Stmt>) -> Analysis {
         literal_sensitive: first.literal_sensitive,
     };
     for s in it {
+        if a.effects.contains(Effects::ACQUIRES_NAMED_LOCK)
+            && s.effects.contains(Effects::ACQUIRES_NAMED_LOCK)
+        {
+            a.effects |= Effects::ACQUIRES_SEVERAL_NAMED_LOCKS;
+        }
         a.rest.push(s.kind);
         a.effects |= s.effects;
         for t in s.tables {

@@ -145,9 +145,8 @@ pub(crate) fn statement(src: &str, toks: &[Token<'_>]) -> Verdict {
             with_effects(Kind::LockTables, ddl)
         }
         b"LOCK" => with_effects(Kind::Admin, ddl),
-        b"UNLOCK" if word(toks, 1, "TABLES") || word(toks, 1, "TABLE") => {
-            with_effects(Kind::UnlockTables, ddl)
-        }
+        // UNLOCK TABLES commits only when LOCK TABLES was used; the server's status flags tell.
+        b"UNLOCK" if word(toks, 1, "TABLES") || word(toks, 1, "TABLE") => done(Kind::UnlockTables),
         b"UNLOCK" => with_effects(Kind::Admin, ddl),
         b"FLUSH" => flush(toks),
         b"PREPARE" => {
@@ -328,7 +327,7 @@ fn show(toks: &[Token<'_>]) -> Verdict {
             s.effects |= Effects::DIAGNOSTICS;
         }
         b"MASTER" | b"BINARY" | b"BINLOG" | b"SLAVE" | b"REPLICA" | b"REPLICAS" | b"RELAYLOG"
-        | b"PROCESSLIST" | b"ENGINE" => s.effects |= Effects::PRIMARY_ONLY,
+        | b"PROCESSLIST" | b"ENGINE" | b"ALL" => s.effects |= Effects::PRIMARY_ONLY,
         b"CREATE" if word(toks, i + 1, "TABLE") => s.tables.extend(table_name(toks, i + 2)),
         b"COLUMNS" | b"FIELDS" | b"INDEX" | b"INDEXES" | b"KEYS"
             if word(toks, i + 1, "FROM") || word(toks, i + 1, "IN") =>
