@@ -14,15 +14,29 @@ use splitrail_router::{ClassifierCache, Policy, SessionState, classify, route};
 mod corpus;
 
 fn statements() -> Vec<String> {
-    corpus::load().into_iter().flatten().map(|c| c.sql).filter(|s| s != "@reset").collect()
+    corpus::load()
+        .into_iter()
+        .flatten()
+        .map(|c| c.sql)
+        .filter(|s| s != "@reset")
+        .collect()
 }
 
 const TYPICAL: [(&str, &str); 6] = [
     ("point_select", "SELECT c FROM sbtest1 WHERE id=5012"),
-    ("range_order", "SELECT DISTINCT c FROM sbtest1 WHERE id BETWEEN 3981 AND 4080 ORDER BY c"),
-    ("django_select", "SELECT `auth_user`.`id`, `auth_user`.`password`, `auth_user`.`last_login`, `auth_user`.`is_superuser`, `auth_user`.`username`, `auth_user`.`email` FROM `auth_user` WHERE `auth_user`.`username` = 'admin' LIMIT 21"),
+    (
+        "range_order",
+        "SELECT DISTINCT c FROM sbtest1 WHERE id BETWEEN 3981 AND 4080 ORDER BY c",
+    ),
+    (
+        "django_select",
+        "SELECT `auth_user`.`id`, `auth_user`.`password`, `auth_user`.`last_login`, `auth_user`.`is_superuser`, `auth_user`.`username`, `auth_user`.`email` FROM `auth_user` WHERE `auth_user`.`username` = 'admin' LIMIT 21",
+    ),
     ("update", "UPDATE sbtest1 SET k=k+1 WHERE id=4980"),
-    ("insert", "INSERT INTO sbtest1 (id, k, c, pad) VALUES (0, 5002, '30393290306-46424356946', '13290405549-23718466390')"),
+    (
+        "insert",
+        "INSERT INTO sbtest1 (id, k, c, pad) VALUES (0, 5002, '30393290306-46424356946', '13290405549-23718466390')",
+    ),
     ("set_autocommit", "SET autocommit=0"),
 ];
 
@@ -65,9 +79,13 @@ fn typical(c: &mut Criterion) {
     let mut g = c.benchmark_group("statement");
     let mut cache = ClassifierCache::new(64);
     for (name, sql) in TYPICAL {
-        g.bench_function(format!("{name}/cold"), |b| b.iter(|| black_box(classify(black_box(sql)))));
+        g.bench_function(format!("{name}/cold"), |b| {
+            b.iter(|| black_box(classify(black_box(sql))))
+        });
         cache.classify(sql);
-        g.bench_function(format!("{name}/warm"), |b| b.iter(|| black_box(cache.classify(black_box(sql)))));
+        g.bench_function(format!("{name}/warm"), |b| {
+            b.iter(|| black_box(cache.classify(black_box(sql))))
+        });
     }
     g.finish();
 }

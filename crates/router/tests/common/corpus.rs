@@ -119,4 +119,3 @@ fn parse_file(file: &str, text: &str) -> Vec<Case> {
     }
     cases
 }
-
