@@ -26,6 +26,10 @@ use statement::Verdict;
 /// [`UnknownCause::TooLong`] (a long INSERT is still a write: its first keyword says so).
 const MAX_TOKENS: usize = 16 * 1024;
 
+/// At most this many statements of one text are classified; a text with more is unknown as a
+/// whole (and goes to the primary), so a megabyte of `SELECT 1;` cannot cost seconds of parsing.
+const MAX_STATEMENTS: usize = 256;
+
 /// The hint-free facts about a statement text: everything routing needs, shared by all texts
 /// with the same digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +230,10 @@ fn statements(sql: &str, escapes: Escapes) -> Vec<Stmt> {
         }
         let effects = std::mem::take(&mut markers).finish();
         if !toks.is_empty() {
+            if out.len() == MAX_STATEMENTS {
+                out.push(Stmt::new(Kind::Unknown(UnknownCause::TooLong)));
+                break;
+            }
             out.push(one(sql, &toks, overflow, effects));
         }
         toks.clear();

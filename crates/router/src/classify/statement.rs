@@ -384,6 +384,14 @@ fn explain(src: &str, toks: &[Token<'_>]) -> Verdict {
     Verdict::Done(s)
 }
 
+/// Statements that wrap another one may not wrap each other (MySQL has no such syntax), which
+/// also bounds the classifier's recursion whatever the input.
+fn wraps_a_statement(first: &Token<'_>) -> bool {
+    ["EXPLAIN", "ANALYZE", "DESCRIBE", "DESC", "SET"]
+        .iter()
+        .any(|k| first.is_word(k))
+}
+
 /// MariaDB's `ANALYZE stmt` runs the statement; `ANALYZE TABLE` is maintenance.
 fn analyze(src: &str, toks: &[Token<'_>]) -> Verdict {
     if ["TABLE", "TABLES", "NO_WRITE_TO_BINLOG", "LOCAL"]
@@ -398,7 +406,7 @@ fn analyze(src: &str, toks: &[Token<'_>]) -> Verdict {
 /// A statement run for its plan (EXPLAIN ANALYZE, ANALYZE): as its inner statement, but never a
 /// plain read the lexer alone vouches for.
 fn executed(src: &str, toks: &[Token<'_>], from: usize) -> Verdict {
-    if from >= toks.len() {
+    if from >= toks.len() || wraps_a_statement(&toks[from]) {
         return done(Kind::Unknown(UnknownCause::ParseFailed));
     }
     match statement(src, &toks[from..]) {
@@ -427,10 +435,12 @@ fn set(src: &str, toks: &[Token<'_>]) -> Verdict {
             .next()
             .map(|p| p.len() + 2);
         return match for_at {
-            Some(i) if i + 1 < toks.len() => match statement(src, &toks[i + 1..]) {
-                Verdict::ParseRead(k, at) => Verdict::ParseRead(k, i + 1 + at),
-                done @ Verdict::Done(_) => done,
-            },
+            Some(i) if i + 1 < toks.len() && !wraps_a_statement(&toks[i + 1]) => {
+                match statement(src, &toks[i + 1..]) {
+                    Verdict::ParseRead(k, at) => Verdict::ParseRead(k, i + 1 + at),
+                    done @ Verdict::Done(_) => done,
+                }
+            }
             _ => done(Kind::Unknown(UnknownCause::ParseFailed)),
         };
     }
