@@ -28,7 +28,7 @@ pub struct Digest {
 }
 
 impl Digest {
-    /// Computes the digest of `sql` (the hints are dropped; see [`crate::classify`] for them).
+    /// Computes the digest of `sql` (the hints are dropped; see [`crate::classify()`] for them).
     pub fn of(sql: &str) -> Digest {
         let mut out = String::new();
         let scan = scan(sql, &mut out);
@@ -84,7 +84,10 @@ struct Writer<'o> {
 }
 
 impl Writer<'_> {
+    /// Appends a piece, after a space if `space`. Spaces are not hashed: where they go follows
+    /// from the pieces, and a hit is confirmed on the full text anyway.
     fn emit(&mut self, s: &str, space: bool) {
+        self.hasher.piece(s.as_bytes());
         if space {
             self.push(" ");
         }
@@ -92,7 +95,6 @@ impl Writer<'_> {
     }
 
     fn push(&mut self, s: &str) {
-        self.hasher.piece(s.as_bytes());
         if self.truncated {
             return;
         }

@@ -1,6 +1,6 @@
 //! The vocabulary of classification: statement kinds, side effects and SET items.
 //!
-//! Owns the data types only; [`crate::classify`] fills them in and [`crate::route`] reads them.
+//! Owns the data types only; [`crate::classify()`] fills them in and [`crate::route()`] reads them.
 //! Names are stored as written (unquoted) except table names, which are lower-cased so that the
 //! temporary-table check errs towards matching.
 

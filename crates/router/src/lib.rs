@@ -32,15 +32,15 @@
 //!
 //! # Layout
 //!
-//! - [`lexer`](crate::lexer) (private): tokens, comments, strings, executable comments, hint comments.
+//! - `lexer` (private): tokens, comments, strings, executable comments, hint comments.
 //! - [`digest`]: normalised statement text and its 64-bit hash, for the cache and statistics.
 //! - [`hints`]: `/* splitrail:… */` and MaxScale routing hints.
 //! - [`kind`]: the vocabulary: [`Kind`], [`Effects`], [`SetItem`] ….
-//! - [`classify`]: text → [`Classification`] (lexer fast path, sqlparser slow path).
+//! - [`classify`](mod@classify): text → [`Classification`] (lexer fast path, sqlparser slow path).
 //! - [`cache`]: [`ClassifierCache`], a per-thread CLOCK cache keyed by digest.
 //! - [`session`]: [`SessionState`], fed by statements and by server status/session tracking.
 //! - [`policy`]: [`Policy`] and ordered query [`Rule`]s, as plain data.
-//! - [`route`](mod@route): [`route`] → [`Decision`] with a [`Target`] and a [`Reason`].
+//! - [`route`](mod@route): [`route()`] → [`Decision`] with a [`Target`] and a [`Reason`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

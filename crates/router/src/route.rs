@@ -158,6 +158,13 @@ pub struct Decision {
     pub min_gtid: Option<Box<str>>,
 }
 
+impl fmt::Display for Decision {
+    /// `replica (plain_read)`, `primary (rule(2))`, `reject (rule(0))`: for EXPLAIN-style output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.target.as_str(), self.reason)
+    }
+}
+
 /// Decides where `c` runs for a session in state `s` under policy `p`.
 pub fn route(c: &Classification, s: &SessionState, p: &Policy) -> Decision {
     let (target, reason) = decide(c, s, p);

@@ -2,7 +2,7 @@
 //!
 //! Owns the pipeline for one text: lex it (fast path), split it into statements, scan each for
 //! side-effect markers, decide its kind from the leading keywords, and confirm would-be plain
-//! reads with sqlparser (slow path, see [`parse`]). [`Analysis`] is the part that depends only on
+//! reads with sqlparser (slow path, in `parse`). [`Analysis`] is the part that depends only on
 //! the digest and is what [`crate::ClassifierCache`] keeps; [`Classification`] adds the hints read
 //! from this particular text.
 
