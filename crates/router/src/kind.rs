@@ -279,6 +279,8 @@ bitflags! {
         const RELEASES_NAMED_LOCK = 1 << 12;
         /// More than one `GET_LOCK()` in one text: held until `RELEASE_ALL_LOCKS()`.
         const ACQUIRES_SEVERAL_NAMED_LOCKS = 1 << 13;
+        /// Calls a function that is not built in (a stored function, which may write).
+        const STORED_FUNCTION = 1 << 14;
         /// Admin or replication status statement that belongs on the primary
         /// (`SHOW MASTER STATUS`, `SHOW BINARY LOGS` …).
         const PRIMARY_ONLY = 1 << 10;

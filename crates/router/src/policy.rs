@@ -194,6 +194,9 @@ pub struct Policy {
     pub read_only_transactions_on_replica: bool,
     /// Obey routing hints in comments (`splitrail:…`, `maxscale route to …`).
     pub honor_hints: bool,
+    /// Stored functions only read, so a SELECT calling one may use a replica. Off by default:
+    /// a stored function can write, and on a replica that write would diverge or fail.
+    pub stored_functions_read_only: bool,
     /// Largest replica lag for reads when no hint says otherwise (`None`: the server's default).
     /// Written as `"500ms"`, `"2s"` in configuration.
     #[serde(with = "duration_text")]
@@ -208,6 +211,7 @@ impl Default for Policy {
             reads: ReadTarget::Replica,
             read_only_transactions_on_replica: true,
             honor_hints: true,
+            stored_functions_read_only: false,
             max_lag: None,
             rules: Vec::new(),
         }

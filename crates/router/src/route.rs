@@ -67,6 +67,8 @@ pub enum Reason {
     NamedLock,
     /// MariaDB sequence functions.
     Sequence,
+    /// Calls a stored (not built-in) function, which may write.
+    StoredFunction,
     /// About the previous statement (`SHOW WARNINGS`, `@@warning_count` …).
     Diagnostics,
     /// Reads one of the session's temporary tables (or tables not known while it has some).
@@ -116,6 +118,7 @@ impl Reason {
             Reason::SessionFunction => "session_function",
             Reason::NamedLock => "named_lock",
             Reason::Sequence => "sequence",
+            Reason::StoredFunction => "stored_function",
             Reason::Diagnostics => "diagnostics",
             Reason::ReadsTempTable => "reads_temp_table",
             Reason::WritesToTempTable => "writes_to_temp_table",
@@ -221,7 +224,11 @@ fn decide(c: &Classification, s: &SessionState, p: &Policy) -> (Target, Reason) 
     if !s.autocommit() {
         return (Target::Primary, Reason::AutocommitOff);
     }
-    if let Some(reason) = read_effect_reason(a.effects) {
+    let mut effects = a.effects;
+    if p.stored_functions_read_only {
+        effects.remove(Effects::STORED_FUNCTION);
+    }
+    if let Some(reason) = read_effect_reason(effects) {
         let target = if reason == Reason::Diagnostics {
             Target::Pinned
         } else {
@@ -293,7 +300,7 @@ fn non_read_reason(
 
 /// The reason a read's side effects need a particular backend.
 fn read_effect_reason(e: Effects) -> Option<Reason> {
-    const ORDER: [(Effects, Reason); 9] = [
+    const ORDER: [(Effects, Reason); 10] = [
         (Effects::LOCKING_READ, Reason::LockingRead),
         (Effects::SELECT_INTO, Reason::SelectInto),
         (Effects::USER_VAR_WRITE, Reason::UserVariableWrite),
@@ -301,6 +308,7 @@ fn read_effect_reason(e: Effects) -> Option<Reason> {
         (Effects::SESSION_FUNCTION, Reason::SessionFunction),
         (Effects::NAMED_LOCK, Reason::NamedLock),
         (Effects::SEQUENCE, Reason::Sequence),
+        (Effects::STORED_FUNCTION, Reason::StoredFunction),
         (Effects::PRIMARY_ONLY, Reason::Admin),
         (Effects::DIAGNOSTICS, Reason::Diagnostics),
     ];

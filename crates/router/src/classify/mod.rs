@@ -6,6 +6,7 @@
 //! the digest and is what [`crate::ClassifierCache`] keeps; [`Classification`] adds the hints read
 //! from this particular text.
 
+mod functions;
 mod markers;
 mod parse;
 mod set;
@@ -270,6 +271,9 @@ fn one(sql: &str, toks: &[Token<'_>], overflow: bool, effects: Effects) -> Stmt 
                 s.tables = read.tables;
                 s.tables_known = true;
                 s.parsed = true;
+                if read.calls_stored_function {
+                    s.effects |= Effects::STORED_FUNCTION;
+                }
                 s
             } else {
                 Stmt::new(Kind::Unknown(UnknownCause::ParseFailed))

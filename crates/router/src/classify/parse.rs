@@ -7,9 +7,11 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Query, SetExpr, Statement, visit_relations};
+use sqlparser::ast::{Expr, Query, SetExpr, Statement, visit_expressions, visit_relations};
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
+
+use super::functions::is_built_in;
 
 /// Statements longer than this are not handed to sqlparser; they go to the primary.
 pub const MAX_PARSE_LEN: usize = 256 * 1024;
@@ -20,6 +22,8 @@ const RECURSION_LIMIT: usize = 48;
 /// A read confirmed by the parser, with the tables it reads (lower-cased, unqualified).
 pub(crate) struct ParsedRead {
     pub tables: Vec<Box<str>>,
+    /// It calls a function that is not built in (or a schema-qualified one).
+    pub calls_stored_function: bool,
 }
 
 /// Parses `sql` (one statement, comments already removed). `None` unless it is a single read.
@@ -49,7 +53,25 @@ pub(crate) fn parse_read(sql: &str) -> Option<ParsedRead> {
         }
         ControlFlow::<()>::Continue(())
     });
-    Some(ParsedRead { tables })
+    let calls_stored_function = visit_expressions(&statements, |e| match e {
+        Expr::Function(f) => {
+            let built_in = f.name.0.len() == 1
+                && f.name.0[0]
+                    .as_ident()
+                    .is_some_and(|i| i.quote_style.is_none() && is_built_in(&i.value));
+            if built_in {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break();
+    Some(ParsedRead {
+        tables,
+        calls_stored_function,
+    })
 }
 
 /// True when a query, its CTEs included, only reads and takes no locks.

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use splitrail_router::{Reason, Target};
 
-const REASONS: [Reason; 26] = [
+const REASONS: [Reason; 27] = [
     Reason::InTransaction,
     Reason::ReadOnlyTransaction,
     Reason::AutocommitOff,
@@ -23,6 +23,7 @@ const REASONS: [Reason; 26] = [
     Reason::SessionFunction,
     Reason::NamedLock,
     Reason::Sequence,
+    Reason::StoredFunction,
     Reason::Diagnostics,
     Reason::ReadsTempTable,
     Reason::WritesToTempTable,
