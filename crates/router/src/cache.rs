@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::classify::{Analysis, Classification, analyze};
 use crate::digest;
+use crate::lexer::Escapes;
 
 /// Counters for the server's metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,7 +46,11 @@ impl Hasher for IdentityHasher {
 }
 
 struct Slot {
+    /// The digest hash, mixed with the other reading's for escape-sensitive texts.
+    key: u64,
     analysis: Arc<Analysis>,
+    /// The digest under `NO_BACKSLASH_ESCAPES` for escape-sensitive texts, else empty.
+    alt: Box<str>,
     referenced: bool,
 }
 
@@ -57,6 +62,8 @@ pub struct ClassifierCache {
     hand: usize,
     /// Reused buffer for the digest text, so a hit allocates nothing.
     scratch: String,
+    /// Reused buffer for the other reading's digest text (escape-sensitive texts only).
+    alt_scratch: String,
     stats: CacheStats,
 }
 
@@ -70,6 +77,7 @@ impl ClassifierCache {
             slots: Vec::with_capacity(capacity),
             hand: 0,
             scratch: String::with_capacity(256),
+            alt_scratch: String::new(),
             stats: CacheStats::default(),
         }
     }
@@ -77,14 +85,30 @@ impl ClassifierCache {
     /// Classifies `sql`, from the cache when its shape has been seen.
     pub fn classify(&mut self, sql: &str) -> Classification {
         let scan = digest::scan(sql, &mut self.scratch);
-        let found = if scan.cacheable {
-            self.index.get(&scan.hash).copied()
+        let mut cacheable = scan.cacheable;
+        let mut key = scan.hash;
+        self.alt_scratch.clear();
+        if cacheable && scan.escape_sensitive {
+            // Its classification depends on how the server reads `\'` (sql_mode), so its key is
+            // the digests of both readings. A malformed other reading never changes it.
+            let alt = digest::scan_with(sql, &mut self.alt_scratch, Escapes::None);
+            let mut alt_hash = alt.hash;
+            if alt.unterminated {
+                self.alt_scratch.clear();
+                self.alt_scratch.push_str("\0unterminated");
+                alt_hash = 1;
+            }
+            cacheable = !alt.truncated;
+            key = (key ^ alt_hash.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        }
+        let found = if cacheable {
+            self.index.get(&key).copied()
         } else {
             None
         };
         if let Some(i) = found {
             let slot = &mut self.slots[i];
-            if *slot.analysis.digest.text == *self.scratch {
+            if *slot.analysis.digest.text == *self.scratch && *slot.alt == *self.alt_scratch {
                 slot.referenced = true;
                 self.stats.hits += 1;
                 return Classification {
@@ -95,8 +119,14 @@ impl ClassifierCache {
         }
         self.stats.misses += 1;
         let analysis = Arc::new(analyze(sql, self.scratch.clone(), &scan));
-        if scan.cacheable && !analysis.literal_sensitive {
-            self.insert(scan.hash, Arc::clone(&analysis));
+        if cacheable && !analysis.literal_sensitive {
+            let alt = self.alt_scratch.as_str().into();
+            self.insert(Slot {
+                key,
+                analysis: Arc::clone(&analysis),
+                alt,
+                referenced: false,
+            });
         } else {
             self.stats.uncacheable += 1;
         }
@@ -114,21 +144,15 @@ impl ClassifierCache {
         }
     }
 
-    fn insert(&mut self, hash: u64, analysis: Arc<Analysis>) {
-        if let Some(&i) = self.index.get(&hash) {
+    fn insert(&mut self, new: Slot) {
+        if let Some(&i) = self.index.get(&new.key) {
             // A colliding shape: the newer one takes the slot.
-            self.slots[i] = Slot {
-                analysis,
-                referenced: false,
-            };
+            self.slots[i] = new;
             return;
         }
         if self.slots.len() < self.capacity {
-            self.index.insert(hash, self.slots.len());
-            self.slots.push(Slot {
-                analysis,
-                referenced: false,
-            });
+            self.index.insert(new.key, self.slots.len());
+            self.slots.push(new);
             return;
         }
         // CLOCK: clear bits until an unreferenced slot comes under the hand.
@@ -139,12 +163,9 @@ impl ClassifierCache {
                 self.hand = (self.hand + 1) % self.capacity;
                 continue;
             }
-            self.index.remove(&slot.analysis.digest.hash);
-            *slot = Slot {
-                analysis,
-                referenced: false,
-            };
-            self.index.insert(hash, self.hand);
+            self.index.remove(&slot.key);
+            self.index.insert(new.key, self.hand);
+            *slot = new;
             self.hand = (self.hand + 1) % self.capacity;
             self.stats.evictions += 1;
             return;

@@ -5,13 +5,14 @@
 //! whitespace becomes single spaces, a trailing `;` is dropped. Words keep their case, so the text
 //! stays readable in statistics. The digest is the cache key and the server's per-query statistics
 //! key; what makes two statements share a digest must never change how they route, which is why
-//! statements whose classification depends on literal values (SET, PREPARE …) are not cached, and
-//! neither are texts whose lexing is ambiguous (unterminated literals, backslash-escaped quotes).
+//! statements whose classification depends on literal values (SET, PREPARE …) are not cached, nor
+//! are unterminated texts, and texts with backslash-escaped quotes are cached under the digests of
+//! both readings of the backslashes.
 
 use std::sync::Arc;
 
 use crate::hints::Hints;
-use crate::lexer::{Lexer, TokKind};
+use crate::lexer::{Escapes, Lexer, TokKind};
 
 /// Longest normalised text kept; longer digests are truncated and never cached.
 pub const MAX_DIGEST_TEXT: usize = 8 * 1024;
@@ -49,7 +50,8 @@ pub(crate) struct Scan {
     pub unterminated: bool,
     /// A string held a backslash-escaped quote: its extent depends on the sql_mode.
     pub escape_sensitive: bool,
-    /// False when the text must not be served from, or stored in, the cache.
+    /// False when the text must not be served from, or stored in, the cache. (An
+    /// `escape_sensitive` text is cacheable only under both readings' digests: see the cache.)
     pub cacheable: bool,
 }
 
@@ -108,6 +110,11 @@ impl Writer<'_> {
 
 /// Normalises `sql` into `out` (cleared first) and collects the hints.
 pub(crate) fn scan(sql: &str, out: &mut String) -> Scan {
+    scan_with(sql, out, Escapes::Backslash)
+}
+
+/// [`scan`] with the given reading of backslashes in strings.
+pub(crate) fn scan_with(sql: &str, out: &mut String, escapes: Escapes) -> Scan {
     out.clear();
     let mut w = Writer {
         out,
@@ -115,7 +122,7 @@ pub(crate) fn scan(sql: &str, out: &mut String) -> Scan {
         truncated: false,
     };
     let mut hints = Hints::default();
-    let mut lexer = Lexer::new(sql);
+    let mut lexer = Lexer::with_escapes(sql, escapes);
     // Literal-list collapsing: `?` `,` `?` becomes `?, ...`.
     let mut last_was_literal = false;
     let mut pending_comma = false;
@@ -179,7 +186,7 @@ pub(crate) fn scan(sql: &str, out: &mut String) -> Scan {
         truncated,
         unterminated: lexer.unterminated,
         escape_sensitive: lexer.escape_sensitive,
-        cacheable: !truncated && !lexer.unterminated && !lexer.escape_sensitive,
+        cacheable: !truncated && !lexer.unterminated,
     }
 }
 

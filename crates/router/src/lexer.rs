@@ -95,6 +95,7 @@ const fn is_ident_byte(b: u8) -> bool {
 
 impl<'a> Lexer<'a> {
     /// A lexer for `src` in MySQL's default escape mode.
+    #[cfg(test)]
     pub fn new(src: &'a str) -> Self {
         Self::with_escapes(src, Escapes::Backslash)
     }

@@ -55,3 +55,25 @@ fn shapes_share_a_digest() {
     assert_eq!(hit.digest(), &a);
     assert_eq!(cache.stats().hits, 1);
 }
+
+#[test]
+fn escaped_quotes_are_cached_under_both_readings() {
+    let mut cache = ClassifierCache::new(16);
+    let s = SessionState::new("app");
+    let p = Policy::default();
+    // Same digest in MySQL's default mode (`SELECT ?`), different under NO_BACKSLASH_ESCAPES.
+    let texts = [
+        r"SELECT 'O\'Brien'",
+        r"SELECT 'a\'; DELETE FROM t; -- '",
+        r"SELECT 'x\'y'",
+        r"SELECT 'a\'; DELETE FROM t; -- '",
+    ];
+    for t in texts {
+        assert_eq!(
+            route(&cache.classify(t), &s, &p),
+            route(&classify(t), &s, &p),
+            "{t}"
+        );
+    }
+    assert_eq!(cache.stats().hits, 2, "{:?}", cache.stats());
+}
