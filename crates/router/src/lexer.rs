@@ -211,9 +211,18 @@ impl<'a> Lexer<'a> {
     fn quoted(&mut self, quote: u8) -> TokKind {
         let b = self.bytes();
         let mut i = self.pos + 1;
+        let backslash = quote != b'`' && self.escapes == Escapes::Backslash;
         while i < b.len() {
+            // Jump to the next byte that can end or escape the literal.
+            match b[i..]
+                .iter()
+                .position(|&c| c == quote || (backslash && c == b'\\'))
+            {
+                Some(skip) => i += skip,
+                None => break,
+            }
             let c = b[i];
-            if c == b'\\' && quote != b'`' && self.escapes == Escapes::Backslash {
+            if c == b'\\' && backslash {
                 if b.get(i + 1) == Some(&quote) || b.get(i + 1) == Some(&b'\\') {
                     self.escape_sensitive = true;
                 }
@@ -244,9 +253,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn ident_run(&mut self) {
-        while is_ident_byte(self.peek(0)) && !self.at_end() {
-            self.pos += 1;
-        }
+        let rest = &self.bytes()[self.pos.min(self.src.len())..];
+        self.pos += rest
+            .iter()
+            .position(|&b| !is_ident_byte(b))
+            .unwrap_or(rest.len());
     }
 
     fn number(&mut self) -> TokKind {
