@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::classify::Classification;
 use crate::hints::HintRoute;
-use crate::kind::{Effects, Kind, TxStatement, UnknownCause, WriteKind};
+use crate::kind::{Effects, Kind, Scope, SetItem, TxStatement, UnknownCause, WriteKind};
 use crate::policy::{Policy, ReadTarget, RuleAction};
 use crate::session::SessionState;
 
@@ -195,12 +195,13 @@ fn decide(c: &Classification, s: &SessionState, p: &Policy) -> (Target, Reason) 
     }
     if s.in_transaction() {
         if s.read_only_transaction() {
-            // A replica holds the transaction; only what cannot harm it stays there.
-            let stays = a.kinds().all(|k| {
-                matches!(
-                    k,
-                    Kind::Read(_) | Kind::Transaction(_) | Kind::Set(_) | Kind::Use(_)
-                ) || matches!(k, Kind::Write(w) if !matches!(w, WriteKind::Call | WriteKind::Other))
+            // A replica holds the transaction; only what cannot harm it stays there. (Writes do:
+            // the replica refuses them inside a READ ONLY transaction, as the primary would.)
+            let stays = a.kinds().all(|k| match k {
+                Kind::Read(_) | Kind::Transaction(_) | Kind::Use(_) => true,
+                Kind::Set(items) => items.iter().all(sets_only_this_session),
+                Kind::Write(w) => !matches!(w, WriteKind::Call | WriteKind::Other),
+                _ => false,
             });
             if stays && !a.effects.contains(Effects::IMPLICIT_COMMIT) {
                 return (Target::Pinned, Reason::ReadOnlyTransaction);
@@ -296,6 +297,15 @@ fn non_read_reason(
         return Some(Reason::ReadOnlyTransaction);
     }
     Some(reason)
+}
+
+/// True for a SET item that changes nothing beyond this connection (no GLOBAL, no PERSIST).
+fn sets_only_this_session(item: &SetItem) -> bool {
+    match item {
+        SetItem::Variable { scope, .. } => *scope == Scope::Session,
+        SetItem::Transaction { scope, .. } => matches!(scope, None | Some(Scope::Session)),
+        _ => true,
+    }
 }
 
 /// The reason a read's side effects need a particular backend.
