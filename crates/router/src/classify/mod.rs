@@ -283,6 +283,10 @@ fn one(sql: &str, toks: &[Token<'_>], overflow: bool, effects: Effects) -> Stmt 
     if !stmt.effects_cleared {
         stmt.effects |= effects;
     }
+    if !matches!(stmt.kind, Kind::Read(_)) {
+        // `INSERT INTO`, `LOAD DATA … INTO TABLE`: INTO only means something in a read.
+        stmt.effects.remove(Effects::SELECT_INTO);
+    }
     if overflow && matches!(stmt.kind, Kind::Read(_)) {
         stmt = Stmt::new(Kind::Unknown(UnknownCause::TooLong));
     }
