@@ -104,7 +104,10 @@ pub enum DdlKind {
     DropTable,
     /// Any other `DROP …`.
     Drop,
-    /// `RENAME TABLE …`.
+    /// `RENAME TABLE a TO b, …` or `ALTER TABLE a RENAME TO b`: `tables` holds the
+    /// (from, to) pairs in order, so a renamed temporary table keeps being tracked.
+    RenameTables,
+    /// Any other `RENAME …` (RENAME USER is [`Kind::Account`]).
     Rename,
     /// `TRUNCATE …`.
     Truncate,

@@ -252,6 +252,13 @@ impl SessionState {
             Kind::Ddl(DdlKind::DropTable) => tables.iter().for_each(|t| {
                 self.temp_tables.remove(t);
             }),
+            Kind::Ddl(DdlKind::RenameTables) => {
+                for pair in tables.chunks_exact(2) {
+                    if self.temp_tables.remove(&pair[0]) {
+                        self.temp_tables.insert(pair[1].clone());
+                    }
+                }
+            }
             Kind::Read(_) | Kind::Write(_) if !self.autocommit => self.in_transaction = true,
             _ => {}
         }

@@ -303,11 +303,55 @@ fn schema_change(toks: &[Token<'_>]) -> Verdict {
         }
         (b"DROP", "PREPARE") => done(Kind::Deallocate(name_at(toks, i + 1))),
         (b"CREATE", _) => with_effects(Kind::Ddl(DdlKind::Create), ddl),
+        (b"ALTER", "TABLE") => alter_table(toks, i + 1),
         (b"ALTER", _) => with_effects(Kind::Ddl(DdlKind::Alter), ddl),
         (b"DROP", _) => with_effects(Kind::Ddl(DdlKind::Drop), ddl),
+        (b"RENAME", "TABLE" | "TABLES") => {
+            let mut s = Stmt::new(Kind::Ddl(DdlKind::RenameTables));
+            s.effects = ddl;
+            for pair in split_top_level(&toks[i + 1..], |t| t.is_punct(b',')) {
+                let to = pair.iter().position(|t| t.is_word("TO"));
+                if let (Some(from), Some(to)) = (
+                    table_name(pair, 0),
+                    to.and_then(|j| table_name(pair, j + 1)),
+                ) {
+                    s.tables.extend([from, to]);
+                }
+            }
+            Verdict::Done(s)
+        }
         (b"RENAME", _) => with_effects(Kind::Ddl(DdlKind::Rename), ddl),
         _ => with_effects(Kind::Ddl(DdlKind::Truncate), ddl),
     }
+}
+
+/// `ALTER TABLE t … RENAME [TO|AS] u …` renames (a temporary table, perhaps); other ALTER TABLEs
+/// are plain DDL. `name_at` is the index of the table name.
+fn alter_table(toks: &[Token<'_>], name_at: usize) -> Verdict {
+    let mut s = Stmt::new(Kind::Ddl(DdlKind::Alter));
+    s.effects = Effects::IMPLICIT_COMMIT;
+    let rename = split_top_level(&toks[name_at.min(toks.len())..], |t| t.is_punct(b','))
+        .filter_map(|clause| {
+            let at = clause.iter().position(|t| t.is_word("RENAME"))?;
+            let next = clause.get(at + 1)?;
+            if ["COLUMN", "INDEX", "KEY"].iter().any(|k| next.is_word(k)) {
+                return None;
+            }
+            table_name(
+                clause,
+                if next.is_word("TO") || next.is_word("AS") {
+                    at + 2
+                } else {
+                    at + 1
+                },
+            )
+        })
+        .next();
+    if let (Some(from), Some(to)) = (table_name(toks, name_at), rename) {
+        s.kind = Kind::Ddl(DdlKind::RenameTables);
+        s.tables = vec![from, to];
+    }
+    Verdict::Done(s)
 }
 
 /// `a, db.b, c` up to the first token that is not part of a name list.
