@@ -50,6 +50,8 @@ pub(crate) struct Scan {
     pub unterminated: bool,
     /// A string held a backslash-escaped quote: its extent depends on the sql_mode.
     pub escape_sensitive: bool,
+    /// A versioned executable comment: its contents run only on some server versions.
+    pub versioned: bool,
     /// False when the text must not be served from, or stored in, the cache. (An
     /// `escape_sensitive` text is cacheable only under both readings' digests: see the cache.)
     pub cacheable: bool,
@@ -186,6 +188,7 @@ pub(crate) fn scan_with(sql: &str, out: &mut String, escapes: Escapes) -> Scan {
         truncated,
         unterminated: lexer.unterminated,
         escape_sensitive: lexer.escape_sensitive,
+        versioned: lexer.saw_versioned,
         cacheable: !truncated && !lexer.unterminated,
     }
 }
@@ -216,7 +219,7 @@ mod tests {
         );
         assert_eq!(
             &*Digest::of("SELECT 1 /*!50000 FOR UPDATE */").text,
-            "SELECT ? FOR UPDATE"
+            "SELECT ? /*!50000 FOR UPDATE */"
         );
     }
 

@@ -36,6 +36,12 @@ pub(crate) enum TokKind {
     Punct,
     /// The body of a hint comment, trimmed, without the comment markers.
     Hint,
+    /// The opening of an executable comment (`/*!`, `/*!40101`, `/*M!100101`): what follows is
+    /// SQL. Kept in the digest (a versioned comment's contents may not run, see
+    /// [`Versioned`]); ignored by classification.
+    ExecOpen,
+    /// The `*/` closing an executable comment.
+    ExecClose,
 }
 
 /// One token: its kind and its text in the input.
@@ -76,11 +82,26 @@ pub(crate) enum Escapes {
     None,
 }
 
+/// How versioned executable comments (`/*!40101 …*/`, `/*M!100101 …*/`) are read.
+///
+/// The server runs their contents only if its version is at least the one written (and MySQL
+/// never runs `/*M!`), so the classifier reads such text both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Versioned {
+    /// The contents are SQL.
+    Execute,
+    /// The contents are a comment.
+    Skip,
+}
+
 /// A streaming lexer over one text, possibly holding several statements.
 pub(crate) struct Lexer<'a> {
     src: &'a str,
     pos: usize,
     escapes: Escapes,
+    versioned: Versioned,
+    /// A versioned executable comment was seen: the text has a second reading.
+    pub saw_versioned: bool,
     /// Inside `/*! … */`: the next `*/` closes it and is skipped.
     in_exec_comment: bool,
     /// A comment, string or quoted identifier ran to the end of the input unclosed.
@@ -102,7 +123,14 @@ impl<'a> Lexer<'a> {
 
     /// A lexer for `src` with the given treatment of backslashes.
     pub fn with_escapes(src: &'a str, escapes: Escapes) -> Self {
+        Self::with_modes(src, escapes, Versioned::Execute)
+    }
+
+    /// A lexer for `src` with the given treatment of backslashes and versioned comments.
+    pub fn with_modes(src: &'a str, escapes: Escapes, versioned: Versioned) -> Self {
         Lexer {
+            versioned,
+            saw_versioned: false,
             src,
             pos: 0,
             escapes,
@@ -148,6 +176,11 @@ impl<'a> Lexer<'a> {
                 b'*' if self.in_exec_comment && self.peek(1) == b'/' => {
                     self.in_exec_comment = false;
                     self.pos += 2;
+                    return Some(Token {
+                        kind: TokKind::ExecClose,
+                        text: "*/",
+                        start: self.pos - 2,
+                    });
                 }
                 b'/' if self.peek(1) == b'*' => {
                     if let Some(t) = self.block_comment() {
@@ -184,15 +217,22 @@ impl<'a> Lexer<'a> {
             None
         };
         if let Some(skip) = bang {
-            if !self.in_exec_comment {
+            let versioned = skip == 4 || self.peek(skip).is_ascii_digit();
+            self.saw_versioned |= versioned;
+            let runs = !versioned || self.versioned == Versioned::Execute;
+            // MySQL does not nest them; a nested one is read as a plain comment below.
+            if runs && !self.in_exec_comment {
                 self.pos = open + skip;
                 while self.peek(0).is_ascii_digit() {
                     self.pos += 1;
                 }
                 self.in_exec_comment = true;
-                return None;
+                return Some(Token {
+                    kind: TokKind::ExecOpen,
+                    text: &self.src[open..self.pos],
+                    start: open,
+                });
             }
-            // MySQL does not nest them; treat a nested one as a plain comment below.
         }
         let body_start = open + 2;
         match find(&b[body_start.min(b.len())..], b"*/") {
@@ -424,7 +464,15 @@ mod tests {
     fn skips_comments_and_keeps_executable_ones() {
         let toks = kinds("/* x */ SELECT # c\n 1 -- d\n /*!40101 FOR UPDATE */");
         let words: Vec<&str> = toks.iter().map(|t| t.1).collect();
-        assert_eq!(words, ["SELECT", "1", "FOR", "UPDATE"]);
+        assert_eq!(words, ["SELECT", "1", "/*!40101", "FOR", "UPDATE", "*/"]);
+        let mut skip = Lexer::with_modes(
+            "SELECT 1 /*!40101 FOR UPDATE */ /*! LIMIT 1 */",
+            Escapes::Backslash,
+            Versioned::Skip,
+        );
+        let words: Vec<&str> = skip.by_ref().map(|t| t.text).collect();
+        assert_eq!(words, ["SELECT", "1", "/*!", "LIMIT", "1", "*/"]);
+        assert!(skip.saw_versioned);
     }
 
     #[test]

@@ -77,3 +77,18 @@ fn escaped_quotes_are_cached_under_both_readings() {
     }
     assert_eq!(cache.stats().hits, 2, "{:?}", cache.stats());
 }
+
+#[test]
+fn versioned_comments_are_part_of_the_shape() {
+    let mut cache = ClassifierCache::new(16);
+    let s = SessionState::new("app");
+    let p = Policy::default();
+    // Without the comment markers in the digest, these two would share a cache entry.
+    let plain = "SELECT 1 AS delete FROM t";
+    let hidden = "/*!99999 SELECT 1 AS */ delete FROM t";
+    let a = route(&cache.classify(plain), &s, &p);
+    let b = route(&cache.classify(hidden), &s, &p);
+    assert_eq!(a, route(&classify(plain), &s, &p));
+    assert_eq!(b, route(&classify(hidden), &s, &p));
+    assert_ne!(b.target, splitrail_router::Target::Replica);
+}

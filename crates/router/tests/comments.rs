@@ -24,6 +24,13 @@ fn comments_and_literals_hide_keywords() {
         ("/*!40101 SET NAMES utf8 */", Primary, SessionState),
         ("SELECT 1 /*!50001 FOR UPDATE */", Primary, LockingRead),
         ("/*!DELETE FROM t*/", Primary, Write),
+        // An older server skips a versioned comment: `delete FROM t` would run on the replica.
+        ("/*!99999 SELECT 1 AS */ delete FROM t", Primary, Unknown),
+        (
+            "SELECT /*!40001 SQL_NO_CACHE */ * FROM t",
+            Replica,
+            PlainRead,
+        ),
         (
             "/*M!100101 SET STATEMENT max_statement_time=1 FOR */ SELECT 1",
             Replica,

@@ -19,7 +19,7 @@ pub use parse::MAX_PARSE_LEN;
 use crate::digest::{self, Digest, Scan};
 use crate::hints::Hints;
 use crate::kind::{Effects, Kind, ReadKind, UnknownCause};
-use crate::lexer::{Escapes, Lexer, TokKind, Token};
+use crate::lexer::{Escapes, Lexer, TokKind, Token, Versioned};
 use markers::MarkerScanner;
 use statement::Verdict;
 
@@ -149,10 +149,26 @@ pub(crate) fn analyze(sql: &str, text: String, scan: &Scan) -> Analysis {
     let stmts = if scan.unterminated {
         vec![Stmt::new(Kind::Unknown(UnknownCause::Unterminated))]
     } else {
-        let stmts = statements(sql, Escapes::Backslash);
-        if scan.escape_sensitive && !same_routing(&stmts, &statements(sql, Escapes::None)) {
-            // The two readings of the quotes disagree and both are well-formed: which one the
-            // server uses depends on sql_mode (NO_BACKSLASH_ESCAPES). Fail closed.
+        let stmts = statements(sql, Escapes::Backslash, Versioned::Execute);
+        // Other readings the server may use: without backslash escapes (sql_mode
+        // NO_BACKSLASH_ESCAPES) and without versioned comments' contents (older server, or
+        // MySQL reading /*M! …*/). If one of them differs from a reading that could reach a
+        // replica, fail closed.
+        let mut others = Vec::new();
+        if scan.escape_sensitive {
+            others.push((Escapes::None, Versioned::Execute));
+        }
+        if scan.versioned {
+            others.push((Escapes::Backslash, Versioned::Skip));
+            if scan.escape_sensitive {
+                others.push((Escapes::None, Versioned::Skip));
+            }
+        }
+        let ambiguous = replica_eligible(&stmts)
+            && others
+                .into_iter()
+                .any(|(e, v)| !same_routing(&stmts, &statements(sql, e, v)));
+        if ambiguous {
             vec![Stmt::new(Kind::Unknown(UnknownCause::Ambiguous))]
         } else {
             stmts
@@ -160,6 +176,25 @@ pub(crate) fn analyze(sql: &str, text: String, scan: &Scan) -> Analysis {
     };
     fold(digest, stmts)
 }
+
+/// True when every statement is a read without an effect that keeps it on the primary: only
+/// such text needs its other readings checked.
+fn replica_eligible(stmts: &[Stmt]) -> bool {
+    stmts
+        .iter()
+        .all(|s| matches!(s.kind, Kind::Read(_)) && !s.effects.intersects(FORCING))
+}
+
+/// Effects that send a read to the primary whatever else is true.
+const FORCING: Effects = Effects::LOCKING_READ
+    .union(Effects::SELECT_INTO)
+    .union(Effects::USER_VAR_WRITE)
+    .union(Effects::USER_VAR_READ)
+    .union(Effects::SESSION_FUNCTION)
+    .union(Effects::NAMED_LOCK)
+    .union(Effects::SEQUENCE)
+    .union(Effects::STORED_FUNCTION)
+    .union(Effects::PRIMARY_ONLY);
 
 /// True when the other reading `b` routes like `a`, or is malformed (the server would reject it
 /// in that mode wherever it ran).
@@ -208,16 +243,23 @@ fn fold(digest: Digest, stmts: Vec<Stmt>) -> Analysis {
 }
 
 /// Lexes `sql` and classifies each `;`-separated statement.
-fn statements(sql: &str, escapes: Escapes) -> Vec<Stmt> {
+fn statements(sql: &str, escapes: Escapes, versioned: Versioned) -> Vec<Stmt> {
     let mut out = Vec::new();
     let mut toks: Vec<Token<'_>> = Vec::new();
     let mut overflow = false;
     let mut markers = MarkerScanner::default();
-    let mut lexer = Lexer::with_escapes(sql, escapes);
+    let mut lexer = Lexer::with_modes(sql, escapes, versioned);
     loop {
         let tok = lexer.next();
         match tok {
-            Some(t) if t.kind == TokKind::Hint => continue,
+            Some(t)
+                if matches!(
+                    t.kind,
+                    TokKind::Hint | TokKind::ExecOpen | TokKind::ExecClose
+                ) =>
+            {
+                continue;
+            }
             Some(t) if t.kind != TokKind::Semi => {
                 markers.feed(t);
                 if toks.len() < MAX_TOKENS {
@@ -251,16 +293,9 @@ fn statements(sql: &str, escapes: Escapes) -> Vec<Stmt> {
 
 /// Classifies one statement given its (possibly truncated) tokens and its markers.
 fn one(sql: &str, toks: &[Token<'_>], overflow: bool, effects: Effects) -> Stmt {
-    let forcing = Effects::LOCKING_READ
-        | Effects::SELECT_INTO
-        | Effects::USER_VAR_WRITE
-        | Effects::USER_VAR_READ
-        | Effects::SESSION_FUNCTION
-        | Effects::NAMED_LOCK
-        | Effects::SEQUENCE;
     let mut stmt = match statement::statement(sql, toks) {
         Verdict::Done(s) => s,
-        Verdict::ParseRead(kind, _) if effects.intersects(forcing) => Stmt::new(Kind::Read(kind)),
+        Verdict::ParseRead(kind, _) if effects.intersects(FORCING) => Stmt::new(Kind::Read(kind)),
         Verdict::ParseRead(..) if overflow => Stmt::new(Kind::Unknown(UnknownCause::TooLong)),
         Verdict::ParseRead(kind, from) => {
             let text = join(sql, &toks[from.min(toks.len())..]);
