@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::classify::{Analysis, Classification, analyze};
 use crate::digest;
-use crate::lexer::Escapes;
+use crate::lexer::OTHER_ESCAPES;
 
 /// Counters for the server's metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,7 +49,7 @@ struct Slot {
     /// The digest hash, mixed with the other reading's for escape-sensitive texts.
     key: u64,
     analysis: Arc<Analysis>,
-    /// The digest under `NO_BACKSLASH_ESCAPES` for escape-sensitive texts, else empty.
+    /// The digests under the other quoting rules for escape-sensitive texts, else empty.
     alt: Box<str>,
     referenced: bool,
 }
@@ -62,8 +62,10 @@ pub struct ClassifierCache {
     hand: usize,
     /// Reused buffer for the digest text, so a hit allocates nothing.
     scratch: String,
-    /// Reused buffer for the other reading's digest text (escape-sensitive texts only).
+    /// Reused buffer for the other readings' digest texts (escape-sensitive texts only).
     alt_scratch: String,
+    /// Reused buffer for one other reading's digest text.
+    alt_part: String,
     stats: CacheStats,
 }
 
@@ -78,6 +80,7 @@ impl ClassifierCache {
             hand: 0,
             scratch: String::with_capacity(256),
             alt_scratch: String::new(),
+            alt_part: String::new(),
             stats: CacheStats::default(),
         }
     }
@@ -90,16 +93,20 @@ impl ClassifierCache {
         self.alt_scratch.clear();
         if cacheable && scan.escape_sensitive {
             // Its classification depends on how the server reads `\'` (sql_mode), so its key is
-            // the digests of both readings. A malformed other reading never changes it.
-            let alt = digest::scan_with(sql, &mut self.alt_scratch, Escapes::None);
-            let mut alt_hash = alt.hash;
-            if alt.unterminated {
-                self.alt_scratch.clear();
-                self.alt_scratch.push_str("\0unterminated");
-                alt_hash = 1;
+            // the digests of every reading. A malformed reading counts as one value: it never
+            // changes the result.
+            for escapes in OTHER_ESCAPES {
+                let alt = digest::scan_with(sql, &mut self.alt_part, escapes);
+                let alt_hash = if alt.unterminated { 1 } else { alt.hash };
+                self.alt_scratch.push_str(if alt.unterminated {
+                    "\0unterminated"
+                } else {
+                    &self.alt_part
+                });
+                self.alt_scratch.push('\0');
+                cacheable &= !alt.truncated;
+                key = (key ^ alt_hash.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             }
-            cacheable = !alt.truncated;
-            key = (key ^ alt_hash.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         }
         let found = if cacheable {
             self.index.get(&key).copied()

@@ -70,17 +70,24 @@ impl Token<'_> {
     }
 }
 
-/// How string literals treat backslashes.
+/// How quoted text treats backslashes; the sql_mode decides which reading the server uses.
 ///
-/// MySQL's default treats `\'` as an escaped quote; with `sql_mode=NO_BACKSLASH_ESCAPES` a
-/// backslash is an ordinary character. The classifier lexes both ways when it matters.
+/// MySQL's default treats `\'` as an escaped quote in `'…'` and `"…"`. With
+/// `NO_BACKSLASH_ESCAPES` a backslash is an ordinary character. With `ANSI_QUOTES`, `"…"` is an
+/// identifier, where a backslash is ordinary too. The classifier lexes text that holds a
+/// backslash before a quote in every one of these ways when it matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Escapes {
-    /// `\` escapes the next character (MySQL's default).
+    /// `\` escapes the next character in `'…'` and `"…"` (MySQL's default).
     Backslash,
-    /// `\` is an ordinary character (`NO_BACKSLASH_ESCAPES`).
+    /// `\` escapes only in `'…'`; `"…"` is an `ANSI_QUOTES` identifier.
+    SingleQuotesOnly,
+    /// `\` is an ordinary character (`NO_BACKSLASH_ESCAPES`, with or without `ANSI_QUOTES`).
     None,
 }
+
+/// The readings other than [`Escapes::Backslash`], for text whose extent depends on them.
+pub(crate) const OTHER_ESCAPES: [Escapes; 2] = [Escapes::SingleQuotesOnly, Escapes::None];
 
 /// How versioned executable comments (`/*!40101 …*/`, `/*M!100101 …*/`) are read.
 ///
@@ -251,7 +258,11 @@ impl<'a> Lexer<'a> {
     fn quoted(&mut self, quote: u8) -> TokKind {
         let b = self.bytes();
         let mut i = self.pos + 1;
-        let backslash = quote != b'`' && self.escapes == Escapes::Backslash;
+        let backslash = match self.escapes {
+            Escapes::Backslash => quote != b'`',
+            Escapes::SingleQuotesOnly => quote == b'\'',
+            Escapes::None => false,
+        };
         while i < b.len() {
             // Jump to the next byte that can end or escape the literal.
             match b[i..]

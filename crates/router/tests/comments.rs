@@ -56,3 +56,17 @@ fn backslash_escapes_are_read_both_ways() {
         (r"SELECT 'a\\b'", Replica, PlainRead),
     ]);
 }
+
+#[test]
+fn double_quotes_may_be_identifiers() {
+    check_rows(&[
+        // ANSI_QUOTES with backslash escapes: `"a\"` is an identifier, then a DELETE runs.
+        (
+            r#"SELECT 'x\'', "a\"; DELETE FROM t; -- ""#,
+            Primary,
+            Unknown,
+        ),
+        (r#"SELECT "a\"; DELETE FROM t; -- ""#, Primary, Unknown),
+        (r#"SELECT "it\"s" FROM t"#, Replica, PlainRead),
+    ]);
+}

@@ -19,7 +19,7 @@ pub use parse::MAX_PARSE_LEN;
 use crate::digest::{self, Digest, Scan};
 use crate::hints::Hints;
 use crate::kind::{Effects, Kind, ReadKind, UnknownCause};
-use crate::lexer::{Escapes, Lexer, TokKind, Token, Versioned};
+use crate::lexer::{Escapes, Lexer, OTHER_ESCAPES, TokKind, Token, Versioned};
 use markers::MarkerScanner;
 use statement::Verdict;
 
@@ -150,19 +150,20 @@ pub(crate) fn analyze(sql: &str, text: String, scan: &Scan) -> Analysis {
         vec![Stmt::new(Kind::Unknown(UnknownCause::Unterminated))]
     } else {
         let stmts = statements(sql, Escapes::Backslash, Versioned::Execute);
-        // Other readings the server may use: without backslash escapes (sql_mode
-        // NO_BACKSLASH_ESCAPES) and without versioned comments' contents (older server, or
+        // Other readings the server may use: other backslash and double-quote rules (sql_mode
+        // NO_BACKSLASH_ESCAPES, ANSI_QUOTES) and without versioned comments' contents (older server, or
         // MySQL reading /*M! …*/). If one of them differs from a reading that could reach a
         // replica, fail closed.
-        let mut others = Vec::new();
-        if scan.escape_sensitive {
-            others.push((Escapes::None, Versioned::Execute));
-        }
+        let escapes: &[Escapes] = if scan.escape_sensitive {
+            &OTHER_ESCAPES
+        } else {
+            &[]
+        };
+        let mut others: Vec<(Escapes, Versioned)> =
+            escapes.iter().map(|&e| (e, Versioned::Execute)).collect();
         if scan.versioned {
             others.push((Escapes::Backslash, Versioned::Skip));
-            if scan.escape_sensitive {
-                others.push((Escapes::None, Versioned::Skip));
-            }
+            others.extend(escapes.iter().map(|&e| (e, Versioned::Skip)));
         }
         let ambiguous = replica_eligible(&stmts)
             && others
