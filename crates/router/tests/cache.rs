@@ -92,3 +92,24 @@ fn versioned_comments_are_part_of_the_shape() {
     assert_eq!(b, route(&classify(hidden), &s, &p));
     assert_ne!(b.target, splitrail_router::Target::Replica);
 }
+
+#[test]
+fn tables_named_by_quoted_strings_are_not_cached() {
+    // Under ANSI_QUOTES "tmp" is a table; the digest turns it into `?`, so the table list
+    // would otherwise come from whichever text was cached first.
+    let mut cache = ClassifierCache::new(16);
+    let s = splitrail_router::SessionState::new("app");
+    let mut with_tmp = s.clone();
+    with_tmp.apply_statement(&classify("CREATE TEMPORARY TABLE tmp (a int)"));
+    cache.classify(r#"SELECT * FROM "other""#);
+    let c = cache.classify(r#"SELECT * FROM "tmp""#);
+    assert!(
+        c.analysis.tables.iter().any(|t| &**t == "tmp"),
+        "{:?}",
+        c.analysis.tables
+    );
+    assert_ne!(
+        route(&c, &with_tmp, &Policy::default()).target,
+        splitrail_router::Target::Replica
+    );
+}

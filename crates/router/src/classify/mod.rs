@@ -310,6 +310,7 @@ fn one(sql: &str, toks: &[Token<'_>], overflow: bool, effects: Effects) -> Stmt 
                 if read.calls_stored_function {
                     s.effects |= Effects::STORED_FUNCTION;
                 }
+                s.literal_sensitive = read.table_from_literal;
                 s
             } else {
                 Stmt::new(Kind::Unknown(UnknownCause::ParseFailed))

@@ -24,6 +24,9 @@ pub(crate) struct ParsedRead {
     pub tables: Vec<Box<str>>,
     /// It calls a function that is not built in (or a schema-qualified one).
     pub calls_stored_function: bool,
+    /// A table is named by a `"…"` or `'…'` token, which the digest replaces by `?`: the table
+    /// list then depends on a literal, so the result must not be cached.
+    pub table_from_literal: bool,
 }
 
 /// Parses `sql` (one statement, comments already removed). `None` unless it is a single read.
@@ -44,7 +47,12 @@ pub(crate) fn parse_read(sql: &str) -> Option<ParsedRead> {
         return None;
     }
     let mut tables: Vec<Box<str>> = Vec::new();
+    let mut table_from_literal = false;
     let _ = visit_relations(&statements, |name| {
+        table_from_literal |= name.0.iter().any(|p| {
+            p.as_ident()
+                .is_none_or(|i| matches!(i.quote_style, Some('"' | '\'')))
+        });
         if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
             let t: Box<str> = last.value.to_ascii_lowercase().into();
             if !tables.contains(&t) {
@@ -71,6 +79,7 @@ pub(crate) fn parse_read(sql: &str) -> Option<ParsedRead> {
     Some(ParsedRead {
         tables,
         calls_stored_function,
+        table_from_literal,
     })
 }
 
