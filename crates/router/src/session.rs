@@ -90,12 +90,15 @@ impl SessionVariables {
     }
 
     /// The statements that run the given fragments, in order: consecutive plain assignments
-    /// share one `SET a, b, …`; transaction characteristics must be statements of their own.
+    /// share one `SET a, b, …`; transaction characteristics and roles get statements of their own.
     pub fn to_sql<'s>(fragments: impl IntoIterator<Item = (&'s str, &'s str)>) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         let mut open = false;
         for (_, sql) in fragments {
-            let own_statement = sql.contains(" TRANSACTION ") || sql.starts_with("TRANSACTION ");
+            // SET [SESSION] TRANSACTION … and SET ROLE … cannot share a SET with anything else.
+            let own_statement = sql.contains(" TRANSACTION ")
+                || sql.starts_with("TRANSACTION ")
+                || sql.starts_with("ROLE ");
             match out.last_mut() {
                 Some(last) if open && !own_statement => {
                     last.push_str(", ");

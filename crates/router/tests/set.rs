@@ -184,3 +184,21 @@ fn replay_follows_the_order_of_changes() {
     assert_eq!(s.schema.as_deref(), Some("shop"));
     assert!(!s.has_temp_tables() && s.user_variables().next().is_none());
 }
+
+#[test]
+fn roles_and_transaction_characteristics_replay_alone() {
+    let s = session_after(&[
+        "SET NAMES utf8mb4",
+        "SET ROLE 'reporting'",
+        "SET sql_mode = ''",
+        "SET time_zone = 'UTC'",
+    ]);
+    assert_eq!(
+        SessionVariables::to_sql(s.variables().iter()),
+        [
+            "SET NAMES utf8mb4",
+            "SET ROLE 'reporting'",
+            "SET SESSION sql_mode = '', SESSION time_zone = 'UTC'"
+        ]
+    );
+}
