@@ -263,7 +263,8 @@ bitflags! {
         /// Reads a user variable `@x`.
         const USER_VAR_READ = 1 << 3;
         /// `LAST_INSERT_ID()`, `FOUND_ROWS()`, `ROW_COUNT()`, `SQL_CALC_FOUND_ROWS`, `@@identity`,
-        /// `@@last_insert_id`: results that live on the connection that wrote.
+        /// `@@last_insert_id`: results that live on the connection that wrote; `CONNECTION_ID()`,
+        /// whose answer is used with KILL on the primary.
         const SESSION_FUNCTION = 1 << 4;
         /// `GET_LOCK`, `RELEASE_LOCK`, `RELEASE_ALL_LOCKS`, `IS_USED_LOCK`, `IS_FREE_LOCK`.
         const NAMED_LOCK = 1 << 5;
