@@ -13,15 +13,6 @@ use splitrail_router::{ClassifierCache, Policy, SessionState, classify, route};
 #[path = "../tests/common/corpus.rs"]
 mod corpus;
 
-fn statements() -> Vec<String> {
-    corpus::load()
-        .into_iter()
-        .flatten()
-        .map(|c| c.sql)
-        .filter(|s| s != "@reset")
-        .collect()
-}
-
 const TYPICAL: [(&str, &str); 6] = [
     ("point_select", "SELECT c FROM sbtest1 WHERE id=5012"),
     (
@@ -41,7 +32,7 @@ const TYPICAL: [(&str, &str); 6] = [
 ];
 
 fn corpus(c: &mut Criterion) {
-    let stmts = statements();
+    let stmts = corpus::statements();
     let mut g = c.benchmark_group("corpus");
     g.throughput(Throughput::Elements(stmts.len() as u64));
     g.bench_function("cold", |b| {

@@ -7,15 +7,6 @@ mod corpus;
 use proptest::prelude::*;
 use splitrail_router::{Decision, Policy, SessionState, classify, route};
 
-fn statements() -> Vec<String> {
-    corpus::load()
-        .into_iter()
-        .flatten()
-        .map(|c| c.sql)
-        .filter(|s| s != "@reset")
-        .collect()
-}
-
 fn decide(sql: &str) -> Decision {
     route(
         &classify(sql),
@@ -26,7 +17,7 @@ fn decide(sql: &str) -> Decision {
 
 #[test]
 fn case_does_not_matter() {
-    for sql in statements() {
+    for sql in corpus::statements() {
         let (upper, lower) = (sql.to_uppercase(), sql.to_lowercase());
         let d = decide(&sql);
         assert_eq!(
@@ -49,7 +40,7 @@ proptest! {
     /// comments are left out: a newline ends a line comment, and comments do not nest.)
     #[test]
     fn spacing_and_comments_do_not_matter(pick in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(), filler in prop::sample::select(vec!["\n", "\t", "  ", " /* x */ ", "/**/", "\r\n"])) {
-        let all = statements();
+        let all = corpus::statements();
         let sql = pick.get(&all);
         prop_assume!(!sql.contains("--") && !sql.contains('#') && !sql.contains("/*"));
         let spaces: Vec<usize> = sql.match_indices(' ').map(|(i, _)| i).collect();

@@ -120,3 +120,13 @@ fn parse_file(file: &str, text: &str) -> Vec<Case> {
     }
     cases
 }
+
+/// Every corpus statement, in file order, without the `@reset` markers.
+pub fn statements() -> Vec<String> {
+    load()
+        .into_iter()
+        .flatten()
+        .map(|c| c.sql)
+        .filter(|s| s != "@reset")
+        .collect()
+}
