@@ -48,12 +48,7 @@ fn percentiles(name: &str, rows: &mut [(f64, &str)]) {
 fn main() {
     // `cargo test --benches` runs bench targets with no arguments in test mode: stay quick.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let stmts: Vec<String> = corpus::load()
-        .into_iter()
-        .flatten()
-        .map(|c| c.sql)
-        .filter(|s| s != "@reset")
-        .collect();
+    let stmts = corpus::statements();
     let (batches, cold_n, warm_n) = if quick { (1, 1, 1) } else { (7, 20, 400) };
     let mut cold: Vec<(f64, &str)> = Vec::new();
     let mut warm: Vec<(f64, &str)> = Vec::new();
