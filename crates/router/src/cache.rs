@@ -88,26 +88,12 @@ impl ClassifierCache {
     /// Classifies `sql`, from the cache when its shape has been seen.
     pub fn classify(&mut self, sql: &str) -> Classification {
         let scan = digest::scan(sql, &mut self.scratch);
-        let mut cacheable = scan.cacheable;
-        let mut key = scan.hash;
-        self.alt_scratch.clear();
-        if cacheable && scan.escape_sensitive {
-            // Its classification depends on how the server reads `\'` (sql_mode), so its key is
-            // the digests of every reading. A malformed reading counts as one value: it never
-            // changes the result.
-            for escapes in OTHER_ESCAPES {
-                let alt = digest::scan_with(sql, &mut self.alt_part, escapes);
-                let alt_hash = if alt.unterminated { 1 } else { alt.hash };
-                self.alt_scratch.push_str(if alt.unterminated {
-                    "\0unterminated"
-                } else {
-                    &self.alt_part
-                });
-                self.alt_scratch.push('\0');
-                cacheable &= !alt.truncated;
-                key = (key ^ alt_hash.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            }
-        }
+        let all_readings = scan.cacheable && scan.escape_sensitive;
+        let (cacheable, key) = if all_readings {
+            self.key_for_all_readings(sql, scan.hash)
+        } else {
+            (scan.cacheable, scan.hash)
+        };
         let found = if cacheable {
             self.index.get(&key).copied()
         } else {
@@ -115,7 +101,12 @@ impl ClassifierCache {
         };
         if let Some(i) = found {
             let slot = &mut self.slots[i];
-            if *slot.analysis.digest.text == *self.scratch && *slot.alt == *self.alt_scratch {
+            let same_readings = if all_readings {
+                *slot.alt == *self.alt_scratch
+            } else {
+                slot.alt.is_empty()
+            };
+            if same_readings && *slot.analysis.digest.text == *self.scratch {
                 slot.referenced = true;
                 self.stats.hits += 1;
                 return Classification {
@@ -127,7 +118,11 @@ impl ClassifierCache {
         self.stats.misses += 1;
         let analysis = Arc::new(analyze(sql, self.scratch.clone(), &scan));
         if cacheable && !analysis.literal_sensitive {
-            let alt = self.alt_scratch.as_str().into();
+            let alt = if all_readings {
+                self.alt_scratch.as_str().into()
+            } else {
+                Box::default()
+            };
             self.insert(Slot {
                 key,
                 analysis: Arc::clone(&analysis),
@@ -141,6 +136,31 @@ impl ClassifierCache {
             analysis,
             hints: scan.hints,
         }
+    }
+
+    /// The cache key of an escape-sensitive text, whose classification depends on how the
+    /// server reads `\'` (sql_mode): the digests of every reading, the others' texts left in
+    /// `alt_scratch`. A malformed reading counts as one value: it never changes the result.
+    /// Kept out of line so the common path stays small.
+    #[cold]
+    #[inline(never)]
+    fn key_for_all_readings(&mut self, sql: &str, hash: u64) -> (bool, u64) {
+        let mut key = hash;
+        let mut cacheable = true;
+        self.alt_scratch.clear();
+        for escapes in OTHER_ESCAPES {
+            let alt = digest::scan_with(sql, &mut self.alt_part, escapes);
+            let alt_hash = if alt.unterminated { 1 } else { alt.hash };
+            self.alt_scratch.push_str(if alt.unterminated {
+                "\0unterminated"
+            } else {
+                &self.alt_part
+            });
+            self.alt_scratch.push('\0');
+            cacheable &= !alt.truncated;
+            key = (key ^ alt_hash.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        }
+        (cacheable, key)
     }
 
     /// [`ClassifierCache::classify`] for raw bytes (invalid UTF-8 replaced).
