@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::classify::{Analysis, Classification, analyze};
 use crate::digest;
+use crate::lexer::OTHER_ESCAPES;
 
 /// Counters for the server's metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,7 +46,11 @@ impl Hasher for IdentityHasher {
 }
 
 struct Slot {
+    /// The digest hash, mixed with the other reading's for escape-sensitive texts.
+    key: u64,
     analysis: Arc<Analysis>,
+    /// The digests under the other quoting rules for escape-sensitive texts, else empty.
+    alt: Box<str>,
     referenced: bool,
 }
 
@@ -57,6 +62,10 @@ pub struct ClassifierCache {
     hand: usize,
     /// Reused buffer for the digest text, so a hit allocates nothing.
     scratch: String,
+    /// Reused buffer for the other readings' digest texts (escape-sensitive texts only).
+    alt_scratch: String,
+    /// Reused buffer for one other reading's digest text.
+    alt_part: String,
     stats: CacheStats,
 }
 
@@ -70,6 +79,8 @@ impl ClassifierCache {
             slots: Vec::with_capacity(capacity),
             hand: 0,
             scratch: String::with_capacity(256),
+            alt_scratch: String::new(),
+            alt_part: String::new(),
             stats: CacheStats::default(),
         }
     }
@@ -77,14 +88,25 @@ impl ClassifierCache {
     /// Classifies `sql`, from the cache when its shape has been seen.
     pub fn classify(&mut self, sql: &str) -> Classification {
         let scan = digest::scan(sql, &mut self.scratch);
-        let found = if scan.cacheable {
-            self.index.get(&scan.hash).copied()
+        let all_readings = scan.cacheable && scan.escape_sensitive;
+        let (cacheable, key) = if all_readings {
+            self.key_for_all_readings(sql, scan.hash)
+        } else {
+            (scan.cacheable, scan.hash)
+        };
+        let found = if cacheable {
+            self.index.get(&key).copied()
         } else {
             None
         };
         if let Some(i) = found {
             let slot = &mut self.slots[i];
-            if *slot.analysis.digest.text == *self.scratch {
+            let same_readings = if all_readings {
+                *slot.alt == *self.alt_scratch
+            } else {
+                slot.alt.is_empty()
+            };
+            if same_readings && *slot.analysis.digest.text == *self.scratch {
                 slot.referenced = true;
                 self.stats.hits += 1;
                 return Classification {
@@ -95,8 +117,18 @@ impl ClassifierCache {
         }
         self.stats.misses += 1;
         let analysis = Arc::new(analyze(sql, self.scratch.clone(), &scan));
-        if scan.cacheable && !analysis.literal_sensitive {
-            self.insert(scan.hash, Arc::clone(&analysis));
+        if cacheable && !analysis.literal_sensitive {
+            let alt = if all_readings {
+                self.alt_scratch.as_str().into()
+            } else {
+                Box::default()
+            };
+            self.insert(Slot {
+                key,
+                analysis: Arc::clone(&analysis),
+                alt,
+                referenced: false,
+            });
         } else {
             self.stats.uncacheable += 1;
         }
@@ -104,6 +136,31 @@ impl ClassifierCache {
             analysis,
             hints: scan.hints,
         }
+    }
+
+    /// The cache key of an escape-sensitive text, whose classification depends on how the
+    /// server reads `\'` (sql_mode): the digests of every reading, the others' texts left in
+    /// `alt_scratch`. A malformed reading counts as one value: it never changes the result.
+    /// Kept out of line so the common path stays small.
+    #[cold]
+    #[inline(never)]
+    fn key_for_all_readings(&mut self, sql: &str, hash: u64) -> (bool, u64) {
+        let mut key = hash;
+        let mut cacheable = true;
+        self.alt_scratch.clear();
+        for escapes in OTHER_ESCAPES {
+            let alt = digest::scan_with(sql, &mut self.alt_part, escapes);
+            let alt_hash = if alt.unterminated { 1 } else { alt.hash };
+            self.alt_scratch.push_str(if alt.unterminated {
+                "\0unterminated"
+            } else {
+                &self.alt_part
+            });
+            self.alt_scratch.push('\0');
+            cacheable &= !alt.truncated;
+            key = (key ^ alt_hash.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        }
+        (cacheable, key)
     }
 
     /// [`ClassifierCache::classify`] for raw bytes (invalid UTF-8 replaced).
@@ -114,21 +171,15 @@ impl ClassifierCache {
         }
     }
 
-    fn insert(&mut self, hash: u64, analysis: Arc<Analysis>) {
-        if let Some(&i) = self.index.get(&hash) {
+    fn insert(&mut self, new: Slot) {
+        if let Some(&i) = self.index.get(&new.key) {
             // A colliding shape: the newer one takes the slot.
-            self.slots[i] = Slot {
-                analysis,
-                referenced: false,
-            };
+            self.slots[i] = new;
             return;
         }
         if self.slots.len() < self.capacity {
-            self.index.insert(hash, self.slots.len());
-            self.slots.push(Slot {
-                analysis,
-                referenced: false,
-            });
+            self.index.insert(new.key, self.slots.len());
+            self.slots.push(new);
             return;
         }
         // CLOCK: clear bits until an unreferenced slot comes under the hand.
@@ -139,12 +190,9 @@ impl ClassifierCache {
                 self.hand = (self.hand + 1) % self.capacity;
                 continue;
             }
-            self.index.remove(&slot.analysis.digest.hash);
-            *slot = Slot {
-                analysis,
-                referenced: false,
-            };
-            self.index.insert(hash, self.hand);
+            self.index.remove(&slot.key);
+            self.index.insert(new.key, self.hand);
+            *slot = new;
             self.hand = (self.hand + 1) % self.capacity;
             self.stats.evictions += 1;
             return;

@@ -5,13 +5,14 @@
 //! whitespace becomes single spaces, a trailing `;` is dropped. Words keep their case, so the text
 //! stays readable in statistics. The digest is the cache key and the server's per-query statistics
 //! key; what makes two statements share a digest must never change how they route, which is why
-//! statements whose classification depends on literal values (SET, PREPARE …) are not cached, and
-//! neither are texts whose lexing is ambiguous (unterminated literals, backslash-escaped quotes).
+//! statements whose classification depends on literal values (SET, PREPARE …) are not cached, nor
+//! are unterminated texts, and texts with backslash-escaped quotes are cached under the digests of
+//! both readings of the backslashes.
 
 use std::sync::Arc;
 
 use crate::hints::Hints;
-use crate::lexer::{Lexer, TokKind};
+use crate::lexer::{Escapes, Lexer, TokKind};
 
 /// Longest normalised text kept; longer digests are truncated and never cached.
 pub const MAX_DIGEST_TEXT: usize = 8 * 1024;
@@ -28,7 +29,7 @@ pub struct Digest {
 }
 
 impl Digest {
-    /// Computes the digest of `sql` (the hints are dropped; see [`crate::classify`] for them).
+    /// Computes the digest of `sql` (the hints are dropped; see [`crate::classify()`] for them).
     pub fn of(sql: &str) -> Digest {
         let mut out = String::new();
         let scan = scan(sql, &mut out);
@@ -49,7 +50,10 @@ pub(crate) struct Scan {
     pub unterminated: bool,
     /// A string held a backslash-escaped quote: its extent depends on the sql_mode.
     pub escape_sensitive: bool,
-    /// False when the text must not be served from, or stored in, the cache.
+    /// A versioned executable comment: its contents run only on some server versions.
+    pub versioned: bool,
+    /// False when the text must not be served from, or stored in, the cache. (An
+    /// `escape_sensitive` text is cacheable only under both readings' digests: see the cache.)
     pub cacheable: bool,
 }
 
@@ -84,7 +88,10 @@ struct Writer<'o> {
 }
 
 impl Writer<'_> {
+    /// Appends a piece, after a space if `space`. Spaces are not hashed: where they go follows
+    /// from the pieces, and a hit is confirmed on the full text anyway.
     fn emit(&mut self, s: &str, space: bool) {
+        self.hasher.piece(s.as_bytes());
         if space {
             self.push(" ");
         }
@@ -92,7 +99,6 @@ impl Writer<'_> {
     }
 
     fn push(&mut self, s: &str) {
-        self.hasher.piece(s.as_bytes());
         if self.truncated {
             return;
         }
@@ -106,6 +112,11 @@ impl Writer<'_> {
 
 /// Normalises `sql` into `out` (cleared first) and collects the hints.
 pub(crate) fn scan(sql: &str, out: &mut String) -> Scan {
+    scan_with(sql, out, Escapes::Backslash)
+}
+
+/// [`scan`] with the given reading of backslashes in strings.
+pub(crate) fn scan_with(sql: &str, out: &mut String, escapes: Escapes) -> Scan {
     out.clear();
     let mut w = Writer {
         out,
@@ -113,13 +124,15 @@ pub(crate) fn scan(sql: &str, out: &mut String) -> Scan {
         truncated: false,
     };
     let mut hints = Hints::default();
-    let mut lexer = Lexer::new(sql);
+    let mut lexer = Lexer::with_escapes(sql, escapes);
     // Literal-list collapsing: `?` `,` `?` becomes `?, ...`.
     let mut last_was_literal = false;
     let mut pending_comma = false;
     let mut in_list = false;
     let mut pending_semi = false;
     let mut no_space_next = true;
+    // `<=`, `<=>`, `!=`, `||` lex as single bytes; print them unspaced.
+    let mut after_operator = false;
     for tok in lexer.by_ref() {
         let kind = tok.kind;
         if kind == TokKind::Hint {
@@ -155,8 +168,12 @@ pub(crate) fn scan(sql: &str, out: &mut String) -> Scan {
         }
         in_list = in_list && literal;
         let text = if literal { "?" } else { tok.text };
-        let glue = kind == TokKind::Punct && matches!(tok.text, "," | ")" | ".");
+        let operator = kind == TokKind::Punct && matches!(tok.text, "=" | "<" | ">" | "|" | "&");
+        let glue = kind == TokKind::Punct && matches!(tok.text, "," | ")" | ".")
+            || operator && after_operator;
         w.emit(text, !(no_space_next || glue));
+        after_operator =
+            kind == TokKind::Punct && matches!(tok.text, "=" | "<" | ">" | "!" | "|" | "&" | ":");
         no_space_next = kind == TokKind::Punct && matches!(tok.text, "(" | ".");
         last_was_literal = literal;
     }
@@ -171,7 +188,8 @@ pub(crate) fn scan(sql: &str, out: &mut String) -> Scan {
         truncated,
         unterminated: lexer.unterminated,
         escape_sensitive: lexer.escape_sensitive,
-        cacheable: !truncated && !lexer.unterminated && !lexer.escape_sensitive,
+        versioned: lexer.saw_versioned,
+        cacheable: !truncated && !lexer.unterminated,
     }
 }
 
@@ -201,7 +219,7 @@ mod tests {
         );
         assert_eq!(
             &*Digest::of("SELECT 1 /*!50000 FOR UPDATE */").text,
-            "SELECT ? FOR UPDATE"
+            "SELECT ? /*!50000 FOR UPDATE */"
         );
     }
 

@@ -1,6 +1,6 @@
 //! The vocabulary of classification: statement kinds, side effects and SET items.
 //!
-//! Owns the data types only; [`crate::classify`] fills them in and [`crate::route`] reads them.
+//! Owns the data types only; [`crate::classify()`] fills them in and [`crate::route()`] reads them.
 //! Names are stored as written (unquoted) except table names, which are lower-cased so that the
 //! temporary-table check errs towards matching.
 
@@ -104,7 +104,10 @@ pub enum DdlKind {
     DropTable,
     /// Any other `DROP …`.
     Drop,
-    /// `RENAME TABLE …`.
+    /// `RENAME TABLE a TO b, …` or `ALTER TABLE a RENAME TO b`: `tables` holds the
+    /// (from, to) pairs in order, so a renamed temporary table keeps being tracked.
+    RenameTables,
+    /// Any other `RENAME …` (RENAME USER is [`Kind::Account`]).
     Rename,
     /// `TRUNCATE …`.
     Truncate,
@@ -260,7 +263,8 @@ bitflags! {
         /// Reads a user variable `@x`.
         const USER_VAR_READ = 1 << 3;
         /// `LAST_INSERT_ID()`, `FOUND_ROWS()`, `ROW_COUNT()`, `SQL_CALC_FOUND_ROWS`, `@@identity`,
-        /// `@@last_insert_id`: results that live on the connection that wrote.
+        /// `@@last_insert_id`: results that live on the connection that wrote; `CONNECTION_ID()`,
+        /// whose answer is used with KILL on the primary.
         const SESSION_FUNCTION = 1 << 4;
         /// `GET_LOCK`, `RELEASE_LOCK`, `RELEASE_ALL_LOCKS`, `IS_USED_LOCK`, `IS_FREE_LOCK`.
         const NAMED_LOCK = 1 << 5;
@@ -273,6 +277,14 @@ bitflags! {
         const IMPLICIT_COMMIT = 1 << 8;
         /// `RELEASE_ALL_LOCKS()`: the session holds no named lock afterwards.
         const RELEASES_ALL_LOCKS = 1 << 9;
+        /// `GET_LOCK()`: the session may hold one more named lock afterwards.
+        const ACQUIRES_NAMED_LOCK = 1 << 11;
+        /// `RELEASE_LOCK()`: the session may hold one named lock fewer afterwards.
+        const RELEASES_NAMED_LOCK = 1 << 12;
+        /// More than one `GET_LOCK()` in one text: held until `RELEASE_ALL_LOCKS()`.
+        const ACQUIRES_SEVERAL_NAMED_LOCKS = 1 << 13;
+        /// Calls a function that is not built in (a stored function, which may write).
+        const STORED_FUNCTION = 1 << 14;
         /// Admin or replication status statement that belongs on the primary
         /// (`SHOW MASTER STATUS`, `SHOW BINARY LOGS` …).
         const PRIMARY_ONLY = 1 << 10;

@@ -36,6 +36,12 @@ pub(crate) enum TokKind {
     Punct,
     /// The body of a hint comment, trimmed, without the comment markers.
     Hint,
+    /// The opening of an executable comment (`/*!`, `/*!40101`, `/*M!100101`): what follows is
+    /// SQL. Kept in the digest (a versioned comment's contents may not run, see
+    /// [`Versioned`]); ignored by classification.
+    ExecOpen,
+    /// The `*/` closing an executable comment.
+    ExecClose,
 }
 
 /// One token: its kind and its text in the input.
@@ -64,16 +70,35 @@ impl Token<'_> {
     }
 }
 
-/// How string literals treat backslashes.
+/// How quoted text treats backslashes; the sql_mode decides which reading the server uses.
 ///
-/// MySQL's default treats `\'` as an escaped quote; with `sql_mode=NO_BACKSLASH_ESCAPES` a
-/// backslash is an ordinary character. The classifier lexes both ways when it matters.
+/// MySQL's default treats `\'` as an escaped quote in `'…'` and `"…"`. With
+/// `NO_BACKSLASH_ESCAPES` a backslash is an ordinary character. With `ANSI_QUOTES`, `"…"` is an
+/// identifier, where a backslash is ordinary too. The classifier lexes text that holds a
+/// backslash before a quote in every one of these ways when it matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Escapes {
-    /// `\` escapes the next character (MySQL's default).
+    /// `\` escapes the next character in `'…'` and `"…"` (MySQL's default).
     Backslash,
-    /// `\` is an ordinary character (`NO_BACKSLASH_ESCAPES`).
+    /// `\` escapes only in `'…'`; `"…"` is an `ANSI_QUOTES` identifier.
+    SingleQuotesOnly,
+    /// `\` is an ordinary character (`NO_BACKSLASH_ESCAPES`, with or without `ANSI_QUOTES`).
     None,
+}
+
+/// The readings other than [`Escapes::Backslash`], for text whose extent depends on them.
+pub(crate) const OTHER_ESCAPES: [Escapes; 2] = [Escapes::SingleQuotesOnly, Escapes::None];
+
+/// How versioned executable comments (`/*!40101 …*/`, `/*M!100101 …*/`) are read.
+///
+/// The server runs their contents only if its version is at least the one written (and MySQL
+/// never runs `/*M!`), so the classifier reads such text both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Versioned {
+    /// The contents are SQL.
+    Execute,
+    /// The contents are a comment.
+    Skip,
 }
 
 /// A streaming lexer over one text, possibly holding several statements.
@@ -81,6 +106,9 @@ pub(crate) struct Lexer<'a> {
     src: &'a str,
     pos: usize,
     escapes: Escapes,
+    versioned: Versioned,
+    /// A versioned executable comment was seen: the text has a second reading.
+    pub saw_versioned: bool,
     /// Inside `/*! … */`: the next `*/` closes it and is skipped.
     in_exec_comment: bool,
     /// A comment, string or quoted identifier ran to the end of the input unclosed.
@@ -95,13 +123,21 @@ const fn is_ident_byte(b: u8) -> bool {
 
 impl<'a> Lexer<'a> {
     /// A lexer for `src` in MySQL's default escape mode.
+    #[cfg(test)]
     pub fn new(src: &'a str) -> Self {
         Self::with_escapes(src, Escapes::Backslash)
     }
 
     /// A lexer for `src` with the given treatment of backslashes.
     pub fn with_escapes(src: &'a str, escapes: Escapes) -> Self {
+        Self::with_modes(src, escapes, Versioned::Execute)
+    }
+
+    /// A lexer for `src` with the given treatment of backslashes and versioned comments.
+    pub fn with_modes(src: &'a str, escapes: Escapes, versioned: Versioned) -> Self {
         Lexer {
+            versioned,
+            saw_versioned: false,
             src,
             pos: 0,
             escapes,
@@ -147,6 +183,11 @@ impl<'a> Lexer<'a> {
                 b'*' if self.in_exec_comment && self.peek(1) == b'/' => {
                     self.in_exec_comment = false;
                     self.pos += 2;
+                    return Some(Token {
+                        kind: TokKind::ExecClose,
+                        text: "*/",
+                        start: self.pos - 2,
+                    });
                 }
                 b'/' if self.peek(1) == b'*' => {
                     if let Some(t) = self.block_comment() {
@@ -183,15 +224,22 @@ impl<'a> Lexer<'a> {
             None
         };
         if let Some(skip) = bang {
-            if !self.in_exec_comment {
+            let versioned = skip == 4 || self.peek(skip).is_ascii_digit();
+            self.saw_versioned |= versioned;
+            let runs = !versioned || self.versioned == Versioned::Execute;
+            // MySQL does not nest them; a nested one is read as a plain comment below.
+            if runs && !self.in_exec_comment {
                 self.pos = open + skip;
                 while self.peek(0).is_ascii_digit() {
                     self.pos += 1;
                 }
                 self.in_exec_comment = true;
-                return None;
+                return Some(Token {
+                    kind: TokKind::ExecOpen,
+                    text: &self.src[open..self.pos],
+                    start: open,
+                });
             }
-            // MySQL does not nest them; treat a nested one as a plain comment below.
         }
         let body_start = open + 2;
         match find(&b[body_start.min(b.len())..], b"*/") {
@@ -210,9 +258,22 @@ impl<'a> Lexer<'a> {
     fn quoted(&mut self, quote: u8) -> TokKind {
         let b = self.bytes();
         let mut i = self.pos + 1;
+        let backslash = match self.escapes {
+            Escapes::Backslash => quote != b'`',
+            Escapes::SingleQuotesOnly => quote == b'\'',
+            Escapes::None => false,
+        };
         while i < b.len() {
+            // Jump to the next byte that can end or escape the literal.
+            match b[i..]
+                .iter()
+                .position(|&c| c == quote || (backslash && c == b'\\'))
+            {
+                Some(skip) => i += skip,
+                None => break,
+            }
             let c = b[i];
-            if c == b'\\' && quote != b'`' && self.escapes == Escapes::Backslash {
+            if c == b'\\' && backslash {
                 if b.get(i + 1) == Some(&quote) || b.get(i + 1) == Some(&b'\\') {
                     self.escape_sensitive = true;
                 }
@@ -243,9 +304,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn ident_run(&mut self) {
-        while is_ident_byte(self.peek(0)) && !self.at_end() {
-            self.pos += 1;
-        }
+        let rest = &self.bytes()[self.pos.min(self.src.len())..];
+        self.pos += rest
+            .iter()
+            .position(|&b| !is_ident_byte(b))
+            .unwrap_or(rest.len());
     }
 
     fn number(&mut self) -> TokKind {
@@ -320,6 +383,8 @@ impl<'a> Iterator for Lexer<'a> {
             return Some(hint);
         }
         if self.at_end() {
+            // `/*! …` never closed: the server rejects it, and so must routing.
+            self.unterminated |= self.in_exec_comment;
             return None;
         }
         let start = self.pos;
@@ -410,7 +475,15 @@ mod tests {
     fn skips_comments_and_keeps_executable_ones() {
         let toks = kinds("/* x */ SELECT # c\n 1 -- d\n /*!40101 FOR UPDATE */");
         let words: Vec<&str> = toks.iter().map(|t| t.1).collect();
-        assert_eq!(words, ["SELECT", "1", "FOR", "UPDATE"]);
+        assert_eq!(words, ["SELECT", "1", "/*!40101", "FOR", "UPDATE", "*/"]);
+        let mut skip = Lexer::with_modes(
+            "SELECT 1 /*!40101 FOR UPDATE */ /*! LIMIT 1 */",
+            Escapes::Backslash,
+            Versioned::Skip,
+        );
+        let words: Vec<&str> = skip.by_ref().map(|t| t.text).collect();
+        assert_eq!(words, ["SELECT", "1", "/*!", "LIMIT", "1", "*/"]);
+        assert!(skip.saw_versioned);
     }
 
     #[test]

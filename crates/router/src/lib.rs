@@ -30,17 +30,44 @@
 //! assert_eq!(route(&c, &session, &policy).reason, Reason::AutocommitOff);
 //! ```
 //!
+//! # How the server uses it
+//!
+//! 1. Per worker thread: one [`ClassifierCache`]. Per client statement (COM_QUERY text, or the
+//!    text of COM_STMT_PREPARE, whose classification then serves every COM_STMT_EXECUTE):
+//!    `let c = cache.classify(sql)`; `c.digest()` keys per-query statistics.
+//! 2. `let d = route(&c, &session, &policy)` with the session's state *before* the statement.
+//!    [`Target::Pinned`] means the backend the session used last (it holds the transaction,
+//!    locks or diagnostics; the primary when there is none). [`Decision::max_lag`] and
+//!    [`Decision::min_gtid`] bound the choice of replica. Before running on a pooled
+//!    connection, bring it in line with [`SessionState::variables`] (see
+//!    [`SessionVariables::diff`]) and [`SessionState::schema`].
+//! 3. When the backend answers: `session.apply_statement(&c)` (on success; calling it on failure
+//!    errs towards the primary), then `session.apply_server_status(..)` with the OK/EOF status
+//!    flags and `apply_tracked_variable` / `apply_tracked_schema` for session-tracking entries.
+//!    The status flags are the truth about transactions and autocommit.
+//!
+//! # What "fails closed" covers
+//!
+//! Only a statement that every reading agrees is a plain read may reach a replica. Text is read
+//! the ways the server might read it: with and without backslash escapes, with `"…"` as a string
+//! or an `ANSI_QUOTES` identifier, with and without the contents of versioned comments
+//! (`/*!80000 …*/`); if the readings disagree, it is [`UnknownCause::Ambiguous`]. Reads must be
+//! confirmed by sqlparser, must not call stored functions (unless the policy allows), and
+//! must not touch the session's temporary tables, user variables, locks or open transaction.
+//! Limits: text over [`classify::MAX_PARSE_LEN`] bytes or 256 statements is unknown; hints and
+//! rules can move plain reads only.
+//!
 //! # Layout
 //!
-//! - [`lexer`](crate::lexer) (private): tokens, comments, strings, executable comments, hint comments.
+//! - `lexer` (private): tokens, comments, strings, executable comments, hint comments.
 //! - [`digest`]: normalised statement text and its 64-bit hash, for the cache and statistics.
 //! - [`hints`]: `/* splitrail:… */` and MaxScale routing hints.
 //! - [`kind`]: the vocabulary: [`Kind`], [`Effects`], [`SetItem`] ….
-//! - [`classify`]: text → [`Classification`] (lexer fast path, sqlparser slow path).
+//! - [`classify`](mod@classify): text → [`Classification`] (lexer fast path, sqlparser slow path).
 //! - [`cache`]: [`ClassifierCache`], a per-thread CLOCK cache keyed by digest.
 //! - [`session`]: [`SessionState`], fed by statements and by server status/session tracking.
 //! - [`policy`]: [`Policy`] and ordered query [`Rule`]s, as plain data.
-//! - [`route`](mod@route): [`route`] → [`Decision`] with a [`Target`] and a [`Reason`].
+//! - [`route`](mod@route): [`route()`] → [`Decision`] with a [`Target`] and a [`Reason`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

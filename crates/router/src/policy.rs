@@ -51,8 +51,10 @@ impl<'de> Deserialize<'de> for Pattern {
 }
 
 /// Where a rule sends the statements it matches.
+///
+/// In configuration: `action: primary`, `action: replica`, or `action: { reject: "message" }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "ActionText", into = "ActionText")]
 pub enum RuleAction {
     /// Always the primary.
     Primary,
@@ -63,6 +65,39 @@ pub enum RuleAction {
         /// Error message for the client.
         message: String,
     },
+}
+
+/// How a [`RuleAction`] is written in configuration.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum ActionText {
+    Word(String),
+    Reject { reject: String },
+}
+
+impl TryFrom<ActionText> for RuleAction {
+    type Error = String;
+
+    fn try_from(t: ActionText) -> Result<Self, String> {
+        match t {
+            ActionText::Word(w) if w == "primary" => Ok(RuleAction::Primary),
+            ActionText::Word(w) if w == "replica" => Ok(RuleAction::Replica),
+            ActionText::Word(w) => Err(format!(
+                "{w:?}: expected primary, replica or {{ reject: \"message\" }}"
+            )),
+            ActionText::Reject { reject } => Ok(RuleAction::Reject { message: reject }),
+        }
+    }
+}
+
+impl From<RuleAction> for ActionText {
+    fn from(a: RuleAction) -> Self {
+        match a {
+            RuleAction::Primary => ActionText::Word("primary".into()),
+            RuleAction::Replica => ActionText::Word("replica".into()),
+            RuleAction::Reject { message } => ActionText::Reject { reject: message },
+        }
+    }
 }
 
 /// One query rule. Matchers left `None` match everything; a rule with no matcher matches all.
@@ -159,7 +194,12 @@ pub struct Policy {
     pub read_only_transactions_on_replica: bool,
     /// Obey routing hints in comments (`splitrail:…`, `maxscale route to …`).
     pub honor_hints: bool,
+    /// Stored functions only read, so a SELECT calling one may use a replica. Off by default:
+    /// a stored function can write, and on a replica that write would diverge or fail.
+    pub stored_functions_read_only: bool,
     /// Largest replica lag for reads when no hint says otherwise (`None`: the server's default).
+    /// Written as `"500ms"`, `"2s"` in configuration.
+    #[serde(with = "duration_text")]
     pub max_lag: Option<Duration>,
     /// Ordered query rules; the first match decides.
     pub rules: Vec<Rule>,
@@ -171,8 +211,36 @@ impl Default for Policy {
             reads: ReadTarget::Replica,
             read_only_transactions_on_replica: true,
             honor_hints: true,
+            stored_functions_read_only: false,
             max_lag: None,
             rules: Vec::new(),
+        }
+    }
+}
+
+/// `Option<Duration>` as `"500ms"` / `"2s"` text, the way configuration writes durations.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&format!("{}ms", d.as_millis())),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => crate::hints::parse_duration(&text)
+                .map(Some)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "{text:?}: expected a duration like \"500ms\" or \"2s\""
+                    ))
+                }),
         }
     }
 }

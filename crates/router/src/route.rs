@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::classify::Classification;
 use crate::hints::HintRoute;
-use crate::kind::{Effects, Kind, TxStatement, UnknownCause, WriteKind};
+use crate::kind::{Effects, Kind, Scope, SetItem, TxStatement, UnknownCause, WriteKind};
 use crate::policy::{Policy, ReadTarget, RuleAction};
 use crate::session::SessionState;
 
@@ -61,12 +61,14 @@ pub enum Reason {
     UserVariableWrite,
     /// Reads a user variable, which lives on the primary connection.
     UserVariableRead,
-    /// `LAST_INSERT_ID()`, `FOUND_ROWS()`, `ROW_COUNT()`, `SQL_CALC_FOUND_ROWS`.
+    /// `LAST_INSERT_ID()`, `FOUND_ROWS()`, `ROW_COUNT()`, `SQL_CALC_FOUND_ROWS`, `CONNECTION_ID()`.
     SessionFunction,
     /// `GET_LOCK()` and friends.
     NamedLock,
     /// MariaDB sequence functions.
     Sequence,
+    /// Calls a stored (not built-in) function, which may write.
+    StoredFunction,
     /// About the previous statement (`SHOW WARNINGS`, `@@warning_count` …).
     Diagnostics,
     /// Reads one of the session's temporary tables (or tables not known while it has some).
@@ -116,6 +118,7 @@ impl Reason {
             Reason::SessionFunction => "session_function",
             Reason::NamedLock => "named_lock",
             Reason::Sequence => "sequence",
+            Reason::StoredFunction => "stored_function",
             Reason::Diagnostics => "diagnostics",
             Reason::ReadsTempTable => "reads_temp_table",
             Reason::WritesToTempTable => "writes_to_temp_table",
@@ -158,6 +161,13 @@ pub struct Decision {
     pub min_gtid: Option<Box<str>>,
 }
 
+impl fmt::Display for Decision {
+    /// `replica (plain_read)`, `primary (rule(2))`, `reject (rule(0))`: for EXPLAIN-style output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.target.as_str(), self.reason)
+    }
+}
+
 /// Decides where `c` runs for a session in state `s` under policy `p`.
 pub fn route(c: &Classification, s: &SessionState, p: &Policy) -> Decision {
     let (target, reason) = decide(c, s, p);
@@ -185,12 +195,13 @@ fn decide(c: &Classification, s: &SessionState, p: &Policy) -> (Target, Reason) 
     }
     if s.in_transaction() {
         if s.read_only_transaction() {
-            // A replica holds the transaction; only what cannot harm it stays there.
-            let stays = a.kinds().all(|k| {
-                matches!(
-                    k,
-                    Kind::Read(_) | Kind::Transaction(_) | Kind::Set(_) | Kind::Use(_)
-                ) || matches!(k, Kind::Write(w) if !matches!(w, WriteKind::Call | WriteKind::Other))
+            // A replica holds the transaction; only what cannot harm it stays there. (Writes do:
+            // the replica refuses them inside a READ ONLY transaction, as the primary would.)
+            let stays = a.kinds().all(|k| match k {
+                Kind::Read(_) | Kind::Transaction(_) | Kind::Use(_) => true,
+                Kind::Set(items) => items.iter().all(sets_only_this_session),
+                Kind::Write(w) => !matches!(w, WriteKind::Call | WriteKind::Other),
+                _ => false,
             });
             if stays && !a.effects.contains(Effects::IMPLICIT_COMMIT) {
                 return (Target::Pinned, Reason::ReadOnlyTransaction);
@@ -214,7 +225,11 @@ fn decide(c: &Classification, s: &SessionState, p: &Policy) -> (Target, Reason) 
     if !s.autocommit() {
         return (Target::Primary, Reason::AutocommitOff);
     }
-    if let Some(reason) = read_effect_reason(a.effects) {
+    let mut effects = a.effects;
+    if p.stored_functions_read_only {
+        effects.remove(Effects::STORED_FUNCTION);
+    }
+    if let Some(reason) = read_effect_reason(effects) {
         let target = if reason == Reason::Diagnostics {
             Target::Pinned
         } else {
@@ -284,9 +299,18 @@ fn non_read_reason(
     Some(reason)
 }
 
+/// True for a SET item that changes nothing beyond this connection (no GLOBAL, no PERSIST).
+fn sets_only_this_session(item: &SetItem) -> bool {
+    match item {
+        SetItem::Variable { scope, .. } => *scope == Scope::Session,
+        SetItem::Transaction { scope, .. } => matches!(scope, None | Some(Scope::Session)),
+        _ => true,
+    }
+}
+
 /// The reason a read's side effects need a particular backend.
 fn read_effect_reason(e: Effects) -> Option<Reason> {
-    const ORDER: [(Effects, Reason); 9] = [
+    const ORDER: [(Effects, Reason); 10] = [
         (Effects::LOCKING_READ, Reason::LockingRead),
         (Effects::SELECT_INTO, Reason::SelectInto),
         (Effects::USER_VAR_WRITE, Reason::UserVariableWrite),
@@ -294,6 +318,7 @@ fn read_effect_reason(e: Effects) -> Option<Reason> {
         (Effects::SESSION_FUNCTION, Reason::SessionFunction),
         (Effects::NAMED_LOCK, Reason::NamedLock),
         (Effects::SEQUENCE, Reason::Sequence),
+        (Effects::STORED_FUNCTION, Reason::StoredFunction),
         (Effects::PRIMARY_ONLY, Reason::Admin),
         (Effects::DIAGNOSTICS, Reason::Diagnostics),
     ];

@@ -35,27 +35,39 @@ pub struct ServerStatus {
 /// Session variables to replay on every backend the session uses, as SQL fragments.
 ///
 /// Keys are normalised names (`sql_mode`, `names`, `transaction_isolation`); values are the SQL
-/// that sets them after `SET ` (`SESSION sql_mode = 'TRADITIONAL'`, `NAMES utf8mb4`). A backend
-/// connection that carries its own `SessionVariables` is synced with [`SessionVariables::diff`].
+/// that sets them after `SET ` (`SESSION sql_mode = 'TRADITIONAL'`, `NAMES utf8mb4`). They are
+/// replayed in the order they were last set, because some overlap (`NAMES` sets
+/// `character_set_results`, which a later `SET character_set_results = NULL` changes again). A
+/// backend connection that carries its own `SessionVariables` is synced with
+/// [`SessionVariables::diff`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionVariables {
-    vars: BTreeMap<Box<str>, Box<str>>,
+    /// key -> (order of the last change, fragment)
+    vars: BTreeMap<Box<str>, (u64, Box<str>)>,
+    next: u64,
 }
 
 impl SessionVariables {
     /// Records that `key` is set by the fragment `sql`.
     pub fn set(&mut self, key: &str, sql: String) {
-        self.vars.insert(key.into(), sql.into());
+        self.next += 1;
+        self.vars.insert(key.into(), (self.next, sql.into()));
     }
 
     /// The fragment for `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(|v| &**v)
+        self.vars.get(key).map(|(_, v)| &**v)
     }
 
-    /// All `(key, fragment)` pairs, sorted by key.
+    /// All `(key, fragment)` pairs, in the order they were last set.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (&**k, &**v))
+        let mut all: Vec<_> = self
+            .vars
+            .iter()
+            .map(|(k, (n, v))| (*n, &**k, &**v))
+            .collect();
+        all.sort_unstable_by_key(|e| e.0);
+        all.into_iter().map(|(_, k, v)| (k, v))
     }
 
     /// Number of variables.
@@ -68,8 +80,8 @@ impl SessionVariables {
         self.vars.is_empty()
     }
 
-    /// The fragments a backend holding `backend` must run to match `self` (keys `self` does not
-    /// set are left alone: resetting them needs `COM_RESET_CONNECTION`).
+    /// The fragments a backend holding `backend` must run to match `self`, in replay order
+    /// (keys `self` does not set are left alone: resetting them needs `COM_RESET_CONNECTION`).
     pub fn diff<'s>(
         &'s self,
         backend: &'s SessionVariables,
@@ -77,20 +89,24 @@ impl SessionVariables {
         self.iter().filter(move |(k, v)| backend.get(k) != Some(v))
     }
 
-    /// One `SET a, b, …` statement for the given fragments, or `None` when there are none.
-    /// Transaction characteristics must be their own statement, so they come back separately.
+    /// The statements that run the given fragments, in order: consecutive plain assignments
+    /// share one `SET a, b, …`; transaction characteristics and roles get statements of their own.
     pub fn to_sql<'s>(fragments: impl IntoIterator<Item = (&'s str, &'s str)>) -> Vec<String> {
-        let mut plain = Vec::new();
-        let mut out = Vec::new();
+        let mut out: Vec<String> = Vec::new();
+        let mut open = false;
         for (_, sql) in fragments {
-            if sql.contains(" TRANSACTION ") || sql.starts_with("TRANSACTION ") {
-                out.push(format!("SET {sql}"));
-            } else {
-                plain.push(sql);
+            // SET [SESSION] TRANSACTION … and SET ROLE … cannot share a SET with anything else.
+            let own_statement = sql.contains(" TRANSACTION ")
+                || sql.starts_with("TRANSACTION ")
+                || sql.starts_with("ROLE ");
+            match out.last_mut() {
+                Some(last) if open && !own_statement => {
+                    last.push_str(", ");
+                    last.push_str(sql);
+                }
+                _ => out.push(format!("SET {sql}")),
             }
-        }
-        if !plain.is_empty() {
-            out.insert(0, format!("SET {}", plain.join(", ")));
+            open = !own_statement;
         }
         out
     }
@@ -111,7 +127,9 @@ pub struct SessionState {
     /// `SET SESSION TRANSACTION READ ONLY` / `transaction_read_only = 1`.
     session_read_only: bool,
     table_locks: bool,
-    named_locks: bool,
+    /// GET_LOCK calls not yet matched by RELEASE_LOCK (whether they succeeded is unknown, so
+    /// this errs high).
+    named_locks: u32,
     temp_tables: BTreeSet<Box<str>>,
     user_variables: BTreeSet<Box<str>>,
     variables: SessionVariables,
@@ -135,7 +153,7 @@ impl SessionState {
             next_transaction_read_only: None,
             session_read_only: false,
             table_locks: false,
-            named_locks: false,
+            named_locks: 0,
             temp_tables: BTreeSet::new(),
             user_variables: BTreeSet::new(),
             variables: SessionVariables::default(),
@@ -168,9 +186,9 @@ impl SessionState {
         self.table_locks
     }
 
-    /// GET_LOCK was called and RELEASE_ALL_LOCKS has not been.
+    /// GET_LOCK was called more often than RELEASE_LOCK since the last RELEASE_ALL_LOCKS.
     pub fn holds_named_locks(&self) -> bool {
-        self.named_locks
+        self.named_locks > 0
     }
 
     /// Names (lower-cased) of the temporary tables this session created.
@@ -205,8 +223,16 @@ impl SessionState {
         for kind in a.kinds() {
             self.apply_kind(kind, a.effects, &a.tables);
         }
-        if a.effects.contains(Effects::NAMED_LOCK) {
-            self.named_locks = !a.effects.contains(Effects::RELEASES_ALL_LOCKS);
+        // One GET_LOCK per statement is counted; several in one text are held until
+        // RELEASE_ALL_LOCKS, since later RELEASE_LOCK calls cannot be matched to them.
+        if a.effects.contains(Effects::RELEASES_ALL_LOCKS) {
+            self.named_locks = 0;
+        } else if a.effects.contains(Effects::ACQUIRES_SEVERAL_NAMED_LOCKS) {
+            self.named_locks = u32::MAX;
+        } else if a.effects.contains(Effects::ACQUIRES_NAMED_LOCK) {
+            self.named_locks = self.named_locks.saturating_add(1);
+        } else if a.effects.contains(Effects::RELEASES_NAMED_LOCK) {
+            self.named_locks = self.named_locks.saturating_sub(1);
         }
     }
 
@@ -229,6 +255,13 @@ impl SessionState {
             Kind::Ddl(DdlKind::DropTable) => tables.iter().for_each(|t| {
                 self.temp_tables.remove(t);
             }),
+            Kind::Ddl(DdlKind::RenameTables) => {
+                for pair in tables.chunks_exact(2) {
+                    if self.temp_tables.remove(&pair[0]) {
+                        self.temp_tables.insert(pair[1].clone());
+                    }
+                }
+            }
             Kind::Read(_) | Kind::Write(_) if !self.autocommit => self.in_transaction = true,
             _ => {}
         }
@@ -353,9 +386,12 @@ impl SessionState {
         self.schema = Some(schema.into());
     }
 
-    /// Forgets everything but the user, as `COM_RESET_CONNECTION` does on the backend.
+    /// Forgets the session's state but the user and schema, as `COM_RESET_CONNECTION` does on
+    /// the backend. (For `COM_CHANGE_USER`, build a new `SessionState`.)
     pub fn reset(&mut self) {
         let user = std::mem::take(&mut self.user);
+        let schema = self.schema.take();
         *self = SessionState::new(&user);
+        self.schema = schema;
     }
 }

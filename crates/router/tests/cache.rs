@@ -55,3 +55,61 @@ fn shapes_share_a_digest() {
     assert_eq!(hit.digest(), &a);
     assert_eq!(cache.stats().hits, 1);
 }
+
+#[test]
+fn escaped_quotes_are_cached_under_both_readings() {
+    let mut cache = ClassifierCache::new(16);
+    let s = SessionState::new("app");
+    let p = Policy::default();
+    // Same digest in MySQL's default mode (`SELECT ?`), different under NO_BACKSLASH_ESCAPES.
+    let texts = [
+        r"SELECT 'O\'Brien'",
+        r"SELECT 'a\'; DELETE FROM t; -- '",
+        r"SELECT 'x\'y'",
+        r"SELECT 'a\'; DELETE FROM t; -- '",
+    ];
+    for t in texts {
+        assert_eq!(
+            route(&cache.classify(t), &s, &p),
+            route(&classify(t), &s, &p),
+            "{t}"
+        );
+    }
+    assert_eq!(cache.stats().hits, 2, "{:?}", cache.stats());
+}
+
+#[test]
+fn versioned_comments_are_part_of_the_shape() {
+    let mut cache = ClassifierCache::new(16);
+    let s = SessionState::new("app");
+    let p = Policy::default();
+    // Without the comment markers in the digest, these two would share a cache entry.
+    let plain = "SELECT 1 AS delete FROM t";
+    let hidden = "/*!99999 SELECT 1 AS */ delete FROM t";
+    let a = route(&cache.classify(plain), &s, &p);
+    let b = route(&cache.classify(hidden), &s, &p);
+    assert_eq!(a, route(&classify(plain), &s, &p));
+    assert_eq!(b, route(&classify(hidden), &s, &p));
+    assert_ne!(b.target, splitrail_router::Target::Replica);
+}
+
+#[test]
+fn tables_named_by_quoted_strings_are_not_cached() {
+    // Under ANSI_QUOTES "tmp" is a table; the digest turns it into `?`, so the table list
+    // would otherwise come from whichever text was cached first.
+    let mut cache = ClassifierCache::new(16);
+    let s = splitrail_router::SessionState::new("app");
+    let mut with_tmp = s.clone();
+    with_tmp.apply_statement(&classify("CREATE TEMPORARY TABLE tmp (a int)"));
+    cache.classify(r#"SELECT * FROM "other""#);
+    let c = cache.classify(r#"SELECT * FROM "tmp""#);
+    assert!(
+        c.analysis.tables.iter().any(|t| &**t == "tmp"),
+        "{:?}",
+        c.analysis.tables
+    );
+    assert_ne!(
+        route(&c, &with_tmp, &Policy::default()).target,
+        splitrail_router::Target::Replica
+    );
+}

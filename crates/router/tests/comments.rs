@@ -24,6 +24,13 @@ fn comments_and_literals_hide_keywords() {
         ("/*!40101 SET NAMES utf8 */", Primary, SessionState),
         ("SELECT 1 /*!50001 FOR UPDATE */", Primary, LockingRead),
         ("/*!DELETE FROM t*/", Primary, Write),
+        // An older server skips a versioned comment: `delete FROM t` would run on the replica.
+        ("/*!99999 SELECT 1 AS */ delete FROM t", Primary, Unknown),
+        (
+            "SELECT /*!40001 SQL_NO_CACHE */ * FROM t",
+            Replica,
+            PlainRead,
+        ),
         (
             "/*M!100101 SET STATEMENT max_statement_time=1 FOR */ SELECT 1",
             Replica,
@@ -47,5 +54,19 @@ fn backslash_escapes_are_read_both_ways() {
             PlainRead,
         ),
         (r"SELECT 'a\\b'", Replica, PlainRead),
+    ]);
+}
+
+#[test]
+fn double_quotes_may_be_identifiers() {
+    check_rows(&[
+        // ANSI_QUOTES with backslash escapes: `"a\"` is an identifier, then a DELETE runs.
+        (
+            r#"SELECT 'x\'', "a\"; DELETE FROM t; -- ""#,
+            Primary,
+            Unknown,
+        ),
+        (r#"SELECT "a\"; DELETE FROM t; -- ""#, Primary, Unknown),
+        (r#"SELECT "it\"s" FROM t"#, Replica, PlainRead),
     ]);
 }

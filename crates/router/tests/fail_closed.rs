@@ -107,3 +107,18 @@ fn odd_inputs() {
     assert!(!goes_to_replica(&"/*".repeat(10_000)));
     assert!(!goes_to_replica(&"'".repeat(10_001)));
 }
+
+#[test]
+fn nesting_and_statement_counts_are_bounded() {
+    let nested = "EXPLAIN ANALYZE ".repeat(20_000) + "SELECT 1";
+    assert!(!goes_to_replica(&nested));
+    let nested = "ANALYZE ".repeat(20_000) + "SELECT 1";
+    assert!(!goes_to_replica(&nested));
+    let nested = "SET STATEMENT a=1 FOR ".repeat(10_000) + "SELECT 1";
+    assert!(!goes_to_replica(&nested));
+    let many = "SELECT 1;".repeat(100_000);
+    let c = classify(&many);
+    assert!(c.analysis.rest.len() <= 256);
+    assert!(!goes_to_replica(&many));
+    assert!(goes_to_replica(&"SELECT 1;".repeat(200)));
+}

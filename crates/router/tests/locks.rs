@@ -38,3 +38,22 @@ fn held_locks_keep_the_session_in_place() {
     let s = session_after(&["SELECT GET_LOCK('job', 10)", "SELECT RELEASE_ALL_LOCKS()"]);
     check_in(&s, "SELECT * FROM t", (Replica, PlainRead));
 }
+
+#[test]
+fn several_named_locks_in_one_text_are_held_until_all_are_released() {
+    for text in [
+        "SELECT GET_LOCK('a', 0), GET_LOCK('b', 0)",
+        "SELECT GET_LOCK('a', 0); SELECT GET_LOCK('b', 0)",
+    ] {
+        let s = session_after(&[text, "SELECT RELEASE_LOCK('a')"]);
+        check_in(&s, "SELECT 1", (Primary, LocksHeld));
+        let s = session_after(&[
+            text,
+            "SELECT RELEASE_LOCK('a')",
+            "SELECT RELEASE_ALL_LOCKS()",
+        ]);
+        check_in(&s, "SELECT 1", (Replica, PlainRead));
+    }
+    let s = session_after(&["SELECT GET_LOCK('a', 0)", "SELECT RELEASE_LOCK('a')"]);
+    check_in(&s, "SELECT 1", (Replica, PlainRead));
+}

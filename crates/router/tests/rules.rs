@@ -68,3 +68,32 @@ fn replica_rules_only_apply_to_safe_reads() {
         ],
     );
 }
+
+#[test]
+fn policy_reads_from_configuration_text() {
+    let yaml = r#"
+reads: replica
+max_lag: 500ms
+rules:
+  - pattern: "(?i)^select .* from reports"
+    action: primary
+  - user: batch
+    action: { reject: "batch jobs use the reporting replica" }
+"#;
+    let p: Policy = serde_yaml::from_str(yaml).unwrap();
+    assert_eq!(p.max_lag, Some(std::time::Duration::from_millis(500)));
+    assert!(p.honor_hints, "defaults fill what the text leaves out");
+    assert_eq!(p.rules.len(), 2);
+    assert_eq!(p.rules[1].user.as_deref(), Some("batch"));
+    check_table(
+        &SessionState::new("app"),
+        &p,
+        &[("SELECT * FROM reports WHERE d = 1", Primary, Rule(0))],
+    );
+    let back: Policy = serde_yaml::from_str(&serde_yaml::to_string(&p).unwrap()).unwrap();
+    assert_eq!(back, p);
+    assert!(serde_yaml::from_str::<Policy>("max_lag: soon").is_err());
+    assert!(serde_yaml::from_str::<Policy>("rules: [{pattern: '(', action: primary}]").is_err());
+    assert!(serde_yaml::from_str::<Policy>("bogus: 1").is_err());
+    assert!(serde_yaml::from_str::<Policy>("rules: [{action: sideways}]").is_err());
+}

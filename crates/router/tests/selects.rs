@@ -139,3 +139,40 @@ fn multi_statement_text_is_a_write_if_any_part_is() {
         ),
     ]);
 }
+
+#[test]
+fn stored_functions_may_write_so_they_stay_on_the_primary() {
+    use splitrail_router::{Policy, SessionState};
+    check_rows(&[
+        (
+            "SELECT transfer_funds(1, 2, 10.00)",
+            Primary,
+            StoredFunction,
+        ),
+        (
+            "SELECT * FROM t WHERE id = shop.next_id()",
+            Primary,
+            StoredFunction,
+        ),
+        ("SELECT `count`(*) FROM t", Primary, StoredFunction),
+        (
+            "SELECT COUNT(*), max(id), JSON_EXTRACT(d, '$.a'), NOW(), IFNULL(a, 0) FROM t",
+            Replica,
+            PlainRead,
+        ),
+        (
+            "SELECT CURRENT_TIMESTAMP, CAST(a AS CHAR), SUBSTRING(b, 1, 2) FROM t",
+            Replica,
+            PlainRead,
+        ),
+    ]);
+    let p = Policy {
+        stored_functions_read_only: true,
+        ..Policy::default()
+    };
+    check_table(
+        &SessionState::new("app"),
+        &p,
+        &[("SELECT transfer_funds(1, 2, 10.00)", Replica, PlainRead)],
+    );
+}

@@ -150,8 +150,8 @@ fn session_variables_are_replayed_with_a_minimal_diff() {
     assert_eq!(
         SessionVariables::to_sql(diff),
         [
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_string(),
             "SET SESSION sql_mode = 'STRICT_TRANS_TABLES'".to_string(),
-            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_string()
         ]
     );
 
@@ -163,4 +163,42 @@ fn session_variables_are_replayed_with_a_minimal_diff() {
     );
     s.apply_tracked_schema("shop");
     assert_eq!(s.schema.as_deref(), Some("shop"));
+}
+
+#[test]
+fn replay_follows_the_order_of_changes() {
+    let s = session_after(&[
+        "SET NAMES latin1",
+        "SET character_set_results = NULL",
+        "SET time_zone = '+00:00'",
+    ]);
+    let all: Vec<_> = s.variables().iter().map(|(k, _)| k).collect();
+    assert_eq!(all, ["names", "character_set_results", "time_zone"]);
+    let s = session_after(&["SET character_set_results = NULL", "SET NAMES latin1"]);
+    assert_eq!(
+        s.variables().iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        ["character_set_results", "names"]
+    );
+    let mut s = session_after(&["USE shop", "SET @a = 1", "CREATE TEMPORARY TABLE t (a int)"]);
+    s.reset();
+    assert_eq!(s.schema.as_deref(), Some("shop"));
+    assert!(!s.has_temp_tables() && s.user_variables().next().is_none());
+}
+
+#[test]
+fn roles_and_transaction_characteristics_replay_alone() {
+    let s = session_after(&[
+        "SET NAMES utf8mb4",
+        "SET ROLE 'reporting'",
+        "SET sql_mode = ''",
+        "SET time_zone = 'UTC'",
+    ]);
+    assert_eq!(
+        SessionVariables::to_sql(s.variables().iter()),
+        [
+            "SET NAMES utf8mb4",
+            "SET ROLE 'reporting'",
+            "SET SESSION sql_mode = '', SESSION time_zone = 'UTC'"
+        ]
+    );
 }

@@ -65,3 +65,23 @@ fn reads_of_temporary_tables_go_to_the_primary() {
     ]);
     check_in(&s, "SELECT * FROM tmp", (Replica, PlainRead));
 }
+
+#[test]
+fn renamed_temporary_tables_stay_tracked() {
+    let s = session_after(&[
+        "CREATE TEMPORARY TABLE tmp (id int)",
+        "ALTER TABLE tmp RENAME TO tmp2",
+    ]);
+    check_in(&s, "SELECT * FROM tmp2", (Primary, ReadsTempTable));
+    check_in(&s, "SELECT * FROM tmp", (Replica, PlainRead));
+    let s = session_after(&[
+        "CREATE TEMPORARY TABLE tmp (id int)",
+        "RENAME TABLE x TO y, tmp TO db.tmp3",
+    ]);
+    check_in(&s, "SELECT * FROM tmp3", (Primary, ReadsTempTable));
+    let s = session_after(&[
+        "CREATE TEMPORARY TABLE tmp (id int)",
+        "ALTER TABLE tmp RENAME COLUMN id TO k",
+    ]);
+    check_in(&s, "SELECT * FROM tmp", (Primary, ReadsTempTable));
+}

@@ -107,6 +107,9 @@ fn read_only_transactions_stay_on_one_replica() {
             ("CREATE TABLE x (a int)", Primary, Ddl),
             ("FROBNICATE", Primary, Unknown),
             ("CALL p()", Primary, Write),
+            ("SET sql_mode = ''", Pinned, ReadOnlyTransaction),
+            ("SET GLOBAL read_only = OFF", Primary, SessionState),
+            ("SET @@global.max_connections = 1", Primary, SessionState),
         ],
     );
     let s = session_after(&["SET TRANSACTION READ ONLY"]);

@@ -97,10 +97,15 @@ impl<'a> MarkerScanner<'a> {
         };
         let mut buf = [0u8; 32];
         self.effects |= match upper(p.text, &mut buf) {
-            b"LAST_INSERT_ID" | b"FOUND_ROWS" | b"ROW_COUNT" => Effects::SESSION_FUNCTION,
-            b"GET_LOCK" | b"RELEASE_LOCK" | b"IS_USED_LOCK" | b"IS_FREE_LOCK" => {
-                Effects::NAMED_LOCK
+            b"LAST_INSERT_ID" | b"FOUND_ROWS" | b"ROW_COUNT" | b"CONNECTION_ID" => {
+                Effects::SESSION_FUNCTION
             }
+            b"GET_LOCK" if self.effects.contains(Effects::ACQUIRES_NAMED_LOCK) => {
+                Effects::ACQUIRES_SEVERAL_NAMED_LOCKS
+            }
+            b"GET_LOCK" => Effects::NAMED_LOCK | Effects::ACQUIRES_NAMED_LOCK,
+            b"RELEASE_LOCK" => Effects::NAMED_LOCK | Effects::RELEASES_NAMED_LOCK,
+            b"IS_USED_LOCK" | b"IS_FREE_LOCK" => Effects::NAMED_LOCK,
             b"RELEASE_ALL_LOCKS" => Effects::NAMED_LOCK | Effects::RELEASES_ALL_LOCKS,
             _ => Effects::empty(),
         };

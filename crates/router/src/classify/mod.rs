@@ -2,10 +2,11 @@
 //!
 //! Owns the pipeline for one text: lex it (fast path), split it into statements, scan each for
 //! side-effect markers, decide its kind from the leading keywords, and confirm would-be plain
-//! reads with sqlparser (slow path, see [`parse`]). [`Analysis`] is the part that depends only on
+//! reads with sqlparser (slow path, in `parse`). [`Analysis`] is the part that depends only on
 //! the digest and is what [`crate::ClassifierCache`] keeps; [`Classification`] adds the hints read
 //! from this particular text.
 
+mod functions;
 mod markers;
 mod parse;
 mod set;
@@ -18,13 +19,17 @@ pub use parse::MAX_PARSE_LEN;
 use crate::digest::{self, Digest, Scan};
 use crate::hints::Hints;
 use crate::kind::{Effects, Kind, ReadKind, UnknownCause};
-use crate::lexer::{Escapes, Lexer, TokKind, Token};
+use crate::lexer::{Escapes, Lexer, OTHER_ESCAPES, TokKind, Token, Versioned};
 use markers::MarkerScanner;
 use statement::Verdict;
 
 /// At most this many tokens of one statement are kept for classification; a longer read is
 /// [`UnknownCause::TooLong`] (a long INSERT is still a write: its first keyword says so).
 const MAX_TOKENS: usize = 16 * 1024;
+
+/// At most this many statements of one text are classified; a text with more is unknown as a
+/// whole (and goes to the primary), so a megabyte of `SELECT 1;` cannot cost seconds of parsing.
+const MAX_STATEMENTS: usize = 256;
 
 /// The hint-free facts about a statement text: everything routing needs, shared by all texts
 /// with the same digest.
@@ -144,10 +149,27 @@ pub(crate) fn analyze(sql: &str, text: String, scan: &Scan) -> Analysis {
     let stmts = if scan.unterminated {
         vec![Stmt::new(Kind::Unknown(UnknownCause::Unterminated))]
     } else {
-        let stmts = statements(sql, Escapes::Backslash);
-        if scan.escape_sensitive && !same_routing(&stmts, &statements(sql, Escapes::None)) {
-            // The two readings of the quotes disagree and both are well-formed: which one the
-            // server uses depends on sql_mode (NO_BACKSLASH_ESCAPES). Fail closed.
+        let stmts = statements(sql, Escapes::Backslash, Versioned::Execute);
+        // Other readings the server may use: other backslash and double-quote rules (sql_mode
+        // NO_BACKSLASH_ESCAPES, ANSI_QUOTES) and without versioned comments' contents (older server, or
+        // MySQL reading /*M! …*/). If one of them differs from a reading that could reach a
+        // replica, fail closed.
+        let escapes: &[Escapes] = if scan.escape_sensitive {
+            &OTHER_ESCAPES
+        } else {
+            &[]
+        };
+        let mut others: Vec<(Escapes, Versioned)> =
+            escapes.iter().map(|&e| (e, Versioned::Execute)).collect();
+        if scan.versioned {
+            others.push((Escapes::Backslash, Versioned::Skip));
+            others.extend(escapes.iter().map(|&e| (e, Versioned::Skip)));
+        }
+        let ambiguous = replica_eligible(&stmts)
+            && others
+                .into_iter()
+                .any(|(e, v)| !same_routing(&stmts, &statements(sql, e, v)));
+        if ambiguous {
             vec![Stmt::new(Kind::Unknown(UnknownCause::Ambiguous))]
         } else {
             stmts
@@ -155,6 +177,25 @@ pub(crate) fn analyze(sql: &str, text: String, scan: &Scan) -> Analysis {
     };
     fold(digest, stmts)
 }
+
+/// True when every statement is a read without an effect that keeps it on the primary: only
+/// such text needs its other readings checked.
+fn replica_eligible(stmts: &[Stmt]) -> bool {
+    stmts
+        .iter()
+        .all(|s| matches!(s.kind, Kind::Read(_)) && !s.effects.intersects(FORCING))
+}
+
+/// Effects that send a read to the primary whatever else is true.
+const FORCING: Effects = Effects::LOCKING_READ
+    .union(Effects::SELECT_INTO)
+    .union(Effects::USER_VAR_WRITE)
+    .union(Effects::USER_VAR_READ)
+    .union(Effects::SESSION_FUNCTION)
+    .union(Effects::NAMED_LOCK)
+    .union(Effects::SEQUENCE)
+    .union(Effects::STORED_FUNCTION)
+    .union(Effects::PRIMARY_ONLY);
 
 /// True when the other reading `b` routes like `a`, or is malformed (the server would reject it
 /// in that mode wherever it ran).
@@ -183,6 +224,11 @@ fn fold(digest: Digest, stmts: Vec<Stmt>) -> Analysis {
         literal_sensitive: first.literal_sensitive,
     };
     for s in it {
+        if a.effects.contains(Effects::ACQUIRES_NAMED_LOCK)
+            && s.effects.contains(Effects::ACQUIRES_NAMED_LOCK)
+        {
+            a.effects |= Effects::ACQUIRES_SEVERAL_NAMED_LOCKS;
+        }
         a.rest.push(s.kind);
         a.effects |= s.effects;
         for t in s.tables {
@@ -198,16 +244,23 @@ fn fold(digest: Digest, stmts: Vec<Stmt>) -> Analysis {
 }
 
 /// Lexes `sql` and classifies each `;`-separated statement.
-fn statements(sql: &str, escapes: Escapes) -> Vec<Stmt> {
+fn statements(sql: &str, escapes: Escapes, versioned: Versioned) -> Vec<Stmt> {
     let mut out = Vec::new();
     let mut toks: Vec<Token<'_>> = Vec::new();
     let mut overflow = false;
     let mut markers = MarkerScanner::default();
-    let mut lexer = Lexer::with_escapes(sql, escapes);
+    let mut lexer = Lexer::with_modes(sql, escapes, versioned);
     loop {
         let tok = lexer.next();
         match tok {
-            Some(t) if t.kind == TokKind::Hint => continue,
+            Some(t)
+                if matches!(
+                    t.kind,
+                    TokKind::Hint | TokKind::ExecOpen | TokKind::ExecClose
+                ) =>
+            {
+                continue;
+            }
             Some(t) if t.kind != TokKind::Semi => {
                 markers.feed(t);
                 if toks.len() < MAX_TOKENS {
@@ -221,6 +274,10 @@ fn statements(sql: &str, escapes: Escapes) -> Vec<Stmt> {
         }
         let effects = std::mem::take(&mut markers).finish();
         if !toks.is_empty() {
+            if out.len() == MAX_STATEMENTS {
+                out.push(Stmt::new(Kind::Unknown(UnknownCause::TooLong)));
+                break;
+            }
             out.push(one(sql, &toks, overflow, effects));
         }
         toks.clear();
@@ -237,16 +294,9 @@ fn statements(sql: &str, escapes: Escapes) -> Vec<Stmt> {
 
 /// Classifies one statement given its (possibly truncated) tokens and its markers.
 fn one(sql: &str, toks: &[Token<'_>], overflow: bool, effects: Effects) -> Stmt {
-    let forcing = Effects::LOCKING_READ
-        | Effects::SELECT_INTO
-        | Effects::USER_VAR_WRITE
-        | Effects::USER_VAR_READ
-        | Effects::SESSION_FUNCTION
-        | Effects::NAMED_LOCK
-        | Effects::SEQUENCE;
     let mut stmt = match statement::statement(sql, toks) {
         Verdict::Done(s) => s,
-        Verdict::ParseRead(kind, _) if effects.intersects(forcing) => Stmt::new(Kind::Read(kind)),
+        Verdict::ParseRead(kind, _) if effects.intersects(FORCING) => Stmt::new(Kind::Read(kind)),
         Verdict::ParseRead(..) if overflow => Stmt::new(Kind::Unknown(UnknownCause::TooLong)),
         Verdict::ParseRead(kind, from) => {
             let text = join(sql, &toks[from.min(toks.len())..]);
@@ -257,6 +307,10 @@ fn one(sql: &str, toks: &[Token<'_>], overflow: bool, effects: Effects) -> Stmt 
                 s.tables = read.tables;
                 s.tables_known = true;
                 s.parsed = true;
+                if read.calls_stored_function {
+                    s.effects |= Effects::STORED_FUNCTION;
+                }
+                s.literal_sensitive = read.table_from_literal;
                 s
             } else {
                 Stmt::new(Kind::Unknown(UnknownCause::ParseFailed))
@@ -265,6 +319,10 @@ fn one(sql: &str, toks: &[Token<'_>], overflow: bool, effects: Effects) -> Stmt 
     };
     if !stmt.effects_cleared {
         stmt.effects |= effects;
+    }
+    if !matches!(stmt.kind, Kind::Read(_)) {
+        // `INSERT INTO`, `LOAD DATA … INTO TABLE`: INTO only means something in a read.
+        stmt.effects.remove(Effects::SELECT_INTO);
     }
     if overflow && matches!(stmt.kind, Kind::Read(_)) {
         stmt = Stmt::new(Kind::Unknown(UnknownCause::TooLong));

@@ -7,9 +7,11 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Query, SetExpr, Statement, visit_relations};
+use sqlparser::ast::{Expr, Query, SetExpr, Statement, visit_expressions, visit_relations};
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
+
+use super::functions::is_built_in;
 
 /// Statements longer than this are not handed to sqlparser; they go to the primary.
 pub const MAX_PARSE_LEN: usize = 256 * 1024;
@@ -20,6 +22,11 @@ const RECURSION_LIMIT: usize = 48;
 /// A read confirmed by the parser, with the tables it reads (lower-cased, unqualified).
 pub(crate) struct ParsedRead {
     pub tables: Vec<Box<str>>,
+    /// It calls a function that is not built in (or a schema-qualified one).
+    pub calls_stored_function: bool,
+    /// A table is named by a `"…"` or `'…'` token, which the digest replaces by `?`: the table
+    /// list then depends on a literal, so the result must not be cached.
+    pub table_from_literal: bool,
 }
 
 /// Parses `sql` (one statement, comments already removed). `None` unless it is a single read.
@@ -40,7 +47,12 @@ pub(crate) fn parse_read(sql: &str) -> Option<ParsedRead> {
         return None;
     }
     let mut tables: Vec<Box<str>> = Vec::new();
+    let mut table_from_literal = false;
     let _ = visit_relations(&statements, |name| {
+        table_from_literal |= name.0.iter().any(|p| {
+            p.as_ident()
+                .is_none_or(|i| matches!(i.quote_style, Some('"' | '\'')))
+        });
         if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
             let t: Box<str> = last.value.to_ascii_lowercase().into();
             if !tables.contains(&t) {
@@ -49,7 +61,26 @@ pub(crate) fn parse_read(sql: &str) -> Option<ParsedRead> {
         }
         ControlFlow::<()>::Continue(())
     });
-    Some(ParsedRead { tables })
+    let calls_stored_function = visit_expressions(&statements, |e| match e {
+        Expr::Function(f) => {
+            let built_in = f.name.0.len() == 1
+                && f.name.0[0]
+                    .as_ident()
+                    .is_some_and(|i| i.quote_style.is_none() && is_built_in(&i.value));
+            if built_in {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        }
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break();
+    Some(ParsedRead {
+        tables,
+        calls_stored_function,
+        table_from_literal,
+    })
 }
 
 /// True when a query, its CTEs included, only reads and takes no locks.

@@ -145,9 +145,8 @@ pub(crate) fn statement(src: &str, toks: &[Token<'_>]) -> Verdict {
             with_effects(Kind::LockTables, ddl)
         }
         b"LOCK" => with_effects(Kind::Admin, ddl),
-        b"UNLOCK" if word(toks, 1, "TABLES") || word(toks, 1, "TABLE") => {
-            with_effects(Kind::UnlockTables, ddl)
-        }
+        // UNLOCK TABLES commits only when LOCK TABLES was used; the server's status flags tell.
+        b"UNLOCK" if word(toks, 1, "TABLES") || word(toks, 1, "TABLE") => done(Kind::UnlockTables),
         b"UNLOCK" => with_effects(Kind::Admin, ddl),
         b"FLUSH" => flush(toks),
         b"PREPARE" => {
@@ -304,11 +303,55 @@ fn schema_change(toks: &[Token<'_>]) -> Verdict {
         }
         (b"DROP", "PREPARE") => done(Kind::Deallocate(name_at(toks, i + 1))),
         (b"CREATE", _) => with_effects(Kind::Ddl(DdlKind::Create), ddl),
+        (b"ALTER", "TABLE") => alter_table(toks, i + 1),
         (b"ALTER", _) => with_effects(Kind::Ddl(DdlKind::Alter), ddl),
         (b"DROP", _) => with_effects(Kind::Ddl(DdlKind::Drop), ddl),
+        (b"RENAME", "TABLE" | "TABLES") => {
+            let mut s = Stmt::new(Kind::Ddl(DdlKind::RenameTables));
+            s.effects = ddl;
+            for pair in split_top_level(&toks[i + 1..], |t| t.is_punct(b',')) {
+                let to = pair.iter().position(|t| t.is_word("TO"));
+                if let (Some(from), Some(to)) = (
+                    table_name(pair, 0),
+                    to.and_then(|j| table_name(pair, j + 1)),
+                ) {
+                    s.tables.extend([from, to]);
+                }
+            }
+            Verdict::Done(s)
+        }
         (b"RENAME", _) => with_effects(Kind::Ddl(DdlKind::Rename), ddl),
         _ => with_effects(Kind::Ddl(DdlKind::Truncate), ddl),
     }
+}
+
+/// `ALTER TABLE t … RENAME [TO|AS] u …` renames (a temporary table, perhaps); other ALTER TABLEs
+/// are plain DDL. `name_at` is the index of the table name.
+fn alter_table(toks: &[Token<'_>], name_at: usize) -> Verdict {
+    let mut s = Stmt::new(Kind::Ddl(DdlKind::Alter));
+    s.effects = Effects::IMPLICIT_COMMIT;
+    let rename = split_top_level(&toks[name_at.min(toks.len())..], |t| t.is_punct(b','))
+        .filter_map(|clause| {
+            let at = clause.iter().position(|t| t.is_word("RENAME"))?;
+            let next = clause.get(at + 1)?;
+            if ["COLUMN", "INDEX", "KEY"].iter().any(|k| next.is_word(k)) {
+                return None;
+            }
+            table_name(
+                clause,
+                if next.is_word("TO") || next.is_word("AS") {
+                    at + 2
+                } else {
+                    at + 1
+                },
+            )
+        })
+        .next();
+    if let (Some(from), Some(to)) = (table_name(toks, name_at), rename) {
+        s.kind = Kind::Ddl(DdlKind::RenameTables);
+        s.tables = vec![from, to];
+    }
+    Verdict::Done(s)
 }
 
 /// `a, db.b, c` up to the first token that is not part of a name list.
@@ -328,7 +371,7 @@ fn show(toks: &[Token<'_>]) -> Verdict {
             s.effects |= Effects::DIAGNOSTICS;
         }
         b"MASTER" | b"BINARY" | b"BINLOG" | b"SLAVE" | b"REPLICA" | b"REPLICAS" | b"RELAYLOG"
-        | b"PROCESSLIST" | b"ENGINE" => s.effects |= Effects::PRIMARY_ONLY,
+        | b"PROCESSLIST" | b"ENGINE" | b"ALL" => s.effects |= Effects::PRIMARY_ONLY,
         b"CREATE" if word(toks, i + 1, "TABLE") => s.tables.extend(table_name(toks, i + 2)),
         b"COLUMNS" | b"FIELDS" | b"INDEX" | b"INDEXES" | b"KEYS"
             if word(toks, i + 1, "FROM") || word(toks, i + 1, "IN") =>
@@ -385,6 +428,14 @@ fn explain(src: &str, toks: &[Token<'_>]) -> Verdict {
     Verdict::Done(s)
 }
 
+/// Statements that wrap another one may not wrap each other (MySQL has no such syntax), which
+/// also bounds the classifier's recursion whatever the input.
+fn wraps_a_statement(first: &Token<'_>) -> bool {
+    ["EXPLAIN", "ANALYZE", "DESCRIBE", "DESC", "SET"]
+        .iter()
+        .any(|k| first.is_word(k))
+}
+
 /// MariaDB's `ANALYZE stmt` runs the statement; `ANALYZE TABLE` is maintenance.
 fn analyze(src: &str, toks: &[Token<'_>]) -> Verdict {
     if ["TABLE", "TABLES", "NO_WRITE_TO_BINLOG", "LOCAL"]
@@ -399,7 +450,7 @@ fn analyze(src: &str, toks: &[Token<'_>]) -> Verdict {
 /// A statement run for its plan (EXPLAIN ANALYZE, ANALYZE): as its inner statement, but never a
 /// plain read the lexer alone vouches for.
 fn executed(src: &str, toks: &[Token<'_>], from: usize) -> Verdict {
-    if from >= toks.len() {
+    if from >= toks.len() || wraps_a_statement(&toks[from]) {
         return done(Kind::Unknown(UnknownCause::ParseFailed));
     }
     match statement(src, &toks[from..]) {
@@ -428,10 +479,12 @@ fn set(src: &str, toks: &[Token<'_>]) -> Verdict {
             .next()
             .map(|p| p.len() + 2);
         return match for_at {
-            Some(i) if i + 1 < toks.len() => match statement(src, &toks[i + 1..]) {
-                Verdict::ParseRead(k, at) => Verdict::ParseRead(k, i + 1 + at),
-                done @ Verdict::Done(_) => done,
-            },
+            Some(i) if i + 1 < toks.len() && !wraps_a_statement(&toks[i + 1]) => {
+                match statement(src, &toks[i + 1..]) {
+                    Verdict::ParseRead(k, at) => Verdict::ParseRead(k, i + 1 + at),
+                    done @ Verdict::Done(_) => done,
+                }
+            }
             _ => done(Kind::Unknown(UnknownCause::ParseFailed)),
         };
     }
