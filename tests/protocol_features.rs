@@ -19,12 +19,7 @@ async fn multi_statements_return_every_result_set() {
         let rows: Vec<Row> = result.collect().await.expect("a result set");
         sets.push(
             rows.into_iter()
-                .map(|r| {
-                    r.unwrap()
-                        .into_iter()
-                        .map(|v| String::from_value(v))
-                        .collect()
-                })
+                .map(|r| r.unwrap().into_iter().map(String::from_value).collect())
                 .collect(),
         );
     }

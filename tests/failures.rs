@@ -1,0 +1,157 @@
+//! Failures: a backend that dies under a statement, and `KILL` of a proxy connection id.
+mod common;
+
+use std::time::Duration;
+
+use common::{Bed, one, run, server_code, server_id, wait_until};
+use mysql_async::prelude::*;
+
+/// Whether `server` is running a statement whose text starts with `prefix`.
+fn running(server: &splitrail_testbed::Server, prefix: &str) -> bool {
+    server
+        .query_one(&format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE USER = 'app' AND INFO LIKE '{prefix}%'"
+        ))
+        .is_ok_and(|n| n != "0")
+}
+
+type Answer = (mysql_async::Conn, mysql_async::Result<Option<i64>>);
+
+/// Runs `sql` on `conn` in a task of its own, so the test can act while it runs.
+fn spawn_query(mut conn: mysql_async::Conn, sql: &'static str) -> tokio::task::JoinHandle<Answer> {
+    tokio::spawn(async move {
+        let result = conn.query_first::<i64, _>(sql).await;
+        (conn, result)
+    })
+}
+
+/// Waits (blocking this worker thread) until some server of `servers` runs `sql`.
+fn wait_running(servers: &[&splitrail_testbed::Server], sql: &str) {
+    tokio::task::block_in_place(|| {
+        wait_until(sql, Duration::from_secs(10), || {
+            servers.iter().any(|s| running(s, sql))
+        })
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_killed_mid_query_gives_an_error_and_the_session_goes_on() {
+    let bed = Bed::own(1, "");
+    let (primary, replica) = (bed.primary().server_id(), bed.replica(0).server_id());
+    let mut conn = bed.conn().await;
+    assert_eq!(server_id(&mut conn).await, replica);
+
+    let query = spawn_query(conn, "SELECT SLEEP(5)");
+    // Kill the replica once the statement is running there (polled, not slept for).
+    wait_running(&[bed.replica(0)], "SELECT SLEEP(5)");
+    bed.replica(0).kill().expect("killing the replica");
+    let (mut conn, result) = query.await.expect("the query task");
+    let err = result.expect_err("a statement whose server died succeeded");
+    // As MySQL clients report a connection lost mid-query: 2013.
+    assert_eq!(server_code(&err), Some(2013), "{err}");
+
+    // The same session goes on: reads fall back to the primary, writes work.
+    assert_eq!(server_id(&mut conn).await, primary);
+    run(
+        &mut conn,
+        "CREATE TABLE app.after_kill (id INT PRIMARY KEY)",
+    )
+    .await;
+    run(&mut conn, "INSERT INTO app.after_kill VALUES (1)").await;
+    let n: i64 = one(&mut conn, "SELECT COUNT(*) FROM app.after_kill").await;
+    assert_eq!(n, 1);
+
+    // And once the replica is back, reads return to it.
+    bed.replica(0).start().expect("restarting the replica");
+    bed.caught_up();
+    let mut back = false;
+    for _ in 0..20 {
+        if server_id(&mut conn).await == replica {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "reads never returned to the restarted replica");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_primary_killed_mid_transaction_gives_an_error_and_the_session_goes_on() {
+    let bed = Bed::own(1, "");
+    let mut conn = bed.conn().await;
+    run(&mut conn, "CREATE TABLE app.tx (id INT PRIMARY KEY)").await;
+    run(&mut conn, "BEGIN").await;
+    run(&mut conn, "INSERT INTO app.tx VALUES (1)").await;
+    let query = spawn_query(conn, "SELECT SLEEP(5)");
+    wait_running(&[bed.primary()], "SELECT SLEEP(5)");
+    bed.primary().kill().expect("killing the primary");
+    let (mut conn, result) = query.await.expect("the query task");
+    let err = result.expect_err("a statement whose server died succeeded");
+    assert_eq!(server_code(&err), Some(2013), "{err}");
+
+    // The transaction is gone; the session is not in one any more and works once the primary
+    // is back.
+    bed.primary().start().expect("restarting the primary");
+    let n: i64 = one(&mut conn, "SELECT COUNT(*) FROM app.tx FOR UPDATE").await;
+    assert_eq!(n, 0, "the killed transaction's insert survived");
+    run(&mut conn, "INSERT INTO app.tx VALUES (2)").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_query_interrupts_a_sessions_statement() {
+    let bed = Bed::shared();
+    let victim = bed.conn().await;
+    let id = victim.id();
+    let mut killer = bed.conn().await;
+    let query = spawn_query(victim, "SELECT SLEEP(30)");
+    let servers: Vec<_> = bed.cluster().servers().iter().collect();
+    wait_running(&servers, "SELECT SLEEP(30)");
+    let killed = killer.query_drop(format!("KILL QUERY {id}")).await;
+    if killed.is_err() {
+        query.abort();
+    }
+    killed.expect("KILL QUERY of a proxy connection id");
+    let (mut victim, result) = query.await.expect("the query task");
+    // An interrupted SLEEP returns 1 (or the statement fails with 1317, "interrupted").
+    match result {
+        Ok(v) => assert_eq!(v, Some(1), "SLEEP was not interrupted"),
+        Err(e) => assert_eq!(server_code(&e), Some(1317), "{e}"),
+    }
+    // KILL QUERY leaves the connection: the victim's session goes on.
+    let n: i64 = one(&mut victim, "SELECT 3").await;
+    assert_eq!(n, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_connection_ends_the_session() {
+    let bed = Bed::shared();
+    let victim = bed.conn().await;
+    let id = victim.id();
+    let mut killer = bed.conn().await;
+    // The proxy's own connection ids: distinct per session.
+    assert_ne!(id, killer.id());
+    let query = spawn_query(victim, "SELECT SLEEP(30)");
+    let servers: Vec<_> = bed.cluster().servers().iter().collect();
+    wait_running(&servers, "SELECT SLEEP(30)");
+    let killed = killer.query_drop(format!("KILL {id}")).await;
+    if killed.is_err() {
+        query.abort();
+    }
+    killed.expect("KILL of a proxy connection id");
+    let (mut victim, result) = query.await.expect("the query task");
+    assert!(
+        !matches!(result, Ok(Some(0))),
+        "the killed session's SLEEP ran to its end"
+    );
+    // The killed session is closed.
+    assert!(victim.query_drop("SELECT 1").await.is_err());
+    // The killer's session is fine.
+    let n: i64 = one(&mut killer, "SELECT 4").await;
+    assert_eq!(n, 4);
+    // Unknown ids are refused as MySQL does (1094, "Unknown thread id").
+    let err = killer
+        .query_drop("KILL QUERY 999999")
+        .await
+        .expect_err("KILL of an unknown id");
+    assert_eq!(server_code(&err), Some(1094), "{err}");
+}
