@@ -97,7 +97,9 @@ impl<'a> MarkerScanner<'a> {
         };
         let mut buf = [0u8; 32];
         self.effects |= match upper(p.text, &mut buf) {
-            b"LAST_INSERT_ID" | b"FOUND_ROWS" | b"ROW_COUNT" => Effects::SESSION_FUNCTION,
+            b"LAST_INSERT_ID" => Effects::SESSION_FUNCTION,
+            // About the previous statement, wherever it ran (a plain SELECT on a replica too).
+            b"FOUND_ROWS" | b"ROW_COUNT" => Effects::DIAGNOSTICS,
             b"GET_LOCK" | b"RELEASE_LOCK" | b"IS_USED_LOCK" | b"IS_FREE_LOCK" => {
                 Effects::NAMED_LOCK
             }
