@@ -50,6 +50,7 @@ fn three_hundred_sessions_share_ten_connections_per_server() {
     });
     for (server, peak) in servers.iter().zip(&peaks) {
         let peak = peak.load(Ordering::Relaxed);
+        eprintln!("{}: at most {peak} connections of app seen", server.name());
         assert!(
             peak <= MAX_SIZE + MONITOR_MARGIN,
             "{} had {peak} connections of app (pool max_size {MAX_SIZE})",

@@ -162,6 +162,15 @@ async fn last_insert_id_right_after_an_insert() {
         let id: u64 = one(&mut conn, "SELECT LAST_INSERT_ID()").await;
         assert_eq!(id, i, "LAST_INSERT_ID() after insert #{i}");
     }
+    // It is the session's value until its next insert, reads on a replica in between.
+    let n: i64 = one(
+        &mut conn,
+        "SELECT COUNT(*) FROM information_schema.SCHEMATA",
+    )
+    .await;
+    assert!(n > 0);
+    let id: u64 = one(&mut conn, "SELECT LAST_INSERT_ID()").await;
+    assert_eq!(id, 3, "LAST_INSERT_ID() after a read");
     run(&mut conn, &format!("DROP TABLE {t}")).await;
 }
 
