@@ -174,10 +174,10 @@ impl<'a> StmtExecute<'a> {
         }
         let mut bitmap = vec![0u8; values.len().div_ceil(8)];
         for (i, v) in values.iter().enumerate() {
-            if *v == Value::Null {
-                if let Some(b) = bitmap.get_mut(i / 8) {
-                    *b |= 1 << (i % 8);
-                }
+            if *v == Value::Null
+                && let Some(b) = bitmap.get_mut(i / 8)
+            {
+                *b |= 1 << (i % 8);
             }
         }
         dst.put_slice(&bitmap);

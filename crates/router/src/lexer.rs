@@ -182,17 +182,17 @@ impl<'a> Lexer<'a> {
         } else {
             None
         };
-        if let Some(skip) = bang {
-            if !self.in_exec_comment {
-                self.pos = open + skip;
-                while self.peek(0).is_ascii_digit() {
-                    self.pos += 1;
-                }
-                self.in_exec_comment = true;
-                return None;
+        if let Some(skip) = bang
+            && !self.in_exec_comment
+        {
+            self.pos = open + skip;
+            while self.peek(0).is_ascii_digit() {
+                self.pos += 1;
             }
-            // MySQL does not nest them; treat a nested one as a plain comment below.
+            self.in_exec_comment = true;
+            return None;
         }
+        // MySQL does not nest them; treat a nested one as a plain comment below.
         let body_start = open + 2;
         match find(&b[body_start.min(b.len())..], b"*/") {
             Some(i) => {

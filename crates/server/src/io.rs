@@ -48,7 +48,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     /// closed the connection cleanly between packets.
     pub async fn read_packet(&mut self) -> Result<Option<Packet>, ReadError> {
         loop {
-            if let Some(packet) = self.codec.decode(&mut self.rbuf).map_err(ReadError::Protocol)? {
+            if let Some(packet) = self
+                .codec
+                .decode(&mut self.rbuf)
+                .map_err(ReadError::Protocol)?
+            {
                 return Ok(Some(packet));
             }
             if self.fill().await.map_err(ReadError::Io)? == 0 {

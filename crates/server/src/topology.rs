@@ -141,7 +141,11 @@ mod tests {
 
     #[test]
     fn weights_split_reads_exactly_over_a_cycle() {
-        let t = topology(&[(Role::Primary, 1, 1), (Role::Replica, 2, 0), (Role::Replica, 1, 0)]);
+        let t = topology(&[
+            (Role::Primary, 1, 1),
+            (Role::Replica, 2, 0),
+            (Role::Replica, 1, 0),
+        ]);
         assert_eq!(counts(&t, 400), vec![100, 200, 100]);
     }
 

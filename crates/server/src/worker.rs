@@ -61,10 +61,10 @@ impl Shared {
 
     /// Records the version a backend announced.
     pub fn set_server_version(&self, version: &str) {
-        if let Ok(mut v) = self.server_version.write() {
-            if *v != version {
-                *v = version.to_string();
-            }
+        if let Ok(mut v) = self.server_version.write()
+            && *v != version
+        {
+            *v = version.to_string();
         }
     }
 
@@ -91,7 +91,9 @@ pub struct Worker {
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Worker").field("pools", &self.pools).finish_non_exhaustive()
+        f.debug_struct("Worker")
+            .field("pools", &self.pools)
+            .finish_non_exhaustive()
     }
 }
 

@@ -91,14 +91,14 @@ impl Cluster {
                 (tmp.path().to_path_buf(), Some(tmp))
             }
         };
-        if let Some(ports) = &config.ports {
-            if ports.len() != config.replicas + 1 {
-                return Err(Error::Invalid(format!(
-                    "{} fixed ports given for {} servers",
-                    ports.len(),
-                    config.replicas + 1
-                )));
-            }
+        if let Some(ports) = &config.ports
+            && ports.len() != config.replicas + 1
+        {
+            return Err(Error::Invalid(format!(
+                "{} fixed ports given for {} servers",
+                ports.len(),
+                config.replicas + 1
+            )));
         }
         let fresh = !base.join("primary").join("data").join("mysql").is_dir();
 

@@ -203,10 +203,10 @@ impl Server {
     /// Starts the server and waits until it answers SQL. A no-op when this handle's server runs.
     pub fn start(&self) -> Result<()> {
         let mut process = lock(&self.process);
-        if let Some(p) = process.as_mut() {
-            if p.is_running() {
-                return Ok(());
-            }
+        if let Some(p) = process.as_mut()
+            && p.is_running()
+        {
+            return Ok(());
         }
         // A stale socket from a killed run makes mariadbd refuse to start.
         let _ = std::fs::remove_file(&self.spec.socket);

@@ -91,10 +91,10 @@ impl<'a> Query<'a> {
             if n > 0 {
                 let mut bitmap = vec![0u8; n.div_ceil(8)];
                 for (i, a) in self.attributes.iter().enumerate() {
-                    if a.value == Value::Null {
-                        if let Some(b) = bitmap.get_mut(i / 8) {
-                            *b |= 1 << (i % 8);
-                        }
+                    if a.value == Value::Null
+                        && let Some(b) = bitmap.get_mut(i / 8)
+                    {
+                        *b |= 1 << (i % 8);
                     }
                 }
                 dst.put_slice(&bitmap);

@@ -110,10 +110,10 @@ impl BinaryRow {
         dst.put_u8(0);
         let mut bitmap = vec![0u8; (values.len() + 2).div_ceil(8)];
         for (i, v) in values.iter().enumerate() {
-            if *v == Value::Null {
-                if let Some(b) = bitmap.get_mut((i + 2) / 8) {
-                    *b |= 1 << ((i + 2) % 8);
-                }
+            if *v == Value::Null
+                && let Some(b) = bitmap.get_mut((i + 2) / 8)
+            {
+                *b |= 1 << ((i + 2) % 8);
             }
         }
         dst.put_slice(&bitmap);

@@ -67,7 +67,11 @@ pub async fn accept(
     let user = String::from_utf8_lossy(&response.username).into_owned();
     let denied = format!(
         "Access denied for user '{user}'@'{peer}' (using password: {})",
-        if response.auth_response.is_empty() { "NO" } else { "YES" }
+        if response.auth_response.is_empty() {
+            "NO"
+        } else {
+            "YES"
+        }
     );
     let Some(account) = config.users.iter().find(|u| u.user == user) else {
         refuse(io, code::ER_ACCESS_DENIED_ERROR, denied).await?;
@@ -160,7 +164,11 @@ pub async fn send_ok(io: &mut ClientIo, caps: CapabilityFlags, status: StatusFla
     io.flush().await.map_err(Error::ClientIo)
 }
 
-async fn refuse(io: &mut ClientIo, code: splitrail_protocol::response::ErrorCode, message: String) -> Result<()> {
+async fn refuse(
+    io: &mut ClientIo,
+    code: splitrail_protocol::response::ErrorCode,
+    message: String,
+) -> Result<()> {
     let mut payload = BytesMut::new();
     ErrPacket::new(code, message).encode(CapabilityFlags::CLIENT_PROTOCOL_41, &mut payload);
     io.send(&payload).await.map_err(Error::ClientIo)

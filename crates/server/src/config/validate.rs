@@ -282,15 +282,16 @@ fn routing(config: &Config, dropped: &Dropped, report: &mut Report) {
             (Some(_), None) => {}
         }
         let matches = &rule.matches;
-        if let Some(user) = &matches.user {
-            if !config.users.iter().any(|u| &u.user == user) && !dropped.touched("users") {
-                let message = format!("no user {user:?} in users");
-                report.add(
-                    ErrorKind::InvalidValue,
-                    format!("{path}.match.user"),
-                    message,
-                );
-            }
+        if let Some(user) = &matches.user
+            && !config.users.iter().any(|u| &u.user == user)
+            && !dropped.touched("users")
+        {
+            let message = format!("no user {user:?} in users");
+            report.add(
+                ErrorKind::InvalidValue,
+                format!("{path}.match.user"),
+                message,
+            );
         }
         for (key, value) in [("schema", &matches.schema), ("digest", &matches.digest)] {
             report.not_empty(format!("{path}.match.{key}"), value.as_deref());
@@ -310,14 +311,14 @@ fn monitor(config: &Config, report: &mut Report) {
         "monitor.success_threshold",
         monitor.success_threshold.into(),
     );
-    if let Some(user) = &monitor.user {
-        if !config.users.iter().any(|u| &u.user == user) {
-            report.add(
-                ErrorKind::InvalidValue,
-                "monitor.user",
-                format!("no user {user:?} in users"),
-            );
-        }
+    if let Some(user) = &monitor.user
+        && !config.users.iter().any(|u| &u.user == user)
+    {
+        report.add(
+            ErrorKind::InvalidValue,
+            "monitor.user",
+            format!("no user {user:?} in users"),
+        );
     }
 }
 
