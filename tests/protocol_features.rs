@@ -154,13 +154,8 @@ async fn load_data_local_infile_with_the_mariadb_cli() {
          DROP TABLE {t};\n",
         path.display()
     );
-    let out = bed.mariadb_cli(&["--local-infile=1", "app"], &script);
-    assert!(
-        out.status.success(),
-        "mariadb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "1000\n1000\n");
+    let stdout = bed.mariadb_ok(&["--local-infile=1", "app"], &script);
+    assert_eq!(stdout, "1000\n1000\n");
     let _ = std::fs::remove_file(path);
 }
 
@@ -236,15 +231,8 @@ async fn com_init_db_from_the_mariadb_cli() {
     // The client's own `use` command sends COM_INIT_DB (not a USE statement).
     let script = "use mysql\nSELECT DATABASE();\nBEGIN; SELECT DATABASE(); COMMIT;\n\
                   use app\nSELECT DATABASE();\n";
-    let out = bed.mariadb_cli(&[], script);
-    assert!(
-        out.status.success(),
-        "mariadb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "mysql\nmysql\napp\n");
-    let out = bed.mariadb_cli(&[], "use no_such_schema\n");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = bed.mariadb_ok(&[], script);
+    assert_eq!(stdout, "mysql\nmysql\napp\n");
+    let stderr = bed.mariadb_err(&[], "use no_such_schema\n");
     assert!(stderr.contains("1049"), "{stderr}");
 }

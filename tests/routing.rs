@@ -223,16 +223,8 @@ async fn user_variables_are_seen_by_later_statements() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mariadb_cli_works_through_the_proxy() {
     let bed = Bed::shared();
-    let out = bed.mariadb_cli(&["-e", "select @@server_id"], "");
-    assert!(
-        out.status.success(),
-        "mariadb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        bed.replica(0).server_id().to_string()
-    );
+    let stdout = bed.mariadb_ok(&["-e", "select @@server_id"], "");
+    assert_eq!(stdout.trim(), bed.replica(0).server_id().to_string());
 
     // A script on stdin: a write and reads in one session, as people use the client.
     let t = table("cli");
@@ -243,13 +235,7 @@ async fn the_mariadb_cli_works_through_the_proxy() {
          BEGIN; SELECT COUNT(*), @@server_id FROM {t}; COMMIT;\n\
          DROP TABLE {t};\n"
     );
-    let out = bed.mariadb_cli(&["app"], &script);
-    assert!(
-        out.status.success(),
-        "mariadb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = bed.mariadb_ok(&["app"], &script);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         lines,

@@ -200,9 +200,7 @@ async fn an_unknown_user_gets_1045() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mariadb_cli_with_a_wrong_password_gets_1045() {
     let bed = Bed::shared();
-    let out = bed.mariadb_cli(&["--password=wrong", "-e", "select 1"], "");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = bed.mariadb_err(&["--password=wrong", "-e", "select 1"], "");
     assert!(stderr.contains("1045"), "{stderr}");
 }
 
@@ -272,4 +270,29 @@ async fn change_user_switches_identity_and_resets_state() {
         .await
         .expect_err("CHANGE_USER with a wrong password");
     assert_eq!(server_code(&err), Some(1045), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mysql_async_pool_hands_out_clean_sessions() {
+    let bed = Bed::shared();
+    let pool = bed.pool();
+    {
+        let mut conn = pool.get_conn().await.expect("a pooled connection");
+        run(&mut conn, "SET @left_over = 1").await;
+        run(&mut conn, "SET time_zone = '+02:00'").await;
+        run(&mut conn, "CREATE TEMPORARY TABLE app.left_over (id INT)").await;
+    } // back to the pool: mysql_async resets it (COM_RESET_CONNECTION) before reuse
+    for _ in 0..3 {
+        let mut conn = pool.get_conn().await.expect("a pooled connection");
+        let v: Option<i64> = one(&mut conn, "SELECT @left_over").await;
+        assert_eq!(v, None);
+        let tz: String = one(&mut conn, "SELECT @@time_zone").await;
+        assert_eq!(tz, "SYSTEM");
+        let err = conn
+            .query_drop("SELECT * FROM app.left_over")
+            .await
+            .expect_err("the temporary table outlived its session");
+        assert_eq!(server_code(&err), Some(1146), "{err}");
+    }
+    pool.disconnect().await.expect("closing the pool");
 }

@@ -125,6 +125,22 @@ impl Bed {
         mariadb_cli(self.port(), args, stdin)
     }
 
+    /// Runs the `mariadb` client as [`Bed::mariadb_cli`] does and returns what it printed,
+    /// panicking with its error output when it fails.
+    pub fn mariadb_ok(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.mariadb_cli(args, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "mariadb {args:?} failed: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs the `mariadb` client, expecting it to fail; returns its error output.
+    pub fn mariadb_err(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.mariadb_cli(args, stdin);
+        assert!(!out.status.success(), "mariadb {args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// Creates [`OTHER_USER`] on every server, outside the binlog (as the test bed creates
     /// `app`), with the same privileges on the `app` schema. Idempotent.
     pub fn create_other_user(&self) {
