@@ -108,6 +108,14 @@ fn csv_file(name: &str, rows: usize) -> std::path::PathBuf {
     path
 }
 
+/// Removes a file of [`csv_file`], and its directory once empty.
+fn remove_csv(path: &std::path::Path) {
+    let _ = std::fs::remove_file(path);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_data_local_infile_with_mysql_async() {
     let bed = Bed::shared();
@@ -138,7 +146,7 @@ async fn load_data_local_infile_with_mysql_async() {
         .expect("a row");
     assert_eq!((n, last.as_str()), (20_000, "name-9999"));
     run(&mut conn, &format!("DROP TABLE {t}")).await;
-    let _ = std::fs::remove_file(path);
+    remove_csv(&path);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +164,7 @@ async fn load_data_local_infile_with_the_mariadb_cli() {
     );
     let stdout = bed.mariadb_ok(&["--local-infile=1", "app"], &script);
     assert_eq!(stdout, "1000\n1000\n");
-    let _ = std::fs::remove_file(path);
+    remove_csv(&path);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
