@@ -262,16 +262,17 @@ bitflags! {
         const USER_VAR_WRITE = 1 << 2;
         /// Reads a user variable `@x`.
         const USER_VAR_READ = 1 << 3;
-        /// `LAST_INSERT_ID()`, `FOUND_ROWS()`, `ROW_COUNT()`, `SQL_CALC_FOUND_ROWS`, `@@identity`,
-        /// `@@last_insert_id`: results that live on the connection that wrote; `CONNECTION_ID()`,
-        /// whose answer is used with KILL on the primary.
+        /// `LAST_INSERT_ID()`, `SQL_CALC_FOUND_ROWS`, `@@identity`, `@@last_insert_id`: results
+        /// that live on the connection that wrote; `CONNECTION_ID()`, whose answer is used with
+        /// KILL on the primary.
         const SESSION_FUNCTION = 1 << 4;
         /// `GET_LOCK`, `RELEASE_LOCK`, `RELEASE_ALL_LOCKS`, `IS_USED_LOCK`, `IS_FREE_LOCK`.
         const NAMED_LOCK = 1 << 5;
         /// MariaDB sequences: `NEXTVAL`, `LASTVAL`, `SETVAL`, `NEXT VALUE FOR`, `PREVIOUS VALUE FOR`.
         const SEQUENCE = 1 << 6;
         /// About the previous statement on this connection: `SHOW WARNINGS`, `SHOW ERRORS`,
-        /// `@@warning_count`, `@@error_count`, `GET DIAGNOSTICS`, `SHOW PROFILE`.
+        /// `@@warning_count`, `@@error_count`, `GET DIAGNOSTICS`, `SHOW PROFILE`, `FOUND_ROWS()`,
+        /// `ROW_COUNT()`.
         const DIAGNOSTICS = 1 << 7;
         /// Commits any open transaction before running (DDL, LOCK TABLES, account statements …).
         const IMPLICIT_COMMIT = 1 << 8;

@@ -241,6 +241,7 @@ impl<'a> Lexer<'a> {
                 });
             }
         }
+        // MySQL does not nest them; treat a nested one as a plain comment below.
         let body_start = open + 2;
         match find(&b[body_start.min(b.len())..], b"*/") {
             Some(i) => {

@@ -61,7 +61,7 @@ pub enum Reason {
     UserVariableWrite,
     /// Reads a user variable, which lives on the primary connection.
     UserVariableRead,
-    /// `LAST_INSERT_ID()`, `FOUND_ROWS()`, `ROW_COUNT()`, `SQL_CALC_FOUND_ROWS`, `CONNECTION_ID()`.
+    /// `LAST_INSERT_ID()`, `SQL_CALC_FOUND_ROWS`, `@@identity`, `CONNECTION_ID()`.
     SessionFunction,
     /// `GET_LOCK()` and friends.
     NamedLock,

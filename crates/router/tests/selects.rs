@@ -65,8 +65,9 @@ fn reads_with_side_effects_go_to_the_primary() {
             UserVariableRead,
         ),
         ("SELECT LAST_INSERT_ID()", Primary, SessionFunction),
-        ("SELECT found_rows()", Primary, SessionFunction),
-        ("SELECT ROW_COUNT()", Primary, SessionFunction),
+        // About the previous statement: on the connection it ran on, which may be a replica's.
+        ("SELECT found_rows()", Pinned, Diagnostics),
+        ("SELECT ROW_COUNT()", Pinned, Diagnostics),
         (
             "SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 10",
             Primary,

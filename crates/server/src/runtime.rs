@@ -103,6 +103,7 @@ pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
         sockets.push(bind(local_addr)?);
     }
     let shared = Arc::new(Shared::new(config));
+    greet_like_the_primary(&shared);
     let (tx, rx) = watch::channel(false);
     let mut threads = Vec::new();
     for (n, socket) in sockets.into_iter().enumerate() {
@@ -120,6 +121,50 @@ pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
         threads,
         shared,
     })
+}
+
+/// Learns the primary's version string from its greeting before the first client connects.
+///
+/// Clients decide what they may send from the version they are greeted with: mysql_async, for
+/// one, sends COM_RESET_CONNECTION only to a server that announces `…-MariaDB` ≥ 10.2.4 or
+/// MySQL ≥ 5.7.3, and took the placeholder `5.5.5-10.11.0-splitrail` for MySQL 5.5 (its
+/// `reset()` then silently did nothing). Until now the version was learnt only when a
+/// statement first reached the primary, so every client of a fresh proxy got the placeholder.
+/// An unreachable primary leaves the placeholder; the version is refreshed later as before.
+fn greet_like_the_primary(shared: &Shared) {
+    use std::io::Read;
+    let Some(primary) = shared.topology.primary() else {
+        return;
+    };
+    let address = &shared.topology.servers[primary].address;
+    let timeout = shared
+        .config
+        .pool
+        .connect_timeout
+        .min(Duration::from_secs(1));
+    let greeting = (|| -> std::io::Result<Vec<u8>> {
+        use std::net::ToSocketAddrs;
+        let addr = address
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address"))?;
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        let mut header = [0u8; 4];
+        stream.read_exact(&mut header)?;
+        let len =
+            usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload)?;
+        Ok(payload)
+    })();
+    match greeting.map(|p| splitrail_protocol::handshake::InitialHandshake::decode(&p)) {
+        Ok(Ok(handshake)) => {
+            shared.set_server_version(&String::from_utf8_lossy(&handshake.server_version));
+        }
+        Ok(Err(e)) => debug!(error = %e, "cannot read the primary's greeting"),
+        Err(e) => debug!(error = %e, "cannot reach the primary for its version"),
+    }
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<Socket> {

@@ -147,7 +147,14 @@ impl OkPacket {
             ok.status = StatusFlags::from_bits_retain(r.u16()?);
         }
         if !caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
-            ok.info = r.rest().to_vec();
+            // Servers send the info as a length-encoded string here too (MySQL's and MariaDB's
+            // `net_send_ok` store it with `net_store_data`), and clients read it so; a bare
+            // string without the length is taken as it is.
+            let rest = r.rest();
+            ok.info = match Reader::new(rest).lenenc_bytes() {
+                Ok(info) if !rest.is_empty() => info.to_vec(),
+                _ => rest.to_vec(),
+            };
             return Ok(ok);
         }
         if r.is_empty() {
@@ -190,7 +197,11 @@ impl OkPacket {
             dst.put_u16_le(self.status.bits());
         }
         if !caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
-            dst.put_slice(&self.info);
+            // Length-encoded, as servers write it and clients (libmysqlclient, mysql_common)
+            // parse it; a bare string makes them drop the whole OK (affected rows included).
+            if !self.info.is_empty() {
+                dst.put_lenenc_bytes(&self.info);
+            }
             return;
         }
         dst.put_lenenc_bytes(&self.info);
@@ -225,5 +236,21 @@ mod tests {
         let mut b = BytesMut::new();
         ok.encode(caps, &mut b);
         assert_eq!(&b[..], p);
+    }
+
+    #[test]
+    fn info_is_length_encoded_without_session_track() {
+        // What MariaDB sends after LOAD DATA to a client without CLIENT_SESSION_TRACK.
+        let caps = CapabilityFlags::CLIENT_PROTOCOL_41;
+        let p = b"\x00\x03\x00\x02\x00\x00\x00\x0aRecords: 3";
+        let ok = OkPacket::decode(p, caps).unwrap();
+        assert_eq!((ok.affected_rows, &ok.info[..]), (3, &b"Records: 3"[..]));
+        let mut b = BytesMut::new();
+        ok.encode(caps, &mut b);
+        assert_eq!(&b[..], p);
+        // A bare string is still read whole.
+        let bare = b"\x00\x01\x00\x02\x00\x00\x00Rows matched: 1";
+        let ok = OkPacket::decode(bare, caps).unwrap();
+        assert_eq!(&ok.info[..], b"Rows matched: 1");
     }
 }

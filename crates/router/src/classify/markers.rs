@@ -97,9 +97,9 @@ impl<'a> MarkerScanner<'a> {
         };
         let mut buf = [0u8; 32];
         self.effects |= match upper(p.text, &mut buf) {
-            b"LAST_INSERT_ID" | b"FOUND_ROWS" | b"ROW_COUNT" | b"CONNECTION_ID" => {
-                Effects::SESSION_FUNCTION
-            }
+            b"LAST_INSERT_ID" | b"CONNECTION_ID" => Effects::SESSION_FUNCTION,
+            // About the previous statement, wherever it ran (a plain SELECT on a replica too).
+            b"FOUND_ROWS" | b"ROW_COUNT" => Effects::DIAGNOSTICS,
             b"GET_LOCK" if self.effects.contains(Effects::ACQUIRES_NAMED_LOCK) => {
                 Effects::ACQUIRES_SEVERAL_NAMED_LOCKS
             }

@@ -102,6 +102,8 @@ pub struct BackendConn {
     pub created: Instant,
     /// When it was last returned to its pool (for `idle_timeout`).
     pub idle_since: Instant,
+    /// What `LAST_INSERT_ID()` returns on this connection, as far as the proxy saw.
+    pub last_insert_id: u64,
     /// Statements prepared on this connection, by text.
     pub statements: crate::session::prepared::StmtCache,
     /// Set when a response was cut off or the state is unknown: it must not be reused.
@@ -189,6 +191,7 @@ impl BackendConn {
                 schema: None,
                 vars: SessionVariables::default(),
                 statements: Default::default(),
+                last_insert_id: 0,
                 created: now,
                 idle_since: now,
                 broken: false,
@@ -304,6 +307,7 @@ impl BackendConn {
         }
         self.vars = SessionVariables::default();
         self.statements.clear();
+        self.last_insert_id = 0;
         if self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
             self.run_checked(TRACKING_SQL).await?;
         }

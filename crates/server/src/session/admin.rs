@@ -65,6 +65,10 @@ impl Session {
                 )
                 .await;
         }
+        if scope == KillScope::Connection {
+            // First, so the victim, seeing its backend go, knows not to replay the statement.
+            target.kill();
+        }
         if let Some((server, thread)) = target.running() {
             let what = match scope {
                 KillScope::Query => "QUERY",
@@ -87,9 +91,6 @@ impl Session {
             .await?;
             conn.run_checked(format!("KILL {what} {thread}").as_bytes())
                 .await?;
-        }
-        if scope == KillScope::Connection {
-            target.kill();
         }
         info!(target = id, ?scope, "killed");
         if target.id == self.id && scope == KillScope::Connection {
@@ -125,10 +126,7 @@ impl Session {
             }
         };
         // Every connection held was logged in as the old user with its session state.
-        self.close_backends();
-        self.stmts.clear();
-        self.sql_prepared = false;
-        self.cursor_open = false;
+        self.forget_session();
         self.user = user.as_str().into();
         self.password = password;
         if let Ok(mut u) = self.info.user.lock() {
@@ -174,7 +172,7 @@ impl Session {
         p.put_u32_le(backend_id);
         p.put_slice(payload.get(5..).unwrap_or_default());
         let payload = p.freeze();
-        if let Err(e) = self.sync(&mut lease).await {
+        if let Err(e) = self.sync(&mut lease, None).await {
             drop(lease);
             return Err(e);
         }

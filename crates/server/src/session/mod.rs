@@ -67,6 +67,8 @@ pub struct Session {
     pub(crate) stmts: HashMap<u32, prepared::ClientStmt>,
     /// The last client statement id handed out.
     pub(crate) next_stmt_id: u32,
+    /// What `LAST_INSERT_ID()` returns in this session (from the OK packets of its inserts).
+    pub(crate) last_insert_id: u64,
     /// Status flags of the last response, for answers the proxy writes itself.
     pub(crate) status: StatusFlags,
 }
@@ -114,6 +116,7 @@ impl Session {
             sql_prepared: false,
             stmts: HashMap::new(),
             next_stmt_id: 0,
+            last_insert_id: 0,
             status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
         }
     }
@@ -215,7 +218,7 @@ impl Session {
             Command::Ping => self.send_ok().await?,
             Command::InitDb { schema } => self.init_db(payload, schema).await?,
             Command::ResetConnection => {
-                self.close_backends();
+                self.forget_session();
                 self.state.reset();
                 self.send_ok().await?;
             }
@@ -293,6 +296,17 @@ impl Session {
         }
     }
 
+    /// Drops everything the session built up on the server side (connections with its state,
+    /// prepared statements, cursors, its insert id), as COM_RESET_CONNECTION and COM_CHANGE_USER
+    /// do; the caller resets the router state.
+    pub(crate) fn forget_session(&mut self) {
+        self.close_backends();
+        self.stmts.clear();
+        self.sql_prepared = false;
+        self.cursor_open = false;
+        self.last_insert_id = 0;
+    }
+
     /// Gives a connection back to the pool; one with session state the pool cannot see (locks,
     /// temporary tables, user variables) is closed instead.
     pub(crate) fn release(&mut self, mut lease: Lease) {
@@ -300,6 +314,7 @@ impl Session {
             || self.state.holds_table_locks()
             || self.state.holds_named_locks()
             || self.state.user_variables().next().is_some()
+            || self.sql_prepared
         {
             lease.conn.broken = true;
         }

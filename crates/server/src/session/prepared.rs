@@ -106,7 +106,7 @@ impl Session {
                 .await;
         };
         let mut lease = self.lease_for(choice).await?;
-        if let Some(err) = self.sync(&mut lease).await? {
+        if let Some(err) = self.sync(&mut lease, Some(&c)).await? {
             self.put_back(lease);
             return self.send_backend_err(&err).await;
         }
@@ -187,44 +187,32 @@ impl Session {
                 .await;
         };
         let max = self.worker.shared.config.pool.max_prepared_statements as usize;
-        let mut lease = self.lease_for(choice).await?;
-        if let Some(err) = self.sync(&mut lease).await? {
-            self.put_back(lease);
-            return self.send_backend_err(&err).await;
-        }
-        let backend = match backend_stmt(&mut lease.conn, &sql, max).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(err)) => {
-                self.put_back(lease);
-                return self.send_backend_err(&err).await;
+        let build = async |lease: &mut Lease| -> Result<Result<Bytes, ErrPacket>> {
+            let backend = match backend_stmt(&mut lease.conn, &sql, max).await? {
+                Ok(s) => s,
+                Err(err) => return Ok(Err(err)),
+            };
+            for (param, data) in &long_data {
+                let mut p = BytesMut::with_capacity(data.len() + 7);
+                p.put_u8(cmd::STMT_SEND_LONG_DATA);
+                p.put_u32_le(backend.id);
+                p.put_u16_le(*param);
+                p.put_slice(data);
+                lease.conn.send_command(&p).await?;
             }
-            Err(e) => {
-                drop(lease);
-                return Err(e);
+            let rewritten = layout.rewrite(
+                payload,
+                backend.id,
+                (!backend.typed).then(|| types.clone()).flatten(),
+            );
+            if rewritten.types_sent
+                && let Some(s) = lease.conn.statements.get(&sql)
+            {
+                s.typed = true;
             }
+            Ok(Ok(rewritten.payload))
         };
-        for (param, data) in &long_data {
-            let mut p = BytesMut::with_capacity(data.len() + 7);
-            p.put_u8(cmd::STMT_SEND_LONG_DATA);
-            p.put_u32_le(backend.id);
-            p.put_u16_le(*param);
-            p.put_slice(data);
-            if let Err(e) = lease.conn.send_command(&p).await {
-                drop(lease);
-                return Err(e);
-            }
-        }
-        let rewritten = layout.rewrite(
-            payload,
-            backend.id,
-            (!backend.typed).then_some(types).flatten(),
-        );
-        if rewritten.types_sent
-            && let Some(s) = lease.conn.statements.get(&sql)
-        {
-            s.typed = true;
-        }
-        self.run_on(lease, rewritten.payload, Some(&c)).await
+        self.execute_with(choice, Some(&c), build).await.map(drop)
     }
 
     /// COM_STMT_SEND_LONG_DATA: kept until the statement's next execution (no response).
@@ -280,7 +268,7 @@ impl Session {
         }
     }
 
-    async fn send_backend_err(&mut self, err: &ErrPacket) -> Result<()> {
+    pub(crate) async fn send_backend_err(&mut self, err: &ErrPacket) -> Result<()> {
         let mut payload = BytesMut::new();
         err.encode(self.caps, &mut payload);
         self.client.queue(&payload).map_err(Error::ClientProtocol)?;
@@ -465,19 +453,6 @@ impl ExecuteLayout {
                 }
             }
         }
-    }
-}
-
-impl Session {
-    /// Runs an already-built command on `lease` (the statement path after the connection was
-    /// chosen and synced), relays the answer and learns from it.
-    pub(crate) async fn run_on(
-        &mut self,
-        lease: Lease,
-        payload: Bytes,
-        c: Option<&Classification>,
-    ) -> Result<()> {
-        self.execute_on(lease, &payload, c).await.map(drop)
     }
 }
 

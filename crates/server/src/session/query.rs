@@ -3,7 +3,7 @@
 //! tracked session state). Also the other commands that run on a backend as they are.
 use bytes::Bytes;
 use splitrail_protocol::command::code as cmd;
-use splitrail_protocol::response::code;
+use splitrail_protocol::response::{ErrPacket, code};
 use splitrail_protocol::{End, StatusFlags};
 use splitrail_router::{Classification, Kind, ServerStatus, Target, route};
 use tracing::{debug, warn};
@@ -117,32 +117,65 @@ impl Session {
         payload: &Bytes,
         classification: Option<&Classification>,
     ) -> Result<Option<Relayed>> {
+        self.execute_with(choice, classification, async |_: &mut Lease| {
+            Ok(Ok(payload.clone()))
+        })
+        .await
+    }
+
+    /// Runs a statement on a connection for `choice`: `build` makes the command for the chosen
+    /// connection (e.g. prepares the statement there first). A read that fails before reaching
+    /// the client — its server unreachable, or its connection lost before any byte of the answer
+    /// was relayed — is replayed once elsewhere, invisibly; a read's target that refuses
+    /// connections is skipped up to twice.
+    pub(crate) async fn execute_with(
+        &mut self,
+        choice: Choice,
+        classification: Option<&Classification>,
+        mut build: impl AsyncFnMut(&mut Lease) -> Result<Result<Bytes, ErrPacket>>,
+    ) -> Result<Option<Relayed>> {
         let read_only = classification.is_some_and(|c| c.analysis.is_read());
-        let mut retried = false;
+        let mut replayed = false;
+        let mut unreachable = 0;
         loop {
             let mut lease = match self.lease_for(choice).await {
                 Ok(lease) => lease,
                 // A replica that cannot be reached is left out for a while: a read tries the
                 // next server (the primary when no replica is left).
-                Err(e) if e.retry_safe() && read_only && choice == Choice::Read && !retried => {
+                Err(e)
+                    if e.retry_safe() && read_only && choice == Choice::Read && unreachable < 2 =>
+                {
                     warn!(error = %e, "read goes elsewhere");
-                    retried = true;
+                    unreachable += 1;
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            if let Some(err) = self.sync(&mut lease).await? {
-                // The schema or a variable could not be restored: the client gets that error.
-                self.put_back(lease);
-                let message = String::from_utf8_lossy(&err.message).into_owned();
-                let code = splitrail_protocol::response::ErrorCode {
-                    code: err.code,
-                    sql_state: "HY000",
-                };
-                self.send_err(code, &message).await?;
-                return Ok(None);
-            }
-            match self.attempt(lease, payload, classification).await {
+            let prepared = match self.sync(&mut lease, classification).await {
+                Ok(None) => build(&mut lease).await,
+                Ok(Some(err)) => Ok(Err(err)),
+                Err(e) => Err(e),
+            };
+            let payload = match prepared {
+                Ok(Ok(payload)) => payload,
+                Ok(Err(err)) => {
+                    // The backend refused part of the session's state or the statement's
+                    // preparation: the client gets that error.
+                    self.put_back(lease);
+                    self.send_backend_err(&err).await?;
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.suspect(lease.conn.server, &e);
+                    drop(lease);
+                    if read_only && !replayed && !self.state.in_transaction() {
+                        replayed = true;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            };
+            match self.attempt(lease, &payload, classification).await {
                 Attempt::Done(done) => return Ok(Some(done)),
                 Attempt::ClientGone(e) => return Err(Error::ClientIo(e)),
                 Attempt::BackendFailed {
@@ -150,9 +183,13 @@ impl Session {
                     sent,
                     in_transaction,
                 } => {
-                    // A read that reached no byte of the client is replayed once, invisibly.
-                    if sent.is_none() && read_only && !retried && !in_transaction {
-                        retried = true;
+                    if sent.is_none()
+                        && read_only
+                        && !replayed
+                        && !in_transaction
+                        && !self.info.is_killed()
+                    {
+                        replayed = true;
                         continue;
                     }
                     self.report_lost_backend(&error, sent).await?;
@@ -210,6 +247,7 @@ impl Session {
             }
             Err(RelayError::Backend { error, sent }) => {
                 let in_transaction = self.state.in_transaction();
+                self.suspect(lease.conn.server, &error);
                 drop(lease); // broken: closes it
                 warn!(error = %error, "backend failed during a statement");
                 if in_transaction {
@@ -229,6 +267,16 @@ impl Session {
         }
     }
 
+    /// A connection to `server` broke: until the monitor says better, leave the server out of
+    /// read balancing for a moment so a replay goes elsewhere.
+    fn suspect(&self, server: usize, error: &Error) {
+        if matches!(error, Error::BackendIo { .. })
+            && let Some(entry) = self.worker.shared.topology.servers.get(server)
+        {
+            entry.set_healthy(false);
+        }
+    }
+
     /// Tells the client its statement was lost with its backend (error 2013), in sequence after
     /// whatever part of the response it already received; the session stays usable.
     async fn report_lost_backend(&mut self, error: &Error, sent: Option<u8>) -> Result<()> {
@@ -243,6 +291,12 @@ impl Session {
     fn learn(&mut self, c: Option<&Classification>, done: &Relayed, lease: &mut Lease) {
         let status = done.completion.status;
         self.status = status;
+        if let End::Ok { last_insert_id, .. } = done.completion.end
+            && last_insert_id != 0
+        {
+            self.last_insert_id = last_insert_id;
+            lease.conn.last_insert_id = last_insert_id;
+        }
         if status.contains(StatusFlags::SERVER_STATUS_CURSOR_EXISTS) {
             self.cursor_open = true;
         }
@@ -318,7 +372,7 @@ impl Session {
             }
             self.held = Some(held);
         }
-        let sticky = self.sticky.borrow_mut().take();
+        let sticky = self.sticky.borrow_mut().take().and_then(usable);
         let server = match choice {
             Choice::Pinned => match &sticky {
                 Some(lease) => lease.conn.server,
@@ -338,8 +392,10 @@ impl Session {
             }
             self.worker.pools.release(lease);
         }
-        if let Some(i) = self.kept.iter().position(|l| l.conn.server == server) {
-            return Ok(self.kept.swap_remove(i));
+        while let Some(i) = self.kept.iter().position(|l| l.conn.server == server) {
+            if let Some(lease) = usable(self.kept.swap_remove(i)) {
+                return Ok(lease);
+            }
         }
         self.acquire(server).await
     }
@@ -384,10 +440,14 @@ impl Session {
         } else if self.must_hold() && self.held.is_none() {
             self.held = Some(lease);
         } else if self.worker.shared.session_pooling() {
+            let mut lease = lease;
+            lease.conn.idle_since = std::time::Instant::now();
             self.kept.push(lease);
         } else if self.worker.pools.has_waiters(lease.conn.server) {
             self.worker.pools.release(lease);
         } else {
+            let mut lease = lease;
+            lease.conn.idle_since = std::time::Instant::now();
             let old = self.sticky.borrow_mut().replace(lease);
             if let Some(old) = old {
                 self.worker.pools.release(old);
@@ -401,6 +461,21 @@ impl Session {
                 self.worker.pools.release(old);
             }
         }
+    }
+}
+
+/// After this long unused, a connection kept by a session is checked (one non-blocking read)
+/// before it is used again: the server may have closed it (a restart, `wait_timeout`). Reused
+/// sooner, it is not checked, to keep a syscall off the hot path; a read on it that fails before
+/// answering is replayed anyway.
+const CHECK_IDLE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The lease, unless it sat idle long enough to be checked and the check found it closed.
+fn usable(lease: Lease) -> Option<Lease> {
+    if lease.conn.idle_since.elapsed() > CHECK_IDLE_AFTER && lease.conn.closed_while_idle() {
+        None
+    } else {
+        Some(lease)
     }
 }
 

@@ -5,7 +5,7 @@
 use splitrail_protocol::collation;
 use splitrail_protocol::command::code as cmd;
 use splitrail_protocol::response::ErrPacket;
-use splitrail_router::{SessionState, SessionVariables};
+use splitrail_router::{Classification, Effects, SessionState, SessionVariables};
 
 use super::Session;
 use crate::backend::{Lease, Outcome};
@@ -14,8 +14,24 @@ use crate::error::Result;
 impl Session {
     /// Syncs `lease` to the session. `Ok(Some(err))`: the backend refused part of the session's
     /// state (an unknown schema, a bad value); the client gets that error for its statement.
-    pub(crate) async fn sync(&mut self, lease: &mut Lease) -> Result<Option<ErrPacket>> {
+    pub(crate) async fn sync(
+        &mut self,
+        lease: &mut Lease,
+        statement: Option<&Classification>,
+    ) -> Result<Option<ErrPacket>> {
         let conn = &mut lease.conn;
+        // LAST_INSERT_ID() answers from the connection: give it this session's value when the
+        // statement asks for it and the connection holds another (a different session's insert,
+        // or none because the connection that ran this session's INSERT went to someone else).
+        if statement.is_some_and(|c| c.effects().contains(Effects::SESSION_FUNCTION))
+            && conn.last_insert_id != self.last_insert_id
+        {
+            let sql = format!("DO LAST_INSERT_ID({})", self.last_insert_id);
+            if let Outcome::Err(err) = conn.run(&query_payload(&sql)).await? {
+                return Ok(Some(err));
+            }
+            conn.last_insert_id = self.last_insert_id;
+        }
         let vars = self.state.variables();
         if conn.vars.iter().any(|(k, _)| vars.get(k).is_none()) {
             conn.reset().await?;
@@ -36,16 +52,21 @@ impl Session {
             return Ok(None);
         }
         for sql in SessionVariables::to_sql(diff) {
-            let mut payload = Vec::with_capacity(sql.len() + 1);
-            payload.push(cmd::QUERY);
-            payload.extend_from_slice(sql.as_bytes());
-            if let Outcome::Err(err) = conn.run(&payload).await? {
+            if let Outcome::Err(err) = conn.run(&query_payload(&sql)).await? {
                 return Ok(Some(err));
             }
         }
         conn.vars = vars.clone();
         Ok(None)
     }
+}
+
+/// A COM_QUERY payload for `sql`.
+fn query_payload(sql: &str) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(sql.len() + 1);
+    payload.push(cmd::QUERY);
+    payload.extend_from_slice(sql.as_bytes());
+    payload
 }
 
 /// Records the client's handshake collation as a `SET NAMES` the session carries, unless it is
