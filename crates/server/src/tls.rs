@@ -630,6 +630,92 @@ mod tests {
         assert!(errors.has("tls.backend.ca"));
     }
 
+    /// Logs in over TLS as a client would: SSLRequest, TLS handshake, then a
+    /// `caching_sha2_password` response that fails fast authentication, so the proxy asks for
+    /// full authentication, which over TLS takes the password in clear text.
+    async fn sha2_full_auth_over_tls(password: &[u8]) -> Option<String> {
+        use splitrail_protocol::CapabilityFlags as Caps;
+        use splitrail_protocol::handshake::{HandshakeResponse, InitialHandshake, SslRequest};
+
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new(dir.path(), "ca").unwrap();
+        let proxy = ca.issue("proxy", &["127.0.0.1"]).unwrap();
+        let server_tls = Tls::load(&client(&proxy.cert, &proxy.key)).unwrap();
+        let client_tls = Tls::load(&backend(
+            BackendTlsMode::VerifyIdentity,
+            Some(ca.ca.clone()),
+        ))
+        .unwrap()
+        .backend;
+        let config = crate::config::Config::from_yaml_str(
+            "users: [{ user: app, password: app }]\n\
+             servers: [{ address: 127.0.0.1:1, role: primary }]\n",
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut io = crate::client::ClientIo::new(ClientStream::Plain(tcp), 1 << 20, 1024);
+            let acceptor = server_tls.acceptor.as_ref();
+            let accepted =
+                crate::client::handshake::accept(&mut io, &config, acceptor, 7, "11.0.0", "peer")
+                    .await
+                    .unwrap();
+            assert!(io.stream.is_tls());
+            accepted.map(|a| a.user)
+        });
+
+        let tcp = TcpStream::connect(address).await.unwrap();
+        let mut io = crate::io::PacketIo::new(BackendStream::Plain(tcp), 1 << 20, 1024);
+        let greeting = io.read_packet().await.unwrap().unwrap().payload;
+        let greeting = InitialHandshake::decode(&greeting).unwrap();
+        assert!(greeting.capabilities.contains(Caps::CLIENT_SSL));
+        let caps = Caps::CLIENT_PROTOCOL_41
+            | Caps::CLIENT_LONG_PASSWORD
+            | Caps::CLIENT_SECURE_CONNECTION
+            | Caps::CLIENT_PLUGIN_AUTH
+            | Caps::CLIENT_SSL;
+        let mut payload = bytes::BytesMut::new();
+        SslRequest {
+            capabilities: caps,
+            max_packet_size: 1 << 20,
+            charset: 45,
+        }
+        .encode(&mut payload);
+        io.send(&payload).await.unwrap();
+        io.stream.upgrade(&client_tls, "127.0.0.1").await.unwrap();
+        let mut payload = bytes::BytesMut::new();
+        HandshakeResponse {
+            capabilities: caps,
+            max_packet_size: 1 << 20,
+            charset: 45,
+            username: b"app".to_vec(),
+            auth_response: vec![0; 32], // not the scramble: fast authentication fails
+            database: None,
+            auth_plugin_name: Some(b"caching_sha2_password".to_vec()),
+            connect_attrs: None,
+        }
+        .encode(&mut payload);
+        io.send(&payload).await.unwrap();
+        let more = io.read_packet().await.unwrap().unwrap().payload;
+        assert_eq!(&more[..], [0x01, 0x04], "perform full authentication");
+        io.send(&[password, b"\0"].concat()).await.unwrap();
+        let verdict = io.read_packet().await.unwrap().unwrap().payload;
+        let user = server.await.unwrap();
+        assert_eq!(verdict[0] == 0x00, user.is_some(), "{verdict:?}");
+        user
+    }
+
+    #[tokio::test]
+    async fn sha2_full_authentication_takes_a_clear_text_password_over_tls() {
+        assert_eq!(
+            sha2_full_auth_over_tls(b"app").await.as_deref(),
+            Some("app")
+        );
+        assert_eq!(sha2_full_auth_over_tls(b"wrong").await, None);
+    }
+
     #[test]
     fn host_of_an_address() {
         assert_eq!(host_of("127.0.0.1:3306"), "127.0.0.1");
