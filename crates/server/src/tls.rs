@@ -716,6 +716,91 @@ mod tests {
         assert_eq!(sha2_full_auth_over_tls(b"wrong").await, None);
     }
 
+    /// A TLS connection over loopback: the proxy's end towards a client, and a backend end.
+    async fn tls_pair() -> (ClientStream, BackendStream) {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new(dir.path(), "ca").unwrap();
+        let proxy = ca.issue("proxy", &["127.0.0.1"]).unwrap();
+        let server_tls = Tls::load(&client(&proxy.cert, &proxy.key)).unwrap();
+        let acceptor = server_tls.acceptor.unwrap();
+        let client_tls = Tls::load(&backend(
+            BackendTlsMode::VerifyIdentity,
+            Some(ca.ca.clone()),
+        ))
+        .unwrap()
+        .backend;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (server, client) = tokio::join!(
+            async {
+                let tcp = listener.accept().await.unwrap().0;
+                tcp.set_nodelay(true).unwrap();
+                // Small socket buffers: a write often finds the socket full.
+                socket2::SockRef::from(&tcp)
+                    .set_send_buffer_size(4096)
+                    .unwrap();
+                let mut stream = ClientStream::Plain(tcp);
+                stream.upgrade(&acceptor).await.unwrap();
+                stream
+            },
+            async {
+                let tcp = TcpStream::connect(address).await.unwrap();
+                tcp.set_nodelay(true).unwrap();
+                let mut stream = BackendStream::Plain(tcp);
+                stream.upgrade(&client_tls, "127.0.0.1").await.unwrap();
+                stream
+            }
+        );
+        (server, client)
+    }
+
+    #[tokio::test]
+    async fn a_write_out_reaches_the_peer_whole() {
+        use tokio::io::AsyncReadExt;
+        let (mut server, mut client) = tls_pair().await;
+        assert!(server.is_tls() && client.is_tls());
+        let big = vec![7u8; 1 << 20];
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let writer = tokio::spawn(async move {
+            crate::io::write_out(&mut server, &big).await.unwrap();
+            // Nothing more is written: what rustls kept back would never be sent.
+            let _ = done_rx.await;
+            server
+        });
+        // A slow reader keeps the socket full, so the writer's last write finds it full too.
+        let read_all = async {
+            let mut received = 0;
+            let mut chunk = vec![0u8; 64 << 10];
+            while received < 1 << 20 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                let n = client.read(&mut chunk).await.unwrap();
+                assert!(n > 0 && chunk[..n].iter().all(|&b| b == 7));
+                received += n;
+            }
+        };
+        let read = tokio::time::timeout(std::time::Duration::from_secs(60), read_all).await;
+        assert!(read.is_ok(), "the end of the write never came");
+        let _ = done_tx.send(());
+        let mut server = writer.await.unwrap();
+
+        // The idle check polls with a no-op waker; reading afterwards still wakes up.
+        assert!(!client.closed_while_idle());
+        crate::io::write_out(&mut server, b"ping").await.unwrap();
+        let mut ping = [0u8; 4];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            client.read_exact(&mut ping),
+        );
+        assert!(matches!(read.await, Ok(Ok(4))) && &ping == b"ping");
+        // A peer that went away is noticed.
+        drop(server);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !client.closed_while_idle() {
+            assert!(std::time::Instant::now() < deadline, "close not noticed");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     #[test]
     fn host_of_an_address() {
         assert_eq!(host_of("127.0.0.1:3306"), "127.0.0.1");
