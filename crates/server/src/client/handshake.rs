@@ -236,11 +236,10 @@ async fn read_exactly_one(io: &mut ClientIo) -> Result<Option<bytes::Bytes>> {
                 format!("a {len}-byte handshake response"),
             )));
         }
-        let start = io.rbuf.len();
         io.rbuf.extend_from_slice(&header);
-        io.rbuf.resize(start + 4 + len, 0);
+        io.rbuf.resize(4 + len, 0);
         io.stream
-            .read_exact(&mut io.rbuf[start + 4..])
+            .read_exact(&mut io.rbuf[4..])
             .await
             .map_err(Error::ClientIo)?;
     }
