@@ -50,10 +50,17 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Cmd::Check) => {
-            println!("{}: ok", cli.config.display());
-            ExitCode::SUCCESS
-        }
+        Some(Cmd::Check) => match splitrail_server::tls::Tls::load(&config.tls) {
+            Ok(_) => {
+                println!("{}: ok", cli.config.display());
+                ExitCode::SUCCESS
+            }
+            Err(mut errors) => {
+                errors.origin = cli.config.display().to_string();
+                eprintln!("{errors}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Cmd::Explain { sql }) => {
             let c = splitrail_router::classify(&sql);
             let policy = splitrail_server::worker::policy_for(&config);

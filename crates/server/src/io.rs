@@ -87,7 +87,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     /// Writes everything queued.
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
+            write_out(&mut self.stream, &self.wbuf).await?;
             self.wbuf.clear();
         }
         Ok(())
@@ -122,8 +122,16 @@ pub async fn forward<W: AsyncWrite + Unpin>(
     to: &mut W,
 ) -> io::Result<()> {
     if n > 0 {
-        to.write_all(&from[..n]).await?;
+        write_out(to, &from[..n]).await?;
         from.advance(n);
     }
     Ok(())
+}
+
+/// Writes all of `bytes` and flushes: a TLS stream may keep the end of a write in its own
+/// buffer when the socket is full, and the peer must get the whole packet before it answers.
+/// On plain TCP the flush returns at once, without a system call.
+pub async fn write_out<W: AsyncWrite + Unpin>(to: &mut W, bytes: &[u8]) -> io::Result<()> {
+    to.write_all(bytes).await?;
+    to.flush().await
 }

@@ -23,6 +23,7 @@
 //! - [`backend`]: backend connections (the proxy as a MySQL client) and per-worker pools.
 //! - [`topology`]: the backend servers, their roles and health, read balancing.
 //! - [`io`]: a framed packet stream over a socket.
+//! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
 //! - [`support`]: configured features this build does not provide yet (refused or logged).
 //! - [`error`]: the server's [`Error`], with its side, retry verdict and MySQL code.
 #![forbid(unsafe_code)]
@@ -35,6 +36,7 @@ pub mod io;
 pub mod runtime;
 pub mod session;
 pub mod support;
+pub mod tls;
 pub mod topology;
 pub mod worker;
 

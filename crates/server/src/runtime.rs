@@ -18,6 +18,7 @@ use crate::client::ClientIo;
 use crate::client::handshake;
 use crate::config::Config;
 use crate::session::Session;
+use crate::tls::{ClientStream, Tls};
 use crate::worker::{SessionInfo, Shared, Worker};
 
 /// A running proxy: its address and how to stop it.
@@ -91,6 +92,8 @@ pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
     for caveat in crate::support::caveats(&config) {
         warn!("{caveat}");
     }
+    let tls = Tls::load(&config.tls)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let config = Arc::new(config);
     let workers = worker_count();
     let first = bind(config.listen)?;
@@ -102,7 +105,7 @@ pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
     for _ in 1..workers {
         sockets.push(bind(local_addr)?);
     }
-    let shared = Arc::new(Shared::new(config));
+    let shared = Arc::new(Shared::new(config, tls));
     greet_like_the_primary(&shared);
     let (tx, rx) = watch::channel(false);
     let mut threads = Vec::new();
@@ -243,7 +246,11 @@ async fn serve_client(
     let _guard = ClientCount(shared.clone());
     async move {
         let _ = stream.set_nodelay(true);
-        let mut io = ClientIo::new(stream, 1 << 30, crate::io::CLIENT_READ_CHUNK);
+        let mut io = ClientIo::new(
+            ClientStream::Plain(stream),
+            1 << 30,
+            crate::io::CLIENT_READ_CHUNK,
+        );
         if open > shared.config.max_client_connections as usize {
             let _ = refuse_too_many(&mut io).await;
             return;
@@ -253,6 +260,7 @@ async fn serve_client(
         let accepted = match Box::pin(handshake::accept(
             &mut io,
             &shared.config,
+            shared.tls.acceptor.as_ref(),
             id,
             &version,
             &peer.ip().to_string(),

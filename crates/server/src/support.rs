@@ -1,23 +1,11 @@
 //! Which configured features this build does not provide yet. A setting that would silently do
 //! nothing is refused at start (with its key), and a default that is not fully enforced yet is
 //! logged once, so nobody relies on behaviour the proxy does not have.
-use crate::config::{BackendTlsMode, Balance, Config, Consistency, PoolMode, Role};
+use crate::config::{Balance, Config, Consistency, PoolMode, Role};
 
 /// Settings the proxy refuses, as `key: why` lines.
 pub fn refused(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    if config.tls.client.is_some() {
-        out.push("tls.client: TLS towards clients is not implemented yet".to_string());
-    }
-    if !matches!(
-        config.tls.backend.mode,
-        BackendTlsMode::Disabled | BackendTlsMode::Preferred
-    ) {
-        out.push(format!(
-            "tls.backend.mode: {:?} needs TLS to backends, which is not implemented yet",
-            config.tls.backend.mode
-        ));
-    }
     if config.routing.balance != Balance::RoundRobin {
         out.push(format!(
             "routing.balance: {:?} is not implemented yet (round_robin is)",

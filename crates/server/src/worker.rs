@@ -13,6 +13,7 @@ use splitrail_router::{ClassifierCache, Policy};
 
 use crate::backend::{PoolLimits, Pools};
 use crate::config::{Config, PoolMode};
+use crate::tls::Tls;
 use crate::topology::{Balancer, Topology};
 
 /// State shared by every worker.
@@ -32,6 +33,8 @@ pub struct Shared {
     server_version: RwLock<String>,
     /// Live sessions by connection id, for `KILL` (touched at connect, disconnect and kill).
     sessions: Mutex<HashMap<u32, Arc<SessionInfo>>>,
+    /// TLS towards clients and backends, loaded at start.
+    pub tls: Tls,
 }
 
 /// What other sessions may need to know about a session: who it is, what backend statement it
@@ -99,8 +102,8 @@ impl SessionInfo {
 }
 
 impl Shared {
-    /// Shared state for a configuration.
-    pub fn new(config: Arc<Config>) -> Self {
+    /// Shared state for a configuration and its loaded TLS files.
+    pub fn new(config: Arc<Config>, tls: Tls) -> Self {
         let topology = Topology::from_config(&config);
         let policy = policy_for(&config);
         Shared {
@@ -111,6 +114,7 @@ impl Shared {
             clients: AtomicUsize::new(0),
             server_version: RwLock::new(DEFAULT_VERSION.to_string()),
             sessions: Mutex::new(HashMap::new()),
+            tls,
         }
     }
 
@@ -266,6 +270,7 @@ impl Worker {
             idle_timeout: config.pool.idle_timeout,
             max_lifetime: config.pool.max_lifetime,
             connect_timeout: config.pool.connect_timeout,
+            tls: shared.tls.backend.clone(),
         };
         Worker {
             pools: Pools::new(limits),

@@ -28,6 +28,19 @@ pub struct ClusterConfig {
     pub ports: Option<Vec<u16>>,
     /// Servers outlive the process that started them (the dev cluster).
     pub detached: bool,
+    /// Serve TLS with these files (every server the same certificate); `None`: no TLS.
+    pub tls: Option<ServerTls>,
+}
+
+/// The files a server needs for TLS, passed as `--ssl-cert`, `--ssl-key` and `--ssl-ca`.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The server's certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA that signed client certificates (PEM).
+    pub ca: PathBuf,
 }
 
 impl ClusterConfig {
@@ -42,6 +55,7 @@ impl ClusterConfig {
             dir: None,
             ports: None,
             detached: false,
+            tls: None,
         }
     }
 
@@ -380,6 +394,7 @@ fn start_server(
             dir: dir.clone(),
             socket,
             detached: config.detached,
+            tls: config.tls.clone(),
         };
         let server = Server::new(spec, bins.clone(), role);
         if !server.is_initialised() {

@@ -28,17 +28,19 @@
 //! - [`binaries`]: finding `mariadbd`, `mariadb-install-db` and the `mariadb` client.
 //! - [`process`]: spawning a server in its own process group with a watchdog; signals.
 //! - [`server`]: one `mariadbd` — its options, data directory, start/stop/kill, SQL via the client.
+//! - [`certs`]: a throw-away CA and the certificates it signs, for TLS tests.
 //! - [`cluster`]: primary + replicas, GTID replication, lag control, promotion, catch-up waits.
 //! - `bin/devcluster.rs`: the `splitrail-devcluster up|down|status` command for people.
 #![forbid(unsafe_code)]
 
 pub mod binaries;
+pub mod certs;
 pub mod cluster;
 pub mod error;
 pub mod process;
 pub mod server;
 
-pub use cluster::{Cluster, ClusterConfig};
+pub use cluster::{Cluster, ClusterConfig, ServerTls};
 pub use error::Error;
 pub use server::{Role, Server};
 

@@ -43,6 +43,8 @@ pub struct ServerSpec {
     /// Whether it outlives the process that started it (the dev cluster) instead of being killed
     /// with its handle (tests).
     pub detached: bool,
+    /// TLS files; `None`: the server offers no TLS.
+    pub tls: Option<crate::cluster::ServerTls>,
 }
 
 /// A handle to one `mariadbd`. All methods take `&self` so a cluster can be shared between tests.
@@ -191,6 +193,11 @@ impl Server {
             "--innodb-flush-log-at-trx-commit=2".to_string(),
             "--sync-binlog=0".to_string(),
         ];
+        if let Some(tls) = &s.tls {
+            args.push(format!("--ssl-cert={}", tls.cert.display()));
+            args.push(format!("--ssl-key={}", tls.key.display()));
+            args.push(format!("--ssl-ca={}", tls.ca.display()));
+        }
         if self.role() == Role::Replica {
             args.push("--read-only=1".to_string());
         }

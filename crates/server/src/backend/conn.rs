@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use splitrail_protocol::auth::{ClientAuth, ClientAuthStep};
-use splitrail_protocol::handshake::{HandshakeResponse, InitialHandshake};
+use splitrail_protocol::handshake::{HandshakeResponse, InitialHandshake, SslRequest};
 use splitrail_protocol::response::{ErrPacket, OkPacket};
 use splitrail_protocol::{CapabilityFlags, Completion, End, ResponseTracker, Step};
 use splitrail_router::SessionVariables;
@@ -12,6 +12,10 @@ use tokio::net::TcpStream;
 
 use crate::error::{Error, Result};
 use crate::io::{PacketIo, ReadError};
+use crate::tls::{BackendStream, BackendTlsSetup, host_of};
+
+/// A backend connection's framed stream.
+pub type BackendIo = PacketIo<BackendStream>;
 
 /// Capabilities that change what results look like, so a backend connection serves only
 /// clients that agree on them (they are part of the pool key).
@@ -76,8 +80,8 @@ pub enum Outcome {
 /// A logged-in backend connection.
 #[derive(Debug)]
 pub struct BackendConn {
-    /// The framed socket.
-    pub io: PacketIo<TcpStream>,
+    /// The framed socket (plain or TLS).
+    pub io: BackendIo,
     /// Which configured server it is connected to.
     pub server: usize,
     /// That server's address, for errors and logs.
@@ -111,7 +115,8 @@ pub struct BackendConn {
 }
 
 impl BackendConn {
-    /// Connects to `address`, logs in as `user`, and turns on session tracking.
+    /// Connects to `address`, upgrades to TLS as `tls` says, logs in as `user`, and turns on
+    /// session tracking.
     pub async fn connect(
         server: usize,
         address: &str,
@@ -119,6 +124,7 @@ impl BackendConn {
         password: &[u8],
         flags: ResultFlags,
         timeout: Duration,
+        tls: &BackendTlsSetup,
     ) -> Result<Self> {
         let connect_err = |reason: String| Error::BackendConnect {
             server: address.to_string(),
@@ -131,7 +137,11 @@ impl BackendConn {
             stream
                 .set_nodelay(true)
                 .map_err(|e| connect_err(e.to_string()))?;
-            let mut io = PacketIo::new(stream, 1 << 30, crate::io::BACKEND_READ_CHUNK);
+            let mut io = PacketIo::new(
+                BackendStream::Plain(stream),
+                1 << 30,
+                crate::io::BACKEND_READ_CHUNK,
+            );
             let greeting = read(&mut io, address).await?;
             if greeting.first() == Some(&0xFF) {
                 let err = ErrPacket::decode(&greeting, CapabilityFlags::CLIENT_PROTOCOL_41)
@@ -142,8 +152,32 @@ impl BackendConn {
             }
             let handshake =
                 InitialHandshake::decode(&greeting).map_err(|e| protocol(address, e))?;
-            let caps = wanted_capabilities(flags) & handshake.capabilities;
-            let mut auth = ClientAuth::new(password, false);
+            let mut caps = wanted_capabilities(flags) & handshake.capabilities;
+            let offered = handshake.capabilities.contains(CapabilityFlags::CLIENT_SSL);
+            let encrypt = tls.wants_tls(offered).map_err(connect_err)?;
+            if encrypt {
+                // SSLRequest (sequence id 1), the TLS handshake, then the HandshakeResponse41
+                // over TLS with the next sequence id.
+                caps |= CapabilityFlags::CLIENT_SSL;
+                let request = SslRequest {
+                    capabilities: caps,
+                    max_packet_size: 1 << 30,
+                    charset: BACKEND_COLLATION,
+                };
+                let mut payload = bytes::BytesMut::new();
+                request.encode(&mut payload);
+                send(&mut io, &payload, address).await?;
+                if !io.rbuf.is_empty() {
+                    return Err(connect_err(
+                        "the server sent data before the TLS handshake".to_string(),
+                    ));
+                }
+                io.stream
+                    .upgrade(tls, host_of(address))
+                    .await
+                    .map_err(|e| connect_err(format!("TLS handshake failed: {e}")))?;
+            }
+            let mut auth = ClientAuth::new(password, encrypt);
             let (plugin, auth_response) =
                 auth.start(&handshake).map_err(|e| protocol(address, e))?;
             let response = HandshakeResponse {
@@ -316,17 +350,13 @@ impl BackendConn {
 
     /// Whether the server closed this idle connection (e.g. `wait_timeout`, a restart): checked
     /// without blocking before the connection is lent out again.
-    pub fn closed_while_idle(&self) -> bool {
-        let mut probe = [0u8; 1];
-        match self.io.stream.try_read(&mut probe) {
-            Ok(_) => true, // EOF, or bytes nobody asked for: either way unusable
-            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
-        }
+    pub fn closed_while_idle(&mut self) -> bool {
+        self.io.stream.closed_while_idle()
     }
 }
 
 /// Reads one whole packet from a backend.
-pub(crate) async fn read(io: &mut PacketIo<TcpStream>, address: &str) -> Result<bytes::Bytes> {
+pub(crate) async fn read(io: &mut BackendIo, address: &str) -> Result<bytes::Bytes> {
     match io.read_packet().await {
         Ok(Some(p)) => Ok(p.payload),
         Ok(None) => Err(Error::BackendIo {
@@ -341,7 +371,7 @@ pub(crate) async fn read(io: &mut PacketIo<TcpStream>, address: &str) -> Result<
     }
 }
 
-async fn send(io: &mut PacketIo<TcpStream>, payload: &[u8], address: &str) -> Result<()> {
+async fn send(io: &mut BackendIo, payload: &[u8], address: &str) -> Result<()> {
     io.queue(payload).map_err(|e| protocol(address, e))?;
     io.flush().await.map_err(|source| Error::BackendIo {
         server: address.to_string(),

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use super::conn::{BackendConn, ResultFlags};
 use crate::error::{Error, Result};
+use crate::tls::BackendTlsSetup;
 
 /// Which idle connections can serve a request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,6 +38,8 @@ pub struct PoolLimits {
     pub max_lifetime: Duration,
     /// How long connecting and logging in may take.
     pub connect_timeout: Duration,
+    /// TLS towards the backends.
+    pub tls: BackendTlsSetup,
 }
 
 /// Counts open connections per server; a [`Slot`] gives its count back when dropped.
@@ -140,6 +143,7 @@ impl Pools {
                     password,
                     key.flags,
                     self.limits.connect_timeout,
+                    &self.limits.tls,
                 )
                 .await?; // dropping `slot` on error gives the place back
                 return Ok(Lease {
@@ -216,7 +220,7 @@ impl Pools {
     fn take_idle(&self, key: &PoolKey) -> Option<(BackendConn, Slot)> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(key)?;
-        while let Some((conn, slot)) = list.pop() {
+        while let Some((mut conn, slot)) = list.pop() {
             let now = Instant::now();
             let stale = now.duration_since(conn.created) > self.limits.max_lifetime
                 || now.duration_since(conn.idle_since) > self.limits.idle_timeout

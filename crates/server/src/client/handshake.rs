@@ -1,11 +1,16 @@
 //! Letting a client in: the Initial Handshake the proxy sends, the client's HandshakeResponse41,
 //! and verifying its password with `mysql_native_password` or `caching_sha2_password` (switching
-//! plugins when the client starts with another one).
+//! plugins when the client starts with another one). With `tls.client` configured, CLIENT_SSL is
+//! offered and a client's SSLRequest upgrades the connection before its HandshakeResponse41.
 use bytes::BytesMut;
 use splitrail_protocol::auth::{AuthPlugin, ServerSha2, ServerSha2Step, caching_sha2, native};
-use splitrail_protocol::handshake::{AuthSwitchRequest, HandshakeResponse, InitialHandshake};
+use splitrail_protocol::handshake::{
+    AuthSwitchRequest, HandshakeResponse, InitialHandshake, SslRequest,
+};
 use splitrail_protocol::response::{ErrPacket, OkPacket, code};
 use splitrail_protocol::{CapabilityFlags, StatusFlags};
+use tokio::io::AsyncReadExt;
+use tokio_rustls::TlsAcceptor;
 
 use super::{ClientIo, OFFERED_CAPABILITIES};
 use crate::config::Config;
@@ -70,7 +75,8 @@ pub async fn authenticate(
         ),
         AuthPlugin::CachingSha2Password => {
             let cached = caching_sha2::password_hash(&password);
-            let mut sha2 = ServerSha2::new(*nonce, cached, false, None);
+            // Over TLS, full authentication may send the password in clear text.
+            let mut sha2 = ServerSha2::new(*nonce, cached, io.stream.is_tls(), None);
             let mut data = auth_response.to_vec();
             loop {
                 match sha2.handle(&data).map_err(Error::ClientProtocol)? {
@@ -112,10 +118,12 @@ pub async fn authenticate(
     })
 }
 
-/// Runs the connection phase. `Ok(None)`: the client was refused (it got an ERR) or left.
+/// Runs the connection phase; `tls` offers TLS to the client. `Ok(None)`: the client was refused
+/// (it got an ERR) or left.
 pub async fn accept(
     io: &mut ClientIo,
     config: &Config,
+    tls: Option<&TlsAcceptor>,
     connection_id: u32,
     server_version: &str,
     peer: &str,
@@ -125,7 +133,11 @@ pub async fn accept(
         server_version: server_version.as_bytes().to_vec(),
         connection_id,
         auth_plugin_data: nonce.to_vec(),
-        capabilities: OFFERED_CAPABILITIES,
+        capabilities: if tls.is_some() {
+            OFFERED_CAPABILITIES | CapabilityFlags::CLIENT_SSL
+        } else {
+            OFFERED_CAPABILITIES
+        },
         charset: SERVER_COLLATION,
         status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
         auth_plugin_name: AuthPlugin::MysqlNativePassword.name().to_vec(),
@@ -135,7 +147,22 @@ pub async fn accept(
     io.reset_seq();
     io.send(&payload).await.map_err(Error::ClientIo)?;
 
-    let Some(packet) = read(io).await? else {
+    let packet = match tls {
+        Some(acceptor) => {
+            let Some(first) = read_exactly_one(io).await? else {
+                return Ok(None);
+            };
+            if SslRequest::is_ssl_request(&first) {
+                SslRequest::decode(&first).map_err(Error::ClientProtocol)?;
+                io.stream.upgrade(acceptor).await.map_err(Error::ClientIo)?;
+                read(io).await?
+            } else {
+                Some(first)
+            }
+        }
+        None => read(io).await?,
+    };
+    let Some(packet) = packet else {
         return Ok(None);
     };
     let response = match HandshakeResponse::decode(&packet) {
@@ -184,6 +211,39 @@ pub async fn accept(
         collation: response.charset,
         nonce,
     }))
+}
+
+/// The largest first packet (SSLRequest or HandshakeResponse41) a client may send when TLS is
+/// offered: a response with long connection attributes is a few KiB.
+const MAX_FIRST_PACKET: usize = 1 << 20;
+
+/// Reads the client's first packet without reading past it: after an SSLRequest the client
+/// sends its TLS ClientHello at once, and those bytes must stay in the socket for the TLS
+/// handshake. Costs two reads, once per connection, and only when TLS is offered.
+async fn read_exactly_one(io: &mut ClientIo) -> Result<Option<bytes::Bytes>> {
+    if io.rbuf.is_empty() {
+        let mut header = [0u8; 4];
+        match io.stream.read_exact(&mut header).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(Error::ClientIo(e)),
+        }
+        let len =
+            usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+        if len > MAX_FIRST_PACKET {
+            return Err(Error::ClientIo(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a {len}-byte handshake response"),
+            )));
+        }
+        io.rbuf.extend_from_slice(&header);
+        io.rbuf.resize(4 + len, 0);
+        io.stream
+            .read_exact(&mut io.rbuf[4..])
+            .await
+            .map_err(Error::ClientIo)?;
+    }
+    read(io).await
 }
 
 async fn read(io: &mut ClientIo) -> Result<Option<bytes::Bytes>> {

@@ -1,17 +1,17 @@
 //! The client side: what the proxy offers applications and how it lets them in.
 pub mod handshake;
 
-use splitrail_protocol::CapabilityFlags;
-use tokio::net::TcpStream;
-
 use crate::io::PacketIo;
+use crate::tls::ClientStream;
+use splitrail_protocol::CapabilityFlags;
 
 /// A client connection.
-pub type ClientIo = PacketIo<TcpStream>;
+pub type ClientIo = PacketIo<ClientStream>;
 
 /// The capabilities the proxy offers clients. Each one is either relayed as is, keyed in the
 /// backend pools (FOUND_ROWS, DEPRECATE_EOF) or handled by the proxy (MULTI_STATEMENTS,
-/// SESSION_TRACK). TLS, compression and query attributes are not offered.
+/// SESSION_TRACK). CLIENT_SSL is added when `tls.client` is configured; compression and query
+/// attributes are not offered.
 pub const OFFERED_CAPABILITIES: CapabilityFlags = CapabilityFlags::CLIENT_LONG_PASSWORD
     .union(CapabilityFlags::CLIENT_FOUND_ROWS)
     .union(CapabilityFlags::CLIENT_LONG_FLAG)

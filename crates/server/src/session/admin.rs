@@ -87,6 +87,7 @@ impl Session {
                 &self.password,
                 ResultFlags::of(self.caps),
                 shared.config.pool.connect_timeout,
+                &shared.tls.backend,
             )
             .await?;
             conn.run_checked(format!("KILL {what} {thread}").as_bytes())

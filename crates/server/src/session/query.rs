@@ -471,7 +471,7 @@ impl Session {
 const CHECK_IDLE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The lease, unless it sat idle long enough to be checked and the check found it closed.
-fn usable(lease: Lease) -> Option<Lease> {
+fn usable(mut lease: Lease) -> Option<Lease> {
     if lease.conn.idle_since.elapsed() > CHECK_IDLE_AFTER && lease.conn.closed_while_idle() {
         None
     } else {

@@ -6,13 +6,12 @@ use bytes::{Buf, BytesMut};
 use splitrail_protocol::framing::HEADER_LEN;
 use splitrail_protocol::response::OkPacket;
 use splitrail_protocol::{CapabilityFlags, Completion, End, StatusFlags, Step};
-use tokio::io::AsyncWriteExt;
 
 use crate::backend::BackendConn;
 use crate::backend::conn::protocol;
 use crate::client::ClientIo;
 use crate::error::Error;
-use crate::io::forward;
+use crate::io::{forward, write_out};
 
 /// A response relayed to the end.
 #[derive(Debug)]
@@ -87,9 +86,7 @@ pub async fn relay(
                                 .await
                                 .map_err(RelayError::Client)?;
                             conn.io.rbuf.advance(total);
-                            client
-                                .stream
-                                .write_all(&bytes)
+                            write_out(&mut client.stream, &bytes)
                                 .await
                                 .map_err(RelayError::Client)?;
                             pos = 0;
@@ -125,7 +122,7 @@ pub async fn relay(
                             Some(bytes) => {
                                 forward(rbuf, pos, out).await?;
                                 rbuf.advance(total);
-                                out.write_all(&bytes).await
+                                write_out(out, &bytes).await
                             }
                             None => forward(rbuf, pos + total, out).await,
                         }
