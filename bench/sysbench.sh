@@ -50,8 +50,9 @@ sb() { # port test threads action
 
 sb 13306 oltp_read_write 4 cleanup >/dev/null 2>&1 || true
 sb 13306 oltp_read_write 4 prepare >/dev/null
-mariadb -h127.0.0.1 -P13306 -uroot -e "SELECT MASTER_GTID_WAIT(@@GLOBAL.gtid_binlog_pos)" >/dev/null 2>&1 || true
-target/release/splitrail-devcluster status >/dev/null
+# Let the replica apply the prepared tables before anything reads them there.
+pos=$(mariadb -h127.0.0.1 -P13306 -uroot -N -e "SELECT @@GLOBAL.gtid_binlog_pos")
+mariadb -h127.0.0.1 -P13307 -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" >/dev/null
 
 printf '%-20s %7s %12s %9s %12s %9s %7s\n' test threads direct_qps p95_ms proxy_qps p95_ms ratio
 for test in $TESTS; do

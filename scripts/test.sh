@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 ensure_packages
 cargo fmt --all --check
+python3 scripts/check-compose.py
 cargo clippy --workspace --all-targets -- -D warnings
 mkdir -p target
 cargo test --workspace 2>&1 | tee target/test-output.log
