@@ -236,9 +236,11 @@ impl Session {
         };
         self.info.set_running(None);
         if let Some(stats) = self.worker.shared.stats.server(lease.conn.server) {
-            stats.statement_done(
-                !matches!(&result, Ok(d) if !matches!(d.completion.end, End::Err { .. })),
-            );
+            stats.statement_done(match &result {
+                Ok(done) => matches!(done.completion.end, End::Err { .. }),
+                Err(RelayError::Backend { .. }) => true,
+                Err(RelayError::Client(_)) => false, // the client left, not the server's fault
+            });
         }
         match result {
             Ok(done) => {
