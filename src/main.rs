@@ -74,7 +74,7 @@ fn main() -> ExitCode {
             println!("digest: {:016x} {}", c.digest().hash, c.digest().text);
             ExitCode::SUCCESS
         }
-        None => match run(config) {
+        None => match run(config, &cli.config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("splitrail: {e:#}");
@@ -84,15 +84,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
+fn run(config: Config, path: &std::path::Path) -> anyhow::Result<()> {
     let servers: Vec<String> = config
         .servers
         .iter()
         .map(|s| format!("{} ({:?})", s.address, s.role).to_lowercase())
         .collect();
-    let proxy = splitrail_server::start(config)?;
+    let proxy = splitrail_server::start_from_file(config, path)?;
     tracing::info!(
         listen = %proxy.local_addr(),
+        admin = %proxy.admin_addr(),
         servers = %servers.join(", "),
         "splitrail {} started",
         env!("CARGO_PKG_VERSION")

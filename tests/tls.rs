@@ -23,6 +23,7 @@ fn start_proxy(servers: &[(String, &str)], tls: &str) -> ProxyHandle {
         .collect();
     let yaml = format!(
         "listen: 127.0.0.1:0\n\
+         admin: {{ listen: 127.0.0.1:0 }}\n\
          users: [{{ user: app, password: app }}]\n\
          servers: [{}]\n\
          tls: {tls}\n",

@@ -24,10 +24,13 @@
 //! - [`topology`]: the backend servers, their roles and health, read balancing.
 //! - [`io`]: a framed packet stream over a socket.
 //! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
+//! - [`admin`]: the admin HTTP API (`/status`, `/sessions`, `/explain`, `/metrics`) and the
+//!   counters it reads.
 //! - [`support`]: configured features this build does not provide yet (refused or logged).
 //! - [`error`]: the server's [`Error`], with its side, retry verdict and MySQL code.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod backend;
 pub mod client;
 pub mod config;
@@ -41,4 +44,4 @@ pub mod topology;
 pub mod worker;
 
 pub use error::{Error, Result};
-pub use runtime::{ProxyHandle, start};
+pub use runtime::{ProxyHandle, start, start_from_file};

@@ -28,12 +28,18 @@ pub struct ProxyHandle {
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
+    admin_addr: SocketAddr,
 }
 
 impl ProxyHandle {
     /// Where clients connect (the real port when the configuration said port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where the admin HTTP API listens (the real port when the configuration said port 0).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
     }
 
     /// State shared by the workers (topology, counters).
@@ -80,8 +86,31 @@ fn worker_count() -> usize {
         .unwrap_or(1)
 }
 
-/// Binds the listeners and starts the workers.
+/// Binds the listeners and starts the workers and the admin API.
+///
+/// The admin API reports the configuration's hash as the SHA-256 of its JSON form (secrets
+/// redacted); [`start_from_file`] reports the file's path and the hash of its bytes instead.
 pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
+    let hash = crate::admin::sha256_hex(&serde_json::to_vec(&config).unwrap_or_default());
+    start_with(config, None, hash)
+}
+
+/// [`start`] for a configuration loaded from `path`, which the admin API names with the
+/// SHA-256 of the file as it is now (what `sha256sum` prints for it).
+pub fn start_from_file(config: Config, path: &std::path::Path) -> std::io::Result<ProxyHandle> {
+    let hash = match std::fs::read(path) {
+        Ok(bytes) => crate::admin::sha256_hex(&bytes),
+        Err(_) => crate::admin::sha256_hex(&serde_json::to_vec(&config).unwrap_or_default()),
+    };
+    start_with(config, Some(path.display().to_string()), hash)
+}
+
+fn start_with(
+    config: Config,
+    config_path: Option<String>,
+    config_hash: String,
+) -> std::io::Result<ProxyHandle> {
+    let started = std::time::Instant::now();
     let refused = crate::support::refused(&config);
     if !refused.is_empty() {
         return Err(std::io::Error::new(
@@ -105,6 +134,14 @@ pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
     for _ in 1..workers {
         sockets.push(bind(local_addr)?);
     }
+    let admin = std::net::TcpListener::bind(config.admin.listen).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("admin.listen {}: {e}", config.admin.listen),
+        )
+    })?;
+    admin.set_nonblocking(true)?;
+    let admin_addr = admin.local_addr()?;
     let shared = Arc::new(Shared::new(config, tls));
     greet_like_the_primary(&shared);
     let (tx, rx) = watch::channel(false);
@@ -117,12 +154,27 @@ pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
             .spawn(move || run_worker(n, workers, socket, shared, rx))?;
         threads.push(thread);
     }
+    let info = crate::admin::ProxyInfo {
+        started,
+        config_path,
+        config_hash,
+        listen: local_addr,
+        admin: admin_addr,
+    };
+    let admin_shared = shared.clone();
+    let admin_rx = rx.clone();
+    let thread = std::thread::Builder::new()
+        .name("splitrail-admin".to_string())
+        .spawn(move || crate::admin::run(admin, admin_shared, info, admin_rx))?;
+    threads.push(thread);
     info!(%local_addr, workers, "listening for MySQL clients");
+    info!(%admin_addr, "admin API listening");
     Ok(ProxyHandle {
         local_addr,
         shutdown: tx,
         threads,
         shared,
+        admin_addr,
     })
 }
 

@@ -47,9 +47,5 @@ pub fn caveats(config: &Config) -> Vec<String> {
          is only taken out after a failed connection"
             .to_string(),
     );
-    out.push(format!(
-        "admin.listen {}: the admin/metrics HTTP API is not implemented yet",
-        config.admin.listen
-    ));
     out
 }

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use splitrail_router::{ClassifierCache, Policy};
 
+use crate::admin::Stats;
 use crate::backend::{PoolLimits, Pools};
 use crate::config::{Config, PoolMode};
 use crate::tls::Tls;
@@ -35,6 +36,8 @@ pub struct Shared {
     sessions: Mutex<HashMap<u32, Arc<SessionInfo>>>,
     /// TLS towards clients and backends, loaded at start.
     pub tls: Tls,
+    /// Counters for the admin API (relaxed atomics).
+    pub stats: Arc<Stats>,
 }
 
 /// What other sessions may need to know about a session: who it is, what backend statement it
@@ -54,6 +57,8 @@ pub struct SessionInfo {
     killed: AtomicBool,
     /// Wakes the session when it is killed while waiting for the client.
     pub kill_signal: Notify,
+    /// Whether the session holds a backend connection it must keep (transaction, locks …).
+    pinned: AtomicBool,
 }
 
 impl SessionInfo {
@@ -66,6 +71,7 @@ impl SessionInfo {
             running: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            pinned: AtomicBool::new(false),
         }
     }
 
@@ -82,6 +88,16 @@ impl SessionInfo {
         let packed = self.running.load(Ordering::Relaxed);
         let server = (packed >> 32) as usize;
         (server > 0).then(|| (server - 1, packed as u32))
+    }
+
+    /// Records whether the session holds a connection it must keep (for the admin API).
+    pub fn set_pinned(&self, pinned: bool) {
+        self.pinned.store(pinned, Ordering::Relaxed);
+    }
+
+    /// Whether the session holds a connection it must keep.
+    pub fn pinned(&self) -> bool {
+        self.pinned.load(Ordering::Relaxed)
     }
 
     /// Marks the session killed and wakes it.
@@ -105,6 +121,7 @@ impl Shared {
     /// Shared state for a configuration and its loaded TLS files.
     pub fn new(config: Arc<Config>, tls: Tls) -> Self {
         let topology = Topology::from_config(&config);
+        let topology_len = topology.servers.len();
         let policy = policy_for(&config);
         Shared {
             config,
@@ -115,6 +132,7 @@ impl Shared {
             server_version: RwLock::new(DEFAULT_VERSION.to_string()),
             sessions: Mutex::new(HashMap::new()),
             tls,
+            stats: Arc::new(Stats::new(topology_len)),
         }
     }
 
@@ -273,7 +291,7 @@ impl Worker {
             tls: shared.tls.backend.clone(),
         };
         Worker {
-            pools: Pools::new(limits),
+            pools: Pools::new(limits, shared.stats.clone()),
             router: RefCell::new(ClassifierCache::default()),
             balancer: RefCell::new(Balancer::default()),
             shared,

@@ -6,11 +6,14 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use super::conn::{BackendConn, ResultFlags};
+use crate::admin::Stats;
 use crate::error::{Error, Result};
 use crate::tls::BackendTlsSetup;
 
@@ -49,6 +52,22 @@ struct Counts {
     /// Acquires waiting for a connection, per server.
     waiting: RefCell<Vec<usize>>,
     freed: Vec<Notify>,
+    /// The shared gauges this worker's open and idle counts are added to.
+    stats: Arc<Stats>,
+}
+
+impl Counts {
+    /// Adds to the shared open and idle gauges of `server`.
+    fn gauge(&self, server: usize, open: i64, idle: i64) {
+        if let Some(s) = self.stats.server(server) {
+            if open != 0 {
+                s.open.fetch_add(open, Ordering::Relaxed);
+            }
+            if idle != 0 {
+                s.idle.fetch_add(idle, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// One open connection's place under its server's limit.
@@ -63,6 +82,7 @@ impl Drop for Slot {
         if let Some(n) = self.counts.open.borrow_mut().get_mut(self.server) {
             *n = n.saturating_sub(1);
         }
+        self.counts.gauge(self.server, -1, 0);
         if let Some(freed) = self.counts.freed.get(self.server) {
             freed.notify_one();
         }
@@ -94,8 +114,8 @@ pub struct Pools {
 }
 
 impl Pools {
-    /// Empty pools with these limits.
-    pub fn new(limits: PoolLimits) -> Self {
+    /// Empty pools with these limits, publishing their sizes into `stats`.
+    pub fn new(limits: PoolLimits, stats: Arc<Stats>) -> Self {
         let servers = limits.max_per_server.len();
         Pools {
             idle: RefCell::new(HashMap::new()),
@@ -104,6 +124,7 @@ impl Pools {
                 open: RefCell::new(vec![0; servers]),
                 waiting: RefCell::new(vec![0; servers]),
                 freed: (0..servers).map(|_| Notify::new()).collect(),
+                stats,
             }),
             limits,
         }
@@ -221,6 +242,7 @@ impl Pools {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(key)?;
         while let Some((mut conn, slot)) = list.pop() {
+            self.counts.gauge(key.server, 0, -1);
             let now = Instant::now();
             let stale = now.duration_since(conn.created) > self.limits.max_lifetime
                 || now.duration_since(conn.idle_since) > self.limits.idle_timeout
@@ -241,6 +263,7 @@ impl Pools {
             return None;
         }
         *n += 1;
+        self.counts.gauge(server, 1, 0);
         Some(Slot {
             counts: self.counts.clone(),
             server,
@@ -253,6 +276,9 @@ impl Pools {
             .iter_mut()
             .find(|(k, v)| k.server == key.server && *k != key && !v.is_empty())
             .and_then(|(_, v)| v.pop());
+        if victim.is_some() {
+            self.counts.gauge(key.server, 0, -1);
+        }
         // Dropped after the borrow ends: the slot's drop wakes a waiter.
         drop(idle);
         victim.is_some()
@@ -275,6 +301,7 @@ impl Pools {
             .entry(key.clone())
             .or_default()
             .push((conn, slot));
+        self.counts.gauge(key.server, 0, 1);
         if let Some(freed) = self.counts.freed.get(key.server) {
             freed.notify_one();
         }

@@ -287,6 +287,7 @@ impl Session {
             }
             self.release(lease);
         }
+        self.info.set_pinned(false);
         for lease in std::mem::take(&mut self.kept) {
             self.release(lease);
         }

@@ -55,6 +55,7 @@ impl Session {
                 .await;
         }
         let decision = route(&c, &self.state, &self.worker.shared.policy);
+        self.worker.shared.stats.routed(&decision);
         debug!(
             target = decision.target.as_str(),
             reason = decision.reason.as_str(),
@@ -234,6 +235,13 @@ impl Session {
             Err(error) => Err(RelayError::Backend { error, sent: None }),
         };
         self.info.set_running(None);
+        if let Some(stats) = self.worker.shared.stats.server(lease.conn.server) {
+            stats.statement_done(match &result {
+                Ok(done) => matches!(done.completion.end, End::Err { .. }),
+                Err(RelayError::Backend { .. }) => true,
+                Err(RelayError::Client(_)) => false, // the client left, not the server's fault
+            });
+        }
         match result {
             Ok(done) => {
                 self.learn(classification, &done, &mut lease);
@@ -461,6 +469,7 @@ impl Session {
                 self.worker.pools.release(old);
             }
         }
+        self.info.set_pinned(self.held.is_some());
     }
 }
 

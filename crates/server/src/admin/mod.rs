@@ -1,0 +1,360 @@
+//! The admin HTTP API: an HTTP/1.1 listener on `admin.listen`, on its own thread, answering
+//! `GET /status`, `/sessions`, `/explain?sql=…` and `/metrics` (Prometheus text). When
+//! `admin.token` is set every request must carry `Authorization: Bearer <token>`.
+//!
+//! It only reads what the workers publish: [`Stats`] (relaxed atomics written on the statement
+//! path and by the pools), the session registry and the topology. `docs/operations.md` lists the
+//! endpoints and metrics.
+pub mod http;
+mod metrics;
+pub mod stats;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+pub use metrics::render_metrics;
+pub use stats::{ServerStats, Stats};
+
+use crate::worker::Shared;
+
+/// What the admin API tells about the running proxy besides the shared state.
+#[derive(Debug, Clone)]
+pub struct ProxyInfo {
+    /// When the proxy started.
+    pub started: Instant,
+    /// The configuration file, when the proxy was started from one.
+    pub config_path: Option<String>,
+    /// SHA-256 (hex) of the configuration file's bytes, or of the configuration's JSON form
+    /// (secrets redacted) when started without a file.
+    pub config_hash: String,
+    /// Where MySQL clients connect.
+    pub listen: SocketAddr,
+    /// Where the admin API listens.
+    pub admin: SocketAddr,
+}
+
+/// The admin API's state.
+#[derive(Debug)]
+pub struct Admin {
+    shared: Arc<Shared>,
+    info: ProxyInfo,
+}
+
+/// The SHA-256 (hex) of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Runs the admin listener on the current thread until `shutdown` says `true`.
+pub fn run(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    info: ProxyInfo,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            warn!(error = %e, "cannot start the admin runtime");
+            return;
+        }
+    };
+    let admin = Arc::new(Admin { shared, info });
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "cannot register the admin listener");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let admin = admin.clone();
+                        tokio::spawn(async move {
+                            let service = hyper::service::service_fn(move |req| {
+                                let admin = admin.clone();
+                                async move { Ok::<_, Infallible>(admin.handle(&req)) }
+                            });
+                            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await
+                            {
+                                debug!(error = %e, "admin connection failed");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "admin accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+    });
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn json_reply(status: StatusCode, value: &Value) -> Reply {
+    let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    body.push(b'\n');
+    reply(status, "application/json", body)
+}
+
+fn error(status: StatusCode, message: &str) -> Reply {
+    json_reply(status, &json!({ "error": message }))
+}
+
+impl Admin {
+    /// Answers one request.
+    pub fn handle(&self, req: &Request<Incoming>) -> Reply {
+        let header = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+        self.answer(req.method(), req.uri().path(), req.uri().query(), header)
+    }
+
+    fn answer(
+        &self,
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        authorization: Option<&[u8]>,
+    ) -> Reply {
+        if let Some(token) = &self.shared.config.admin.token
+            && !http::token_ok(authorization, token.expose())
+        {
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong bearer token (Authorization: Bearer <admin.token>)",
+            );
+            r.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
+        let known = ["/status", "/sessions", "/explain", "/metrics"];
+        if !known.contains(&path) {
+            return error(StatusCode::NOT_FOUND, &format!("no endpoint {path}"));
+        }
+        if method != Method::GET && method != Method::HEAD {
+            let mut r = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("{path} answers GET only"),
+            );
+            r.headers_mut()
+                .insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return r;
+        }
+        match path {
+            "/status" => json_reply(StatusCode::OK, &self.status()),
+            "/sessions" => json_reply(StatusCode::OK, &self.sessions()),
+            "/explain" => match query.and_then(|q| http::query_param(q, "sql")) {
+                Some(sql) if !sql.trim().is_empty() => {
+                    json_reply(StatusCode::OK, &explain(&self.shared, &sql))
+                }
+                _ => error(
+                    StatusCode::BAD_REQUEST,
+                    "give the statement as the sql query parameter: /explain?sql=SELECT+1",
+                ),
+            },
+            _ => reply(
+                StatusCode::OK,
+                "text/plain; version=0.0.4; charset=utf-8",
+                render_metrics(&self.shared, self.info.started.elapsed().as_secs_f64()),
+            ),
+        }
+    }
+
+    fn status(&self) -> Value {
+        let shared = &self.shared;
+        let servers: Vec<Value> = shared
+            .topology
+            .servers
+            .iter()
+            .map(|s| {
+                let config = shared.config.servers.get(s.index);
+                let stats = shared.stats.server(s.index);
+                let (open, idle, in_use) = stats.map(ServerStats::pool).unwrap_or_default();
+                json!({
+                    "address": s.address,
+                    "name": config.and_then(|c| c.name.as_deref()).unwrap_or(&s.address),
+                    "role": format!("{:?}", s.role).to_lowercase(),
+                    "healthy": s.is_healthy(),
+                    "weight": s.weight,
+                    "read_weight": s.read_weight,
+                    "pool": { "open": open, "idle": idle, "in_use": in_use },
+                    "queries": stats.map_or(0, |st| st.queries.load(Ordering::Relaxed)),
+                    "errors": stats.map_or(0, |st| st.errors.load(Ordering::Relaxed)),
+                })
+            })
+            .collect();
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_seconds": self.info.started.elapsed().as_secs(),
+            "config": {
+                "path": self.info.config_path,
+                "sha256": self.info.config_hash,
+            },
+            "listen": self.info.listen.to_string(),
+            "admin_listen": self.info.admin.to_string(),
+            "client_connections": shared.clients.load(Ordering::Relaxed),
+            "servers": servers,
+        })
+    }
+
+    fn sessions(&self) -> Value {
+        let mut sessions = self.shared.sessions();
+        sessions.sort_by_key(|s| s.id);
+        let list: Vec<Value> = sessions
+            .iter()
+            .map(|s| {
+                let running = s.running();
+                json!({
+                    "id": s.id,
+                    "user": s.user(),
+                    "peer": s.peer.to_string(),
+                    "state": if running.is_some() { "running" } else { "idle" },
+                    "server": running.and_then(|(i, _)| self.shared.topology.servers.get(i))
+                        .map(|e| e.address.clone()),
+                    "pinned": s.pinned(),
+                })
+            })
+            .collect();
+        json!({ "sessions": list })
+    }
+}
+
+/// The router's decision for `sql` in a fresh session of the first configured user.
+pub fn explain(shared: &Shared, sql: &str) -> Value {
+    let c = splitrail_router::classify(sql);
+    let user = shared
+        .config
+        .users
+        .first()
+        .map(|u| u.user.as_str())
+        .unwrap_or("");
+    let session = splitrail_router::SessionState::new(user);
+    let d = splitrail_router::route(&c, &session, &shared.policy);
+    json!({
+        "target": d.target.as_str(),
+        "reason": d.reason.to_string(),
+        "kind": format!("{:?}", c.kind()),
+        "digest": {
+            "hash": format!("{:016x}", c.digest().hash),
+            "text": c.digest().text.to_string(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    pub(crate) fn shared(extra: &str) -> Arc<Shared> {
+        let config = Config::from_yaml_str(&format!(
+            "users: [{{ user: app, password: app }}]\n\
+             servers: [{{ address: '127.0.0.1:1', role: primary }}, \
+             {{ address: '127.0.0.1:2', role: replica }}]\n{extra}"
+        ))
+        .unwrap();
+        let tls = crate::tls::Tls::load(&config.tls).unwrap();
+        Arc::new(Shared::new(Arc::new(config), tls))
+    }
+
+    fn admin(extra: &str) -> Admin {
+        let shared = shared(extra);
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        Admin {
+            shared,
+            info: ProxyInfo {
+                started: Instant::now(),
+                config_path: None,
+                config_hash: sha256_hex(b""),
+                listen: addr,
+                admin: addr,
+            },
+        }
+    }
+
+    #[test]
+    fn token_is_required_when_configured() {
+        let a = admin("admin: { token: s3cret }");
+        let get = Method::GET;
+        let status = |auth: Option<&[u8]>| a.answer(&get, "/status", None, auth).status();
+        assert_eq!(status(None), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(Some(b"Bearer nope")), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(Some(b"Bearer s3cret")), StatusCode::OK);
+        let open = admin("");
+        assert_eq!(
+            open.answer(&get, "/status", None, None).status(),
+            StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn paths_methods_and_explain_input() {
+        let a = admin("");
+        assert_eq!(
+            a.answer(&Method::GET, "/nope", None, None).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            a.answer(&Method::POST, "/status", None, None).status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            a.answer(&Method::GET, "/explain", None, None).status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            a.answer(&Method::GET, "/explain", Some("sql=SELECT+1"), None)
+                .status(),
+            StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn explain_gives_target_reason_and_digest() {
+        let shared = shared("");
+        let read = explain(&shared, "SELECT * FROM t WHERE id = 1");
+        assert_eq!(read["target"], "replica");
+        assert_eq!(read["reason"], "plain_read");
+        assert_eq!(read["digest"]["hash"].as_str().unwrap().len(), 16);
+        let write = explain(&shared, "UPDATE t SET a = 1");
+        assert_eq!(write["target"], "primary");
+        assert_eq!(write["reason"], "write");
+    }
+}
