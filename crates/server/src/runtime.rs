@@ -117,6 +117,7 @@ pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
             .spawn(move || run_worker(n, workers, socket, shared, rx))?;
         threads.push(thread);
     }
+    threads.push(crate::monitor::start(shared.clone(), rx)?);
     info!(%local_addr, workers, "listening for MySQL clients");
     Ok(ProxyHandle {
         local_addr,

@@ -70,6 +70,7 @@ impl Session {
             Target::Primary => Choice::Primary,
             Target::Replica => Choice::Read,
         };
+        self.max_lag = decision.max_lag;
         self.execute(choice, payload, Some(&c)).await
     }
 
@@ -383,7 +384,7 @@ impl Session {
                 .worker
                 .balancer
                 .borrow_mut()
-                .pick_read(topology)
+                .pick_read(topology, self.max_lag)
                 .unwrap_or(primary),
         };
         if let Some(lease) = sticky {
