@@ -91,7 +91,7 @@ impl std::fmt::Display for ServerState {
 }
 
 /// How long a server that refused a connection is left out of read balancing before it is
-/// tried again (the replication monitor will replace this guess with real checks).
+/// tried again: the fast path between two monitor checks, which decide for longer.
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// Milliseconds since the first call: a cheap shared clock for health deadlines.
