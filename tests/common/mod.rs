@@ -28,6 +28,13 @@ pub const OTHER_USER: &str = "other";
 /// Its password.
 pub const OTHER_PASSWORD: &str = "other-pw";
 
+/// The user the proxy's monitor logs in as: created on every server by the harness (outside
+/// the binlog) with the privileges to read replication status, so the monitor's connections
+/// never count among `app`'s.
+pub const MONITOR_USER: &str = "monitor";
+/// Its password.
+pub const MONITOR_PASSWORD: &str = "monitor-pw";
+
 /// The cluster behind a bed: the binary's shared one, or the test's own.
 pub enum Backends {
     /// Shared by the tests of this binary that ask for the same replica count.
@@ -57,12 +64,25 @@ impl Bed {
         Bed::start(Backends::Own(Box::new(cluster)), extra_yaml)
     }
 
+    /// As [`Bed::own`], but every server is configured `role: auto`: the monitor tells the
+    /// primary from the replicas by `read_only`.
+    pub fn own_auto(replicas: usize, extra_yaml: &str) -> Bed {
+        let cluster = Cluster::start(ClusterConfig::with_replicas(replicas))
+            .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
+        Bed::start_with(Backends::Own(Box::new(cluster)), extra_yaml, true)
+    }
+
     fn start(backends: Backends, extra_yaml: &str) -> Bed {
+        Bed::start_with(backends, extra_yaml, false)
+    }
+
+    fn start_with(backends: Backends, extra_yaml: &str, auto: bool) -> Bed {
         let cluster = match &backends {
             Backends::Shared(c) => *c,
             Backends::Own(c) => &**c,
         };
-        let yaml = proxy_yaml(cluster, extra_yaml);
+        create_monitor_user(cluster);
+        let yaml = proxy_yaml(cluster, extra_yaml, auto);
         let config = Config::from_yaml_str(&yaml)
             .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
         let proxy = splitrail_server::start(config)
@@ -177,10 +197,27 @@ impl Bed {
     }
 }
 
-/// The proxy configuration for `cluster`: ephemeral ports, users `app` and [`OTHER_USER`], the
-/// cluster's servers with their current roles, pool of 10 per server unless `extra_yaml` sets
-/// `pool`, and no drain on shutdown (a test's clients may still be connected when it drops).
-fn proxy_yaml(cluster: &Cluster, extra_yaml: &str) -> String {
+/// Creates [`MONITOR_USER`] on every running server of `cluster`. Idempotent.
+fn create_monitor_user(cluster: &Cluster) {
+    let sql = format!(
+        "SET SESSION sql_log_bin = 0;
+         CREATE USER IF NOT EXISTS '{MONITOR_USER}'@'%' IDENTIFIED BY '{MONITOR_PASSWORD}';
+         GRANT REPLICATION CLIENT, SLAVE MONITOR ON *.* TO '{MONITOR_USER}'@'%';"
+    );
+    for server in cluster.servers() {
+        if server.is_running() {
+            server
+                .sql(&sql)
+                .unwrap_or_else(|e| panic!("creating {MONITOR_USER}: {e}"));
+        }
+    }
+}
+
+/// The proxy configuration for `cluster`: ephemeral ports, users `app`, [`OTHER_USER`] and
+/// [`MONITOR_USER`] (the monitor's, unless `extra_yaml` sets `monitor`), the cluster's servers
+/// with their current roles (all `auto` with `auto`), pool of 10 per server unless `extra_yaml`
+/// sets `pool`, and no drain on shutdown (a test's clients may still be connected when it drops).
+fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool) -> String {
     let mut yaml = String::from(
         "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nshutdown_timeout: 0s\nusers:\n",
     );
@@ -189,10 +226,16 @@ fn proxy_yaml(cluster: &Cluster, extra_yaml: &str) -> String {
         yaml,
         "  - {{ user: {OTHER_USER}, password: {OTHER_PASSWORD} }}"
     );
+    let _ = writeln!(
+        yaml,
+        "  - {{ user: {MONITOR_USER}, password: {MONITOR_PASSWORD} }}"
+    );
     yaml.push_str("servers:\n");
     let primary = cluster.primary().port();
     for server in cluster.servers() {
-        let role = if server.port() == primary {
+        let role = if auto {
+            "auto"
+        } else if server.port() == primary {
             "primary"
         } else {
             "replica"
@@ -205,6 +248,9 @@ fn proxy_yaml(cluster: &Cluster, extra_yaml: &str) -> String {
     }
     if !extra_yaml.lines().any(|l| l.starts_with("pool:")) {
         yaml.push_str("pool: { max_size: 10 }\n");
+    }
+    if !extra_yaml.lines().any(|l| l.starts_with("monitor:")) {
+        let _ = writeln!(yaml, "monitor: {{ user: {MONITOR_USER} }}");
     }
     yaml.push_str(extra_yaml);
     yaml.push('\n');

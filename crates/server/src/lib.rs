@@ -21,6 +21,7 @@
 //! - [`session`]: one client session — command dispatch, statement execution, state sync,
 //!   response relay.
 //! - [`backend`]: backend connections (the proxy as a MySQL client) and per-worker pools.
+//! - [`monitor`]: the per-server health, role and replication-lag checks.
 //! - [`topology`]: the backend servers, their roles and health, read balancing.
 //! - [`io`]: a framed packet stream over a socket.
 //! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
@@ -36,6 +37,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod io;
+pub mod monitor;
 pub mod runtime;
 pub mod session;
 pub mod support;

@@ -167,6 +167,7 @@ fn start_with(
         .name("splitrail-admin".to_string())
         .spawn(move || crate::admin::run(admin, admin_shared, info, admin_rx))?;
     threads.push(thread);
+    threads.push(crate::monitor::start(shared.clone(), rx.clone())?);
     info!(%local_addr, workers, "listening for MySQL clients");
     info!(%admin_addr, "admin API listening");
     Ok(ProxyHandle {

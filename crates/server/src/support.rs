@@ -1,7 +1,7 @@
 //! Which configured features this build does not provide yet. A setting that would silently do
 //! nothing is refused at start (with its key), and a default that is not fully enforced yet is
 //! logged once, so nobody relies on behaviour the proxy does not have.
-use crate::config::{Balance, Config, Consistency, PoolMode, Role};
+use crate::config::{Balance, Config, Consistency, PoolMode};
 
 /// Settings the proxy refuses, as `key: why` lines.
 pub fn refused(config: &Config) -> Vec<String> {
@@ -11,14 +11,6 @@ pub fn refused(config: &Config) -> Vec<String> {
             "routing.balance: {:?} is not implemented yet (round_robin is)",
             config.routing.balance
         ));
-    }
-    for (i, s) in config.servers.iter().enumerate() {
-        if s.role == Role::Auto {
-            out.push(format!(
-                "servers[{i}].role: auto needs the replication monitor, which is not implemented \
-                 yet; say primary or replica"
-            ));
-        }
     }
     if config.monitor.discovery {
         out.push("monitor.discovery: replica discovery is not implemented yet".to_string());
@@ -42,10 +34,10 @@ pub fn caveats(config: &Config) -> Vec<String> {
             config.routing.consistency
         ));
     }
-    out.push(
-        "no replication monitor yet: routing.max_replication_lag is not enforced and a replica \
-         is only taken out after a failed connection"
-            .to_string(),
-    );
+    out.push(format!(
+        "routing.failover_timeout {:?} is not enforced yet: a write while no writable primary is \
+         known gets the backend's error at once instead of waiting for a promotion",
+        config.routing.failover_timeout
+    ));
     out
 }

@@ -323,6 +323,69 @@ impl BackendConn {
         }
     }
 
+    /// Runs a query of the proxy's own (the monitor's) and returns its rows as text, with the
+    /// column names: `Ok(None)` for the server's error. For small results only — every row is
+    /// kept. The connection must not use CLIENT_DEPRECATE_EOF (the monitor's do not).
+    pub async fn query_rows(
+        &mut self,
+        sql: &str,
+    ) -> Result<std::result::Result<TextRows, ErrPacket>> {
+        use splitrail_protocol::response::{ColumnDefinition, TextRow, decode_column_count};
+        let mut payload = Vec::with_capacity(sql.len() + 1);
+        payload.push(splitrail_protocol::command::code::QUERY);
+        payload.extend_from_slice(sql.as_bytes());
+        self.send_command(&payload).await?;
+        let first = self.read_or_break().await?;
+        match first.first() {
+            Some(0xFF) => {
+                return Ok(Err(
+                    ErrPacket::decode(&first, self.caps).map_err(|e| protocol(&self.address, e))?
+                ));
+            }
+            Some(0x00) => return Ok(Ok(TextRows::default())),
+            _ => {}
+        }
+        let count = decode_column_count(&first).map_err(|e| protocol(&self.address, e))?;
+        let mut rows = TextRows::default();
+        for _ in 0..count {
+            let packet = self.read_or_break().await?;
+            let column = ColumnDefinition::decode(&packet, self.caps)
+                .map_err(|e| protocol(&self.address, e))?;
+            rows.columns
+                .push(String::from_utf8_lossy(&column.name).into_owned());
+        }
+        // The EOF after the column definitions.
+        self.read_or_break().await?;
+        loop {
+            let packet = self.read_or_break().await?;
+            match packet.first() {
+                Some(0xFE) if packet.len() < 9 => return Ok(Ok(rows)),
+                Some(0xFF) => {
+                    return Ok(Err(ErrPacket::decode(&packet, self.caps)
+                        .map_err(|e| protocol(&self.address, e))?));
+                }
+                _ => {
+                    let row = TextRow::new(packet);
+                    let values = row.decode_all().map_err(|e| protocol(&self.address, e))?;
+                    rows.rows.push(
+                        values
+                            .into_iter()
+                            .map(|v| v.map(|b| String::from_utf8_lossy(b).into_owned()))
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+
+    async fn read_or_break(&mut self) -> Result<bytes::Bytes> {
+        let result = read(&mut self.io, &self.address).await;
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
     /// `COM_RESET_CONNECTION`: forgets every session variable, temporary table, lock and user
     /// variable of the previous user of the connection, then turns tracking back on.
     pub async fn reset(&mut self) -> Result<()> {
@@ -352,6 +415,26 @@ impl BackendConn {
     /// without blocking before the connection is lent out again.
     pub fn closed_while_idle(&mut self) -> bool {
         self.io.stream.closed_while_idle()
+    }
+}
+
+/// A small result set read by [`BackendConn::query_rows`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TextRows {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// Rows; `None` for NULL.
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl TextRows {
+    /// The value of column `name` (case-insensitive) in row `row`; `None` when NULL or absent.
+    pub fn get(&self, row: usize, name: &str) -> Option<&str> {
+        let i = self
+            .columns
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))?;
+        self.rows.get(row)?.get(i)?.as_deref()
     }
 }
 

@@ -2,5 +2,5 @@
 pub mod conn;
 pub mod pool;
 
-pub use conn::{BackendConn, Outcome, ResultFlags};
+pub use conn::{BackendConn, Outcome, ResultFlags, TextRows};
 pub use pool::{Lease, PoolKey, PoolLimits, Pools, Sticky};

@@ -63,6 +63,8 @@ pub struct Session {
     pub(crate) sticky: Sticky,
     /// A SQL-level `PREPARE` ran: its statement lives on one connection only.
     pub(crate) sql_prepared: bool,
+    /// The replica lag the statement being routed accepts (its decision's `max_lag`).
+    pub(crate) max_lag: Option<std::time::Duration>,
     /// Prepared statements by the client's statement id.
     pub(crate) stmts: HashMap<u32, prepared::ClientStmt>,
     /// The last client statement id handed out.
@@ -114,6 +116,7 @@ impl Session {
             kept: Vec::new(),
             sticky,
             sql_prepared: false,
+            max_lag: None,
             stmts: HashMap::new(),
             next_stmt_id: 0,
             last_insert_id: 0,

@@ -246,8 +246,9 @@ impl Session {
     }
 
     /// Where a statement goes, or `None` when a rule rejects it.
-    fn choice_for(&self, c: &Classification) -> Option<Choice> {
+    fn choice_for(&mut self, c: &Classification) -> Option<Choice> {
         let decision = route(c, &self.state, &self.worker.shared.policy);
+        self.max_lag = decision.max_lag;
         debug!(
             target = decision.target.as_str(),
             reason = decision.reason.as_str(),

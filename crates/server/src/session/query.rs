@@ -71,6 +71,7 @@ impl Session {
             Target::Primary => Choice::Primary,
             Target::Replica => Choice::Read,
         };
+        self.max_lag = decision.max_lag;
         self.execute(choice, payload, Some(&c)).await
     }
 
@@ -391,7 +392,7 @@ impl Session {
                 .worker
                 .balancer
                 .borrow_mut()
-                .pick_read(topology)
+                .pick_read(topology, self.max_lag)
                 .unwrap_or(primary),
         };
         if let Some(lease) = sticky {

@@ -1,0 +1,697 @@
+//! The backend monitor: one task per server, every `monitor.interval`, on a thread of its own
+//! (with its own tokio runtime) so checks never share a worker's event loop.
+//!
+//! A check logs in as `config.monitor_user()` (the connection is kept between checks and
+//! re-opened after a failure, with a back-off), pings, reads `@@read_only` and the GTID
+//! position, and on a replica its replication status (MariaDB `SHOW ALL SLAVES STATUS`, MySQL
+//! `SHOW REPLICA STATUS`). What it learns goes into the server's [`ServerEntry`] (atomics), where
+//! the statement path reads it without a lock.
+//!
+//! Replication lag, in milliseconds, is the larger of
+//! - `Seconds_Behind_Master` × 1000 (unknown ⇒ [`LAG_UNKNOWN`] when the SQL thread is stopped or
+//!   the value is NULL), and
+//! - the GTID distance in time: when a replica's applied position is behind the primary's
+//!   binlog position (as the primary's own task last read it), the monitor remembers that target
+//!   and when it saw it; until the replica has applied it, the lag is at least the time since.
+//!
+//! States (see [`Health`]): `up`; `lagging` (lag above `routing.max_replication_lag`);
+//! `down` after `monitor.failure_threshold` failed checks in a row, and back after
+//! `monitor.success_threshold` good ones. Every change is logged once at info.
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::backend::{BackendConn, ResultFlags, TextRows};
+use crate::config::Role;
+use crate::error::{Error, Result};
+use crate::topology::{LAG_UNKNOWN, ServerEntry, ServerState};
+use crate::worker::Shared;
+
+/// Starts the monitor thread; it stops when `shutdown` turns `true`.
+pub fn start(
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("splitrail-monitor".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    warn!(error = %e, "cannot start the monitor's runtime; servers are not checked");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let mut tasks = tokio::task::JoinSet::new();
+                for index in 0..shared.topology.servers.len() {
+                    tasks.spawn(watch_server(shared.clone(), index, shutdown.clone()));
+                }
+                while !*shutdown.borrow() {
+                    if shutdown.changed().await.is_err() {
+                        break;
+                    }
+                }
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+            });
+        })
+}
+
+/// The database flavour, from the version string: it decides the statements a check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// MariaDB: domain-based GTIDs, `SHOW ALL SLAVES STATUS`.
+    MariaDb,
+    /// MySQL 8: UUID-based GTID sets, `SHOW REPLICA STATUS`.
+    MySql,
+}
+
+impl Flavor {
+    /// `…-MariaDB…` is MariaDB; anything else is taken for MySQL.
+    pub fn of(version: &str) -> Self {
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        }
+    }
+
+    fn variables_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => {
+                "SELECT @@global.read_only, @@global.gtid_binlog_pos, @@global.gtid_current_pos"
+            }
+            Flavor::MySql => {
+                "SELECT @@global.read_only, @@global.gtid_executed, @@global.gtid_executed"
+            }
+        }
+    }
+
+    fn status_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SHOW ALL SLAVES STATUS",
+            Flavor::MySql => "SHOW REPLICA STATUS",
+        }
+    }
+}
+
+/// One replication channel's status, from `SHOW ALL SLAVES STATUS` / `SHOW REPLICA STATUS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// The SQL (applier) thread is running.
+    pub sql_running: bool,
+    /// The IO (receiver) thread is running.
+    pub io_running: bool,
+    /// `Seconds_Behind_Master` / `Seconds_Behind_Source`; `None` when NULL.
+    pub seconds_behind: Option<u64>,
+}
+
+/// The channels of a status result (no row: the server does not replicate).
+pub fn parse_replica_status(rows: &TextRows) -> Vec<ReplicaStatus> {
+    let pick = |row: usize, names: &[&str]| names.iter().find_map(|n| rows.get(row, n));
+    (0..rows.rows.len())
+        .map(|row| ReplicaStatus {
+            sql_running: pick(row, &["Slave_SQL_Running", "Replica_SQL_Running"])
+                .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+            io_running: pick(row, &["Slave_IO_Running", "Replica_IO_Running"])
+                .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+            seconds_behind: pick(row, &["Seconds_Behind_Master", "Seconds_Behind_Source"])
+                .and_then(|v| v.trim().parse().ok()),
+        })
+        .collect()
+}
+
+/// Lag in milliseconds from the status of every channel: the worst; [`LAG_UNKNOWN`] when a
+/// channel's SQL thread is stopped or its lag is NULL; 0 with no channel.
+pub fn status_lag_ms(channels: &[ReplicaStatus]) -> u64 {
+    channels
+        .iter()
+        .map(|c| match (c.sql_running, c.seconds_behind) {
+            (true, Some(s)) => s.saturating_mul(1000),
+            _ => LAG_UNKNOWN,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// A GTID position reduced to what ordering needs: per stream (MariaDB domain, MySQL source
+/// UUID), the highest sequence number.
+pub type GtidPosition = Vec<(String, u64)>;
+
+/// Parses a MariaDB position (`0-1-100,1-2-7`) or a MySQL GTID set
+/// (`uuid:1-100:105,uuid2:1-5`). Unparsable parts are skipped.
+pub fn parse_gtid(text: &str) -> GtidPosition {
+    let mut out: GtidPosition = Vec::new();
+    for part in text.split(',').map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let parsed = if let Some((uuid, intervals)) = part.split_once(':') {
+            let max = intervals
+                .split(':')
+                .filter_map(|i| i.rsplit('-').next()?.trim().parse::<u64>().ok())
+                .max();
+            max.map(|m| (uuid.to_ascii_lowercase(), m))
+        } else {
+            let mut fields = part.split('-');
+            match (fields.next(), fields.next(), fields.next()) {
+                (Some(domain), Some(_server), Some(seq)) => {
+                    seq.parse::<u64>().ok().map(|s| (domain.to_string(), s))
+                }
+                _ => None,
+            }
+        };
+        if let Some((stream, seq)) = parsed {
+            match out.iter_mut().find(|(s, _)| *s == stream) {
+                Some(entry) => entry.1 = entry.1.max(seq),
+                None => out.push((stream, seq)),
+            }
+        }
+    }
+    out
+}
+
+/// Whether `applied` includes everything in `target` (each stream at least as far).
+pub fn has_applied(applied: &GtidPosition, target: &GtidPosition) -> bool {
+    target.iter().all(|(stream, seq)| {
+        applied
+            .iter()
+            .find(|(s, _)| s == stream)
+            .is_some_and(|(_, a)| a >= seq)
+    })
+}
+
+/// Turns "behind the primary's GTID position" into a time: the target the replica has not
+/// reached yet and since when it was known.
+#[derive(Debug, Default)]
+pub struct GtidLag {
+    pending: Option<(GtidPosition, Instant)>,
+}
+
+impl GtidLag {
+    /// Updates with the replica's applied position and the primary's current one at `now`;
+    /// returns the lag implied (0 when caught up with everything it was shown).
+    pub fn observe(
+        &mut self,
+        applied: &GtidPosition,
+        primary: &GtidPosition,
+        now: Instant,
+    ) -> Duration {
+        if let Some((target, _)) = &self.pending
+            && has_applied(applied, target)
+        {
+            self.pending = None;
+        }
+        if self.pending.is_none() && !has_applied(applied, primary) {
+            self.pending = Some((primary.clone(), now));
+        }
+        self.pending
+            .as_ref()
+            .map(|(_, since)| now.saturating_duration_since(*since))
+            .unwrap_or_default()
+    }
+
+    /// Forgets the target (the server is no longer a replica, or its primary changed).
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+}
+
+/// The outcome of one check, for [`Health::observe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// The server answered; `lagging` when its lag is above the limit.
+    Reachable {
+        /// Lag beyond `routing.max_replication_lag` (or replication stopped).
+        lagging: bool,
+    },
+    /// The check failed (connect, login, ping or a query).
+    Failed,
+}
+
+/// The state machine of one server: consecutive failures and successes against the thresholds.
+#[derive(Debug)]
+pub struct Health {
+    state: ServerState,
+    failures: u32,
+    successes: u32,
+    failure_threshold: u32,
+    success_threshold: u32,
+}
+
+impl Health {
+    /// Starts `up` (a server is assumed usable until checks say otherwise).
+    pub fn new(failure_threshold: u32, success_threshold: u32) -> Self {
+        Health {
+            state: ServerState::Up,
+            failures: 0,
+            successes: 0,
+            failure_threshold: failure_threshold.max(1),
+            success_threshold: success_threshold.max(1),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ServerState {
+        self.state
+    }
+
+    /// Consecutive failed checks so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Takes one check's outcome; returns the new state when it changed.
+    pub fn observe(&mut self, observation: Observation) -> Option<ServerState> {
+        let next = match observation {
+            Observation::Failed => {
+                self.successes = 0;
+                self.failures = self.failures.saturating_add(1);
+                if self.failures >= self.failure_threshold {
+                    ServerState::Down
+                } else {
+                    self.state
+                }
+            }
+            Observation::Reachable { lagging } => {
+                self.failures = 0;
+                self.successes = self.successes.saturating_add(1);
+                if self.state == ServerState::Down && self.successes < self.success_threshold {
+                    ServerState::Down
+                } else if lagging {
+                    ServerState::Lagging
+                } else {
+                    ServerState::Up
+                }
+            }
+        };
+        (next != self.state).then(|| {
+            self.state = next;
+            next
+        })
+    }
+}
+
+/// What one successful check read.
+#[derive(Debug)]
+struct Reading {
+    read_only: bool,
+    /// The binlog position (what a primary has written).
+    binlog: String,
+    /// The applied position (what a replica has applied).
+    applied: String,
+    /// Replication channels; `None` when the status could not be read (no privilege).
+    channels: Option<Vec<ReplicaStatus>>,
+}
+
+/// One server's monitor task.
+struct Watcher {
+    shared: Arc<Shared>,
+    index: usize,
+    conn: Option<BackendConn>,
+    health: Health,
+    gtid_lag: GtidLag,
+    /// `SHOW … STATUS` was refused once: not asked again (lag from GTIDs only).
+    status_denied: bool,
+    role: Role,
+}
+
+async fn watch_server(shared: Arc<Shared>, index: usize, mut shutdown: watch::Receiver<bool>) {
+    let monitor = &shared.config.monitor;
+    let mut w = Watcher {
+        health: Health::new(monitor.failure_threshold, monitor.success_threshold),
+        shared: shared.clone(),
+        index,
+        conn: None,
+        gtid_lag: GtidLag::default(),
+        status_denied: false,
+        role: shared.topology.servers[index].role(),
+    };
+    let interval = monitor.interval.max(Duration::from_millis(10));
+    loop {
+        let failed = !w.check_once().await;
+        let wait = if failed {
+            backoff(interval, w.health.failures())
+        } else {
+            interval
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// The wait before the next attempt after `failures` failed ones in a row: the interval,
+/// doubled per failure, at most 5 s (or the interval, if longer).
+pub fn backoff(interval: Duration, failures: u32) -> Duration {
+    let cap = interval.max(Duration::from_secs(5));
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    interval.saturating_mul(factor).min(cap)
+}
+
+impl Watcher {
+    fn entry(&self) -> &ServerEntry {
+        &self.shared.topology.servers[self.index]
+    }
+
+    /// One check; whether it succeeded.
+    async fn check_once(&mut self) -> bool {
+        let shared = self.shared.clone();
+        let config = &shared.config;
+        let limit = config.monitor.connect_timeout.max(config.monitor.interval);
+        let reading = tokio::time::timeout(limit, self.read()).await;
+        let reading = match reading {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {limit:?}")),
+        };
+        let observation = match reading {
+            Ok(reading) => {
+                let lag_ms = self.apply(&reading);
+                let max = config.routing.max_replication_lag.as_millis();
+                Observation::Reachable {
+                    lagging: u128::from(lag_ms) > max,
+                }
+            }
+            Err(reason) => {
+                self.conn = None;
+                if self.health.failures() == 0 {
+                    debug!(server = %self.entry().address, %reason, "check failed");
+                }
+                Observation::Failed
+            }
+        };
+        let ok = matches!(observation, Observation::Reachable { .. });
+        if let Some(state) = self.health.observe(observation) {
+            let entry = self.entry();
+            info!(
+                server = %entry.address,
+                state = state.as_str(),
+                lag_ms = entry.lag_ms(),
+                "server state changed"
+            );
+            entry.set_state(state);
+        }
+        ok
+    }
+
+    /// Connects if needed and reads the server's variables and replication status.
+    async fn read(&mut self) -> Result<Reading> {
+        if self.conn.is_none() {
+            self.conn = Some(self.connect().await?);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Error::NoBackend("no monitor connection".into()));
+        };
+        let flavor = Flavor::of(&conn.server_version);
+        if let crate::backend::Outcome::Err(err) =
+            conn.run(&[splitrail_protocol::command::code::PING]).await?
+        {
+            return Err(Error::StateSync {
+                server: conn.address.clone(),
+                message: String::from_utf8_lossy(&err.message).into_owned(),
+            });
+        }
+        let vars = match conn.query_rows(flavor.variables_sql()).await? {
+            Ok(rows) => rows,
+            Err(err) => {
+                return Err(Error::StateSync {
+                    server: conn.address.clone(),
+                    message: String::from_utf8_lossy(&err.message).into_owned(),
+                });
+            }
+        };
+        let row = vars.rows.first().cloned().unwrap_or_default();
+        let value = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        let read_only = value(0).trim() == "1" || value(0).eq_ignore_ascii_case("on");
+        let channels = if self.status_denied {
+            None
+        } else {
+            match conn.query_rows(flavor.status_sql()).await? {
+                Ok(rows) => Some(parse_replica_status(&rows)),
+                Err(err) => {
+                    warn!(
+                        server = %conn.address,
+                        error = %String::from_utf8_lossy(&err.message),
+                        "cannot read the replication status (grant REPLICATION CLIENT / SLAVE \
+                         MONITOR to the monitor user); lag is measured from GTIDs only"
+                    );
+                    self.status_denied = true;
+                    None
+                }
+            }
+        };
+        Ok(Reading {
+            read_only,
+            binlog: value(1),
+            applied: value(2),
+            channels,
+        })
+    }
+
+    async fn connect(&self) -> Result<BackendConn> {
+        let config = &self.shared.config;
+        let user = config
+            .monitor_user()
+            .ok_or_else(|| Error::NoBackend("no user for the monitor".into()))?;
+        let flags = ResultFlags {
+            found_rows: false,
+            deprecate_eof: false,
+        };
+        BackendConn::connect(
+            self.index,
+            &self.entry().address,
+            &user.user,
+            user.password.expose().as_bytes(),
+            flags,
+            config.monitor.connect_timeout,
+            &self.shared.tls.backend,
+        )
+        .await
+    }
+
+    /// Stores a reading in the topology; returns the lag in milliseconds.
+    fn apply(&mut self, reading: &Reading) -> u64 {
+        let shared = self.shared.clone();
+        let topology = &shared.topology;
+        let entry = &topology.servers[self.index];
+        let was_primary = topology.primary() == Some(self.index);
+        let replicating = reading.channels.as_ref().is_some_and(|c| !c.is_empty());
+        // A primary (configured, or detected: writable and not replicating) has no lag; a
+        // replica's lag comes from its status and from the primary's GTID position.
+        let is_primary = match entry.role {
+            Role::Auto => !reading.read_only,
+            _ => was_primary,
+        } && !replicating;
+        let lag_ms = if is_primary {
+            self.gtid_lag.reset();
+            0
+        } else {
+            let from_status = reading.channels.as_deref().map(status_lag_ms).unwrap_or(0);
+            let from_gtid = match topology.primary().filter(|p| *p != self.index) {
+                Some(p) => {
+                    let primary = parse_gtid(&topology.servers[p].gtid());
+                    let applied = parse_gtid(&reading.applied);
+                    let lag = self.gtid_lag.observe(&applied, &primary, Instant::now());
+                    lag.as_millis().min(u128::from(LAG_UNKNOWN - 1)) as u64
+                }
+                None => 0,
+            };
+            from_status.max(from_gtid)
+        };
+        let position = if is_primary {
+            &reading.binlog
+        } else {
+            &reading.applied
+        };
+        entry.record_check(reading.read_only, lag_ms, position);
+        let role = entry.role();
+        if role != self.role {
+            info!(server = %entry.address, role = ?role, read_only = reading.read_only, "server role detected");
+            self.role = role;
+        }
+        lag_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(columns: &[&str], rows: &[&[Option<&str>]]) -> TextRows {
+        TextRows {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|v| v.map(str::to_string)).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn flavors_from_version_strings() {
+        assert_eq!(Flavor::of("10.11.6-MariaDB-log"), Flavor::MariaDb);
+        assert_eq!(Flavor::of("5.5.5-10.6.12-MariaDB"), Flavor::MariaDb);
+        assert_eq!(Flavor::of("8.0.36"), Flavor::MySql);
+        assert_eq!(Flavor::of("8.4.0-commercial"), Flavor::MySql);
+    }
+
+    #[test]
+    fn mariadb_and_mysql_status_columns() {
+        let maria = rows(
+            &[
+                "Connection_name",
+                "Slave_IO_Running",
+                "Slave_SQL_Running",
+                "Seconds_Behind_Master",
+            ],
+            &[
+                &[Some(""), Some("Yes"), Some("Yes"), Some("3")],
+                &[Some("b"), Some("Yes"), Some("No"), None],
+            ],
+        );
+        let channels = parse_replica_status(&maria);
+        assert_eq!(
+            channels[0],
+            ReplicaStatus {
+                sql_running: true,
+                io_running: true,
+                seconds_behind: Some(3)
+            }
+        );
+        assert!(!channels[1].sql_running);
+        assert_eq!(status_lag_ms(&channels[..1]), 3000);
+        assert_eq!(status_lag_ms(&channels), LAG_UNKNOWN);
+        let mysql = rows(
+            &[
+                "Replica_IO_Running",
+                "Replica_SQL_Running",
+                "Seconds_Behind_Source",
+            ],
+            &[&[Some("Yes"), Some("Yes"), Some("0")]],
+        );
+        assert_eq!(status_lag_ms(&parse_replica_status(&mysql)), 0);
+        assert_eq!(
+            status_lag_ms(&parse_replica_status(&TextRows::default())),
+            0
+        );
+    }
+
+    #[test]
+    fn gtid_positions_of_both_flavors() {
+        assert_eq!(
+            parse_gtid("0-1-100,1-2-7"),
+            vec![("0".to_string(), 100), ("1".to_string(), 7)]
+        );
+        assert_eq!(parse_gtid(""), vec![]);
+        let mysql = parse_gtid(
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:11-18,\n2174B383-5441-11E8-B90A-C80AA9429562:1-3",
+        );
+        assert_eq!(
+            mysql,
+            vec![
+                ("3e11fa47-71ca-11e1-9e33-c80aa9429562".to_string(), 18),
+                ("2174b383-5441-11e8-b90a-c80aa9429562".to_string(), 3)
+            ]
+        );
+        assert!(has_applied(
+            &parse_gtid("0-1-10,1-1-3"),
+            &parse_gtid("0-2-10")
+        ));
+        assert!(!has_applied(&parse_gtid("0-1-9"), &parse_gtid("0-1-10")));
+        assert!(!has_applied(&parse_gtid("0-1-9"), &parse_gtid("1-1-1")));
+        assert!(has_applied(&parse_gtid("0-1-9"), &parse_gtid("")));
+    }
+
+    #[test]
+    fn gtid_lag_counts_from_when_the_target_was_seen() {
+        let mut lag = GtidLag::default();
+        let t0 = Instant::now();
+        let primary = parse_gtid("0-1-10");
+        assert_eq!(
+            lag.observe(&parse_gtid("0-1-10"), &primary, t0),
+            Duration::ZERO
+        );
+        let primary = parse_gtid("0-1-12");
+        assert_eq!(
+            lag.observe(&parse_gtid("0-1-10"), &primary, t0),
+            Duration::ZERO
+        );
+        let t1 = t0 + Duration::from_millis(700);
+        // The primary moved on, but the target stays the first one not applied.
+        assert_eq!(
+            lag.observe(&parse_gtid("0-1-11"), &parse_gtid("0-1-20"), t1),
+            Duration::from_millis(700)
+        );
+        // Reached it: a new target from now.
+        let t2 = t1 + Duration::from_millis(100);
+        assert_eq!(
+            lag.observe(&parse_gtid("0-1-12"), &parse_gtid("0-1-20"), t2),
+            Duration::ZERO
+        );
+        let t3 = t2 + Duration::from_millis(50);
+        assert_eq!(
+            lag.observe(&parse_gtid("0-1-19"), &parse_gtid("0-1-20"), t3),
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            lag.observe(&parse_gtid("0-1-20"), &parse_gtid("0-1-20"), t3),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn thresholds_decide_down_and_back() {
+        let mut h = Health::new(3, 2);
+        let ok = Observation::Reachable { lagging: false };
+        assert_eq!(h.observe(Observation::Failed), None);
+        assert_eq!(h.observe(Observation::Failed), None);
+        assert_eq!(h.observe(ok), None, "a success resets the failures");
+        assert_eq!(h.observe(Observation::Failed), None);
+        assert_eq!(h.observe(Observation::Failed), None);
+        assert_eq!(h.observe(Observation::Failed), Some(ServerState::Down));
+        assert_eq!(h.observe(Observation::Failed), None, "logged once");
+        assert_eq!(h.observe(ok), None);
+        assert_eq!(h.observe(Observation::Failed), None);
+        assert_eq!(h.observe(ok), None, "successes must be consecutive");
+        assert_eq!(h.observe(ok), Some(ServerState::Up));
+        assert_eq!(h.state(), ServerState::Up);
+    }
+
+    #[test]
+    fn lag_moves_between_up_and_lagging() {
+        let mut h = Health::new(1, 1);
+        assert_eq!(
+            h.observe(Observation::Reachable { lagging: true }),
+            Some(ServerState::Lagging)
+        );
+        assert_eq!(h.observe(Observation::Reachable { lagging: true }), None);
+        assert_eq!(h.observe(Observation::Failed), Some(ServerState::Down));
+        assert_eq!(
+            h.observe(Observation::Reachable { lagging: true }),
+            Some(ServerState::Lagging)
+        );
+        assert_eq!(
+            h.observe(Observation::Reachable { lagging: false }),
+            Some(ServerState::Up)
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap() {
+        let ms = Duration::from_millis;
+        assert_eq!(backoff(ms(100), 1), ms(100));
+        assert_eq!(backoff(ms(100), 2), ms(200));
+        assert_eq!(backoff(ms(100), 4), ms(800));
+        assert_eq!(backoff(ms(100), 40), ms(5000));
+        assert_eq!(backoff(ms(10_000), 3), ms(10_000));
+    }
+}
