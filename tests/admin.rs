@@ -89,6 +89,11 @@ async fn status_lists_the_servers_and_counts_their_statements() {
         .map(|s| {
             assert_eq!(s["healthy"], true, "{s}");
             assert!(s["pool"]["open"].is_u64(), "{s}");
+            assert!(s["lag_ms"].is_u64(), "{s}");
+            assert!(
+                ["up", "lagging", "down"].contains(&s["state"].as_str().unwrap()),
+                "{s}"
+            );
             (
                 s["address"].as_str().unwrap().to_string(),
                 s["role"].as_str().unwrap().to_string(),
@@ -97,6 +102,20 @@ async fn status_lists_the_servers_and_counts_their_statements() {
         .collect();
     assert!(roles.contains(&(primary.to_string(), "primary".to_string())));
     assert!(roles.contains(&(replica.to_string(), "replica".to_string())));
+
+    // The monitor's findings show up once it has checked the replica.
+    wait_until(
+        "the monitor reports the replica read-only with a GTID position",
+        Duration::from_secs(15),
+        || {
+            let status = get(admin, "/status").json();
+            status["servers"].as_array().unwrap().iter().any(|s| {
+                s["address"] == replica.to_string()
+                    && s["read_only"] == true
+                    && s["gtid"].as_str().is_some_and(|g| !g.is_empty())
+            })
+        },
+    );
 
     let before = queries_of(admin, &replica.to_string());
     let mut conn = bed.conn().await;
@@ -187,6 +206,8 @@ async fn metrics_are_prometheus_text_with_the_expected_names() {
         "splitrail_server_queries_total{",
         "splitrail_server_errors_total{",
         "splitrail_server_healthy{",
+        "splitrail_server_state{",
+        "splitrail_server_replication_lag_ms{",
         "splitrail_pool_open_connections{",
         "splitrail_pool_idle_connections{",
         "splitrail_pool_in_use_connections{",

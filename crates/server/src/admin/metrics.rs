@@ -35,8 +35,8 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
             format!("{:?}", s.role).to_lowercase()
         )
     };
-    type Read = fn(&crate::admin::ServerStats, bool) -> f64;
-    let per_server: [(&str, &str, &str, Read); 6] = [
+    type Read = fn(&crate::admin::ServerStats, &crate::topology::ServerEntry) -> f64;
+    let per_server: [(&str, &str, &str, Read); 8] = [
         (
             "splitrail_server_queries_total",
             "counter",
@@ -53,7 +53,19 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
             "splitrail_server_healthy",
             "gauge",
             "1 when the server is believed reachable, 0 while it is left out after a failure.",
-            |_, healthy| if healthy { 1.0 } else { 0.0 },
+            |_, server| if server.is_healthy() { 1.0 } else { 0.0 },
+        ),
+        (
+            "splitrail_server_state",
+            "gauge",
+            "The monitor's verdict: 0 up, 1 lagging, 2 down, 3 draining.",
+            |_, server| server.state() as u8 as f64,
+        ),
+        (
+            "splitrail_server_replication_lag_ms",
+            "gauge",
+            "Replication lag the monitor measured, in milliseconds (0 for a primary).",
+            |_, server| server.lag_ms() as f64,
         ),
         (
             "splitrail_pool_open_connections",
@@ -78,12 +90,7 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
         family(&mut out, name, kind, help);
         for (i, server) in servers.iter().enumerate() {
             if let Some(stats) = shared.stats.server(i) {
-                let _ = writeln!(
-                    out,
-                    "{name}{{{}}} {}",
-                    label(i),
-                    read(stats, server.is_healthy())
-                );
+                let _ = writeln!(out, "{name}{{{}}} {}", label(i), read(stats, server));
             }
         }
     }
