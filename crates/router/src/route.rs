@@ -104,6 +104,73 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// One of each reason (every `Rule(n)` stands as `Rule(0)`), in [`Reason::index`] order:
+    /// for counters indexed by reason.
+    pub const ALL: [Reason; 28] = [
+        Reason::InTransaction,
+        Reason::ReadOnlyTransaction,
+        Reason::AutocommitOff,
+        Reason::LocksHeld,
+        Reason::LockingRead,
+        Reason::SelectInto,
+        Reason::UserVariableWrite,
+        Reason::UserVariableRead,
+        Reason::SessionFunction,
+        Reason::NamedLock,
+        Reason::Sequence,
+        Reason::StoredFunction,
+        Reason::Diagnostics,
+        Reason::ReadsTempTable,
+        Reason::WritesToTempTable,
+        Reason::Hint,
+        Reason::Rule(0),
+        Reason::ParseFailed,
+        Reason::Unknown,
+        Reason::Empty,
+        Reason::Write,
+        Reason::Ddl,
+        Reason::TransactionControl,
+        Reason::SessionState,
+        Reason::TableLock,
+        Reason::Admin,
+        Reason::PlainRead,
+        Reason::ReadsToPrimary,
+    ];
+
+    /// This reason's place in [`Reason::ALL`] (every `Rule(n)` shares one).
+    pub fn index(self) -> usize {
+        match self {
+            Reason::InTransaction => 0,
+            Reason::ReadOnlyTransaction => 1,
+            Reason::AutocommitOff => 2,
+            Reason::LocksHeld => 3,
+            Reason::LockingRead => 4,
+            Reason::SelectInto => 5,
+            Reason::UserVariableWrite => 6,
+            Reason::UserVariableRead => 7,
+            Reason::SessionFunction => 8,
+            Reason::NamedLock => 9,
+            Reason::Sequence => 10,
+            Reason::StoredFunction => 11,
+            Reason::Diagnostics => 12,
+            Reason::ReadsTempTable => 13,
+            Reason::WritesToTempTable => 14,
+            Reason::Hint => 15,
+            Reason::Rule(_) => 16,
+            Reason::ParseFailed => 17,
+            Reason::Unknown => 18,
+            Reason::Empty => 19,
+            Reason::Write => 20,
+            Reason::Ddl => 21,
+            Reason::TransactionControl => 22,
+            Reason::SessionState => 23,
+            Reason::TableLock => 24,
+            Reason::Admin => 25,
+            Reason::PlainRead => 26,
+            Reason::ReadsToPrimary => 27,
+        }
+    }
+
     /// snake_case name for metrics labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -326,4 +393,17 @@ fn read_effect_reason(e: Effects) -> Option<Reason> {
         .iter()
         .find(|(f, _)| e.intersects(*f))
         .map(|&(_, r)| r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn every_reason_sits_at_its_index() {
+        for (i, r) in Reason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i, "{r:?}");
+        }
+        assert_eq!(Reason::Rule(7).index(), Reason::Rule(0).index());
+    }
 }

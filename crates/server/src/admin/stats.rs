@@ -39,41 +39,8 @@ impl ServerStats {
 /// Route targets in counter order.
 pub const TARGETS: [&str; 4] = ["primary", "replica", "pinned", "reject"];
 
-/// Every route reason, in counter order (all `Rule(n)` count as `rule`); names from
-/// [`Reason::as_str`].
-pub const REASONS: [Reason; 28] = {
-    use Reason::*;
-    [
-        InTransaction,
-        ReadOnlyTransaction,
-        AutocommitOff,
-        LocksHeld,
-        LockingRead,
-        SelectInto,
-        UserVariableWrite,
-        UserVariableRead,
-        SessionFunction,
-        NamedLock,
-        Sequence,
-        StoredFunction,
-        Diagnostics,
-        ReadsTempTable,
-        WritesToTempTable,
-        Hint,
-        Rule(0),
-        ParseFailed,
-        Unknown,
-        Empty,
-        Write,
-        Ddl,
-        TransactionControl,
-        SessionState,
-        TableLock,
-        Admin,
-        PlainRead,
-        ReadsToPrimary,
-    ]
-};
+/// Every route reason, in counter order (all `Rule(n)` count as `rule`).
+pub const REASONS: [Reason; 28] = Reason::ALL;
 
 fn target_index(t: &Target) -> usize {
     match t {
@@ -81,40 +48,6 @@ fn target_index(t: &Target) -> usize {
         Target::Replica => 1,
         Target::Pinned => 2,
         Target::Reject(_) => 3,
-    }
-}
-
-fn reason_index(r: Reason) -> usize {
-    use Reason::*;
-    match r {
-        InTransaction => 0,
-        ReadOnlyTransaction => 1,
-        AutocommitOff => 2,
-        LocksHeld => 3,
-        LockingRead => 4,
-        SelectInto => 5,
-        UserVariableWrite => 6,
-        UserVariableRead => 7,
-        SessionFunction => 8,
-        NamedLock => 9,
-        Sequence => 10,
-        StoredFunction => 11,
-        Diagnostics => 12,
-        ReadsTempTable => 13,
-        WritesToTempTable => 14,
-        Hint => 15,
-        Rule(_) => 16,
-        ParseFailed => 17,
-        Unknown => 18,
-        Empty => 19,
-        Write => 20,
-        Ddl => 21,
-        TransactionControl => 22,
-        SessionState => 23,
-        TableLock => 24,
-        Admin => 25,
-        PlainRead => 26,
-        ReadsToPrimary => 27,
     }
 }
 
@@ -147,7 +80,7 @@ impl Stats {
     /// Counts a routing decision.
     #[inline]
     pub fn routed(&self, d: &Decision) {
-        let i = target_index(&d.target) * REASONS.len() + reason_index(d.reason);
+        let i = target_index(&d.target) * REASONS.len() + d.reason.index();
         self.routes[i].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -171,11 +104,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reason_indexes_match_their_places() {
-        for (i, r) in REASONS.iter().enumerate() {
-            assert_eq!(reason_index(*r), i, "{r:?}");
-        }
-        assert_eq!(reason_index(Reason::Rule(7)), reason_index(Reason::Rule(0)));
+    fn target_indexes_match_their_names() {
         for t in [
             Target::Primary,
             Target::Replica,
