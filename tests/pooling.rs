@@ -117,3 +117,37 @@ async fn load(bed: &Bed, polls: &AtomicUsize) {
     assert_eq!(rows, SESSIONS.to_string());
     drop(conns);
 }
+
+/// `pool.min_idle`: once a worker has served a user, it keeps that many connections to the
+/// server idle (and opens them again when they go), without further client traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_idle_connections_are_kept_open() {
+    let bed = Bed::own(1, "pool: { max_size: 10, min_idle: 3 }");
+    let replica = bed.replica(0);
+    let mut conn = bed.conn().await;
+    let n: i64 = one(&mut conn, "SELECT 1").await;
+    assert_eq!(n, 1);
+    // The session's own (sticky) connection, plus three idle ones opened in the background.
+    tokio::task::block_in_place(|| {
+        common::wait_until(
+            "three idle connections beside the session's",
+            Duration::from_secs(20),
+            || Bed::connections_of(replica, "app") >= 4,
+        )
+    });
+    // Killed from the server side, they come back.
+    let kills = replica
+        .query_one(
+            "SELECT GROUP_CONCAT(CONCAT('KILL ', ID) SEPARATOR ';') FROM information_schema.PROCESSLIST \
+             WHERE USER = 'app' AND COMMAND = 'Sleep'",
+        )
+        .expect("listing idle connections");
+    replica.sql(&kills).expect("killing idle connections");
+    tokio::task::block_in_place(|| {
+        common::wait_until(
+            "the idle connections re-opened",
+            Duration::from_secs(20),
+            || Bed::connections_of(replica, "app") >= 3,
+        )
+    });
+}

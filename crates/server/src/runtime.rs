@@ -261,6 +261,7 @@ fn run_worker(
             }
         };
         let worker = Rc::new(Worker::new(shared.clone(), workers));
+        tokio::task::spawn_local(keep_pools(worker.clone(), shutdown.clone()));
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -284,6 +285,40 @@ fn run_worker(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
+}
+
+/// How often a worker tends its pools (`pool.min_idle`, idle and lifetime limits).
+const POOL_UPKEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Keeps `pool.min_idle` connections open for every pool key the worker has served, and closes
+/// idle ones past their limits, until shutdown.
+async fn keep_pools(worker: Rc<Worker>, mut shutdown: watch::Receiver<bool>) {
+    let shared = worker.shared.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(POOL_UPKEEP_EVERY) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        for key in worker.pools.seen_keys() {
+            let Some(server) = shared.topology.servers.get(key.server) else {
+                continue;
+            };
+            if !server.is_healthy() {
+                continue;
+            }
+            let Some(user) = shared.config.users.iter().find(|u| *u.user == *key.user) else {
+                continue;
+            };
+            let password = user.password.expose().as_bytes().to_vec();
+            if let Err(e) = worker
+                .pools
+                .maintain(&key, &server.address, &password)
+                .await
+            {
+                debug!(server = %server.address, error = %e, "pool upkeep failed");
+            }
+        }
+    }
 }
 
 async fn serve_client(

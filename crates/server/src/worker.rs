@@ -289,6 +289,7 @@ impl Worker {
             max_lifetime: config.pool.max_lifetime,
             connect_timeout: config.pool.connect_timeout,
             tls: shared.tls.backend.clone(),
+            min_idle: config.pool.min_idle as usize,
         };
         Worker {
             pools: Pools::new(limits, shared.stats.clone()),

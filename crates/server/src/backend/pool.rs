@@ -43,7 +43,12 @@ pub struct PoolLimits {
     pub connect_timeout: Duration,
     /// TLS towards the backends.
     pub tls: BackendTlsSetup,
+    /// Idle connections this worker keeps open per pool key it has served (`pool.min_idle`).
+    pub min_idle: usize,
 }
+
+/// How many recently served pool keys `min_idle` applies to.
+const SEEN_KEYS: usize = 8;
 
 /// Counts open connections per server; a [`Slot`] gives its count back when dropped.
 #[derive(Debug)]
@@ -107,6 +112,9 @@ pub type Sticky = Rc<RefCell<Option<Lease>>>;
 #[derive(Debug)]
 pub struct Pools {
     idle: RefCell<HashMap<PoolKey, Vec<(BackendConn, Slot)>>>,
+    /// The pool keys this worker has served, most recent last (a few): what the upkeep task
+    /// keeps `min_idle` connections open for and prunes.
+    seen: RefCell<Vec<PoolKey>>,
     /// Sessions' sticky connections, which an acquire at the limit may take back.
     stealable: RefCell<Vec<Weak<RefCell<Option<Lease>>>>>,
     counts: Rc<Counts>,
@@ -120,6 +128,7 @@ impl Pools {
         Pools {
             idle: RefCell::new(HashMap::new()),
             stealable: RefCell::new(Vec::new()),
+            seen: RefCell::new(Vec::new()),
             counts: Rc::new(Counts {
                 open: RefCell::new(vec![0; servers]),
                 waiting: RefCell::new(vec![0; servers]),
@@ -147,6 +156,7 @@ impl Pools {
 
     /// Lends a connection for `key`: an idle one, a new one, or the next one given back.
     pub async fn acquire(&self, key: &PoolKey, address: &str, password: &[u8]) -> Result<Lease> {
+        self.remember(key);
         let deadline = Instant::now() + self.limits.acquire_timeout;
         loop {
             if let Some((conn, slot)) = self.take_idle(key) {
@@ -193,6 +203,95 @@ impl Pools {
                 });
             }
         }
+    }
+
+    /// Notes that `key` was served, keeping the last [`SEEN_KEYS`] keys.
+    fn remember(&self, key: &PoolKey) {
+        let mut seen = self.seen.borrow_mut();
+        if let Some(i) = seen.iter().position(|k| k == key) {
+            let k = seen.remove(i);
+            seen.push(k);
+        } else {
+            if seen.len() >= SEEN_KEYS {
+                seen.remove(0);
+            }
+            seen.push(key.clone());
+        }
+    }
+
+    /// The pool keys `min_idle` applies to.
+    pub fn seen_keys(&self) -> Vec<PoolKey> {
+        self.seen.borrow().clone()
+    }
+
+    /// Background upkeep of one pool key: closes idle connections the server closed, those past
+    /// `max_lifetime`, and those past `idle_timeout` beyond the `min_idle` kept, then opens connections until `min_idle` are idle
+    /// (within the server's limit). Returns how many were opened.
+    pub async fn maintain(&self, key: &PoolKey, address: &str, password: &[u8]) -> Result<usize> {
+        let now = Instant::now();
+        let pruned: Vec<(BackendConn, Slot)> = {
+            let mut idle = self.idle.borrow_mut();
+            let list = idle.entry(key.clone()).or_default();
+            let limits = &self.limits;
+            let mut keep = Vec::with_capacity(list.len());
+            let mut drop_list = Vec::new();
+            // Newest last: keep the freshest `min_idle` whatever their age.
+            for (mut conn, slot) in std::mem::take(list).into_iter().rev() {
+                if conn.closed_while_idle() {
+                    drop_list.push((conn, slot));
+                    continue;
+                }
+                let expired = now.duration_since(conn.created) > limits.max_lifetime;
+                let idle_too_long = now.duration_since(conn.idle_since) > limits.idle_timeout;
+                if expired || (idle_too_long && keep.len() >= limits.min_idle) {
+                    drop_list.push((conn, slot));
+                } else {
+                    keep.push((conn, slot));
+                }
+            }
+            keep.reverse();
+            *list = keep;
+            drop_list
+        };
+        if !pruned.is_empty() {
+            self.counts.gauge(key.server, 0, -(pruned.len() as i64));
+        }
+        let have = self.idle.borrow().get(key).map_or(0, Vec::len);
+        drop(pruned);
+        self.top_up(key, address, password, have).await
+    }
+
+    async fn top_up(
+        &self,
+        key: &PoolKey,
+        address: &str,
+        password: &[u8],
+        mut have: usize,
+    ) -> Result<usize> {
+        let mut opened = 0;
+        while have < self.limits.min_idle {
+            let Some(slot) = self.reserve(key.server) else {
+                break;
+            };
+            let conn = BackendConn::connect(
+                key.server,
+                address,
+                &key.user,
+                password,
+                key.flags,
+                self.limits.connect_timeout,
+                &self.limits.tls,
+            )
+            .await?;
+            self.release(Lease {
+                conn,
+                key: key.clone(),
+                slot,
+            });
+            have += 1;
+            opened += 1;
+        }
+        Ok(opened)
     }
 
     fn add_waiting(&self, server: usize, delta: isize) {
