@@ -38,15 +38,8 @@ pub fn start(
     std::thread::Builder::new()
         .name("splitrail-monitor".into())
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    warn!(error = %e, "cannot start the monitor's runtime; servers are not checked");
-                    return;
-                }
+            let Some(runtime) = crate::runtime::thread_runtime("monitor") else {
+                return;
             };
             runtime.block_on(async move {
                 let mut tasks = tokio::task::JoinSet::new();

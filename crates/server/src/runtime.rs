@@ -223,6 +223,21 @@ fn greet_like_the_primary(shared: &Shared) {
     }
 }
 
+/// A current-thread tokio runtime for one of the proxy's threads (a worker, the monitor, the
+/// admin API); `None`, with the reason logged, when the OS refuses its resources.
+pub(crate) fn thread_runtime(what: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            warn!(error = %e, "cannot start the runtime of the {what}; it does not run");
+            None
+        }
+    }
+}
+
 fn bind(addr: SocketAddr) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
@@ -240,15 +255,8 @@ fn run_worker(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            warn!(worker = n, error = %e, "cannot start worker runtime");
-            return;
-        }
+    let Some(runtime) = thread_runtime(&format!("worker {n}")) else {
+        return;
     };
     let local = tokio::task::LocalSet::new();
     let drain = shared.config.shutdown_timeout;

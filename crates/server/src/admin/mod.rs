@@ -68,15 +68,8 @@ pub fn run(
     info: ProxyInfo,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            warn!(error = %e, "cannot start the admin runtime");
-            return;
-        }
+    let Some(runtime) = crate::runtime::thread_runtime("admin API") else {
+        return;
     };
     let admin = Arc::new(Admin { shared, info });
     runtime.block_on(async move {

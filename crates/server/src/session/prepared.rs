@@ -254,6 +254,7 @@ impl Session {
             reason = decision.reason.as_str(),
             "route prepared"
         );
+        self.worker.shared.stats.routed(&decision);
         match decision.target {
             Target::Reject(_) => None,
             Target::Pinned => Some(Choice::Pinned),
