@@ -167,21 +167,7 @@ impl Pools {
                 });
             }
             if let Some(slot) = self.reserve(key.server) {
-                let conn = BackendConn::connect(
-                    key.server,
-                    address,
-                    &key.user,
-                    password,
-                    key.flags,
-                    self.limits.connect_timeout,
-                    &self.limits.tls,
-                )
-                .await?; // dropping `slot` on error gives the place back
-                return Ok(Lease {
-                    conn,
-                    key: key.clone(),
-                    slot,
-                });
+                return self.open_lease(key, slot, address, password).await;
             }
             // At the limit: an idle connection kept for another user or flag set makes room, and
             // so does a connection another session only keeps out of stickiness.
@@ -273,25 +259,38 @@ impl Pools {
             let Some(slot) = self.reserve(key.server) else {
                 break;
             };
-            let conn = BackendConn::connect(
-                key.server,
-                address,
-                &key.user,
-                password,
-                key.flags,
-                self.limits.connect_timeout,
-                &self.limits.tls,
-            )
-            .await?;
-            self.release(Lease {
-                conn,
-                key: key.clone(),
-                slot,
-            });
+            let lease = self.open_lease(key, slot, address, password).await?;
+            self.release(lease);
             have += 1;
             opened += 1;
         }
         Ok(opened)
+    }
+
+    /// Opens a connection for `key` in the place `slot` reserved (dropping `slot` on error
+    /// gives the place back).
+    async fn open_lease(
+        &self,
+        key: &PoolKey,
+        slot: Slot,
+        address: &str,
+        password: &[u8],
+    ) -> Result<Lease> {
+        let conn = BackendConn::connect(
+            key.server,
+            address,
+            &key.user,
+            password,
+            key.flags,
+            self.limits.connect_timeout,
+            &self.limits.tls,
+        )
+        .await?;
+        Ok(Lease {
+            conn,
+            key: key.clone(),
+            slot,
+        })
     }
 
     fn add_waiting(&self, server: usize, delta: isize) {
