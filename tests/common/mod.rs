@@ -120,8 +120,7 @@ impl Bed {
 
     /// Options for a client of the proxy as `app`, ready for more settings.
     pub fn opts(&self) -> OptsBuilder {
-        let opts = Opts::from_url(&self.url()).unwrap_or_else(|e| panic!("bad URL: {e}"));
-        OptsBuilder::from_opts(opts).prefer_socket(false)
+        opts_for(&self.proxy)
     }
 
     /// Options as `user` / `password`.
@@ -159,6 +158,15 @@ impl Bed {
         let out = self.mariadb_cli(args, stdin);
         assert!(!out.status.success(), "mariadb {args:?} succeeded");
         String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Another proxy in front of the same cluster, configured like the bed's own plus
+    /// `extra_yaml`; connect with [`opts_for`].
+    pub fn another_proxy(&self, extra_yaml: &str) -> ProxyHandle {
+        let yaml = proxy_yaml(self.cluster(), extra_yaml, false);
+        let config = Config::from_yaml_str(&yaml)
+            .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
+        splitrail_server::start(config).unwrap_or_else(|e| panic!("cannot start the proxy: {e}"))
     }
 
     /// Creates [`OTHER_USER`] on every server, outside the binlog (as the test bed creates
@@ -255,6 +263,16 @@ fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool) -> String {
     yaml.push_str(extra_yaml);
     yaml.push('\n');
     yaml
+}
+
+/// Options for a client of the proxy `proxy` as `app`.
+pub fn opts_for(proxy: &ProxyHandle) -> OptsBuilder {
+    let url = format!(
+        "mysql://app:app@127.0.0.1:{}/app",
+        proxy.local_addr().port()
+    );
+    let opts = Opts::from_url(&url).unwrap_or_else(|e| panic!("bad URL: {e}"));
+    OptsBuilder::from_opts(opts).prefer_socket(false)
 }
 
 /// Connects with `opts`, panicking with the error.

@@ -22,6 +22,8 @@
 //!   response relay.
 //! - [`backend`]: backend connections (the proxy as a MySQL client) and per-worker pools.
 //! - [`monitor`]: the per-server health, role and replication-lag checks.
+//! - [`consistency`]: read-your-writes — the global write position, read requirements, waits.
+//! - [`gtid`]: GTID sets of both flavours, parsed, merged and compared.
 //! - [`topology`]: the backend servers, their roles and health, read balancing.
 //! - [`io`]: a framed packet stream over a socket.
 //! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
@@ -35,7 +37,9 @@ pub mod admin;
 pub mod backend;
 pub mod client;
 pub mod config;
+pub mod consistency;
 pub mod error;
+pub mod gtid;
 pub mod io;
 pub mod monitor;
 pub mod runtime;

@@ -118,9 +118,7 @@ fn start_with(
             refused.join("\n"),
         ));
     }
-    for caveat in crate::support::caveats(&config) {
-        warn!("{caveat}");
-    }
+    log_consistency(&config);
     let tls = Tls::load(&config.tls)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let config = Arc::new(config);
@@ -396,5 +394,23 @@ struct ClientCount(Arc<Shared>);
 impl Drop for ClientCount {
     fn drop(&mut self) {
         self.0.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Says at start how reads are kept consistent with earlier writes, and the fallback.
+fn log_consistency(config: &Config) {
+    let routing = &config.routing;
+    match routing.consistency {
+        crate::config::Consistency::Eventual => {
+            info!("routing.consistency eventual: reads may miss writes not yet replicated")
+        }
+        mode => info!(
+            consistency = ?mode,
+            causal_read_timeout = ?routing.causal_read_timeout,
+            read_after_write_window = ?routing.read_after_write_window,
+            "reads wait for a replica to apply the GTIDs of earlier writes (else the primary \
+             answers); if writes report no GTIDs (binary log off, gtid_mode OFF), reads go to \
+             the primary for read_after_write_window after a write instead"
+        ),
     }
 }

@@ -11,6 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Role};
+use crate::gtid::GtidSet;
 
 /// One backend server.
 #[derive(Debug)]
@@ -40,6 +41,9 @@ pub struct ServerEntry {
     /// Its GTID position as last read (applied position on a replica, binlog position on a
     /// primary). Only the monitor and status readers touch it.
     gtid: Mutex<String>,
+    /// What the server is known to have applied: the monitor's last reading, raised by every
+    /// successful causal wait there. A lower bound (positions only grow), read by causal reads.
+    applied: Mutex<GtidSet>,
 }
 
 /// Not known yet (`read_only` before the first check).
@@ -115,6 +119,7 @@ impl ServerEntry {
             lag_ms: AtomicU64::new(0),
             last_check: AtomicU64::new(0),
             gtid: Mutex::new(String::new()),
+            applied: Mutex::new(GtidSet::default()),
         }
     }
 
@@ -195,8 +200,23 @@ impl ServerEntry {
         {
             g.clear();
             g.push_str(gtid);
+            if let (Ok(parsed), Ok(mut applied)) = (GtidSet::parse(gtid), self.applied.lock()) {
+                *applied = parsed;
+            }
         }
         self.last_check.store(clock_ms() + 1, Ordering::Relaxed);
+    }
+
+    /// Whether the server is known to have applied every GTID of `required`.
+    pub fn has_applied(&self, required: &GtidSet) -> bool {
+        self.applied.lock().is_ok_and(|a| a.contains(required))
+    }
+
+    /// Records that the server has applied `position` (a causal wait there succeeded).
+    pub fn note_applied(&self, position: &GtidSet) {
+        if let Ok(mut applied) = self.applied.lock() {
+            applied.merge(position);
+        }
     }
 
     /// Records the outcome of a connection attempt: a failure leaves the server out of read
@@ -239,12 +259,16 @@ impl Topology {
         }
     }
 
-    /// The primary's index: the server whose role (configured or detected) is primary and
-    /// that the monitor has not seen read-only — writes never go to a read-only server while a
-    /// writable one is known; else an `auto` server seen writable; else the configured primary
-    /// even if read-only (its errors then say why). Lock-free: a few atomic loads per server.
+    /// The primary's index, for writes: the first of
+    /// 1. a server configured (or detected) primary that is writable and healthy;
+    /// 2. any other healthy server the monitor saw writable (`read_only = 0`) — a promoted
+    ///    replica, so the proxy follows a failover without a restart;
+    /// 3. the configured primary even if read-only or down (its errors then say why).
+    ///
+    /// Writes never go to a server seen read-only while a writable one is known. Lock-free: a
+    /// few atomic loads per server.
     pub fn primary(&self) -> Option<usize> {
-        let writable = |s: &&ServerEntry| s.read_only() != Some(true);
+        let writable = |s: &&ServerEntry| s.read_only() != Some(true) && s.is_healthy();
         self.servers
             .iter()
             .filter(|s| s.role() == Role::Primary)
@@ -252,10 +276,19 @@ impl Topology {
             .or_else(|| {
                 self.servers
                     .iter()
-                    .find(|s| s.role == Role::Auto && s.read_only() == Some(false))
+                    .find(|s| s.read_only() == Some(false) && s.is_healthy())
             })
             .or_else(|| self.servers.iter().find(|s| s.role() == Role::Primary))
             .map(|s| s.index)
+    }
+
+    /// The primary, if it can take a write now: known writable and healthy.
+    pub fn writable_primary(&self) -> Option<usize> {
+        self.primary().filter(|&p| {
+            self.servers
+                .get(p)
+                .is_some_and(|s| s.read_only() != Some(true) && s.is_healthy())
+        })
     }
 }
 
@@ -389,5 +422,36 @@ mod tests {
         assert_eq!(t.primary(), Some(0));
         t.servers[1].record_check(false, 0, "");
         assert_eq!(t.primary(), Some(1));
+    }
+
+    #[test]
+    fn writes_follow_a_promoted_replica_when_the_primary_is_down() {
+        let t = topology(&[(Role::Primary, 1, 0), (Role::Replica, 1, 0)]);
+        t.servers[0].record_check(false, 0, "0-1-5");
+        t.servers[1].record_check(true, 0, "0-1-5");
+        assert_eq!(t.writable_primary(), Some(0));
+        t.servers[0].set_state(ServerState::Down);
+        // The replica is still read-only: no writable primary, the configured one is named.
+        assert_eq!(t.primary(), Some(0));
+        assert_eq!(t.writable_primary(), None);
+        t.servers[1].record_check(false, 0, "0-1-5");
+        assert_eq!(t.writable_primary(), Some(1));
+        t.servers[0].set_state(ServerState::Up);
+        assert_eq!(t.primary(), Some(0));
+    }
+
+    #[test]
+    fn applied_positions_come_from_the_monitor_and_from_waits() {
+        let t = topology(&[(Role::Primary, 1, 0), (Role::Replica, 1, 0)]);
+        let r = &t.servers[1];
+        let pos = |s| GtidSet::parse(s).unwrap();
+        assert!(!r.has_applied(&pos("0-1-5")));
+        r.record_check(true, 0, "0-1-5");
+        assert!(r.has_applied(&pos("0-1-5")));
+        assert!(!r.has_applied(&pos("0-1-6")));
+        r.note_applied(&pos("0-1-9"));
+        assert!(r.has_applied(&pos("0-1-6")));
+        r.record_check(true, 0, "0-1-7");
+        assert!(!r.has_applied(&pos("0-1-9")));
     }
 }

@@ -14,6 +14,7 @@ use splitrail_router::{ClassifierCache, Policy};
 use crate::admin::Stats;
 use crate::backend::{PoolLimits, Pools};
 use crate::config::{Config, PoolMode};
+use crate::consistency::{Causal, GlobalCache};
 use crate::tls::Tls;
 use crate::topology::{Balancer, Topology};
 
@@ -38,6 +39,8 @@ pub struct Shared {
     pub tls: Tls,
     /// Counters for the admin API (relaxed atomics).
     pub stats: Arc<Stats>,
+    /// The GTIDs of writes acknowledged through this proxy (read-your-writes).
+    pub causal: Causal,
 }
 
 /// What other sessions may need to know about a session: who it is, what backend statement it
@@ -133,6 +136,7 @@ impl Shared {
             sessions: Mutex::new(HashMap::new()),
             tls,
             stats: Arc::new(Stats::new(topology_len)),
+            causal: Causal::default(),
         }
     }
 
@@ -262,6 +266,8 @@ pub struct Worker {
     pub router: RefCell<ClassifierCache>,
     /// This worker's read balancer.
     pub balancer: RefCell<Balancer>,
+    /// This worker's copy of the global write position.
+    pub causal: RefCell<GlobalCache>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -295,6 +301,7 @@ impl Worker {
             pools: Pools::new(limits, shared.stats.clone()),
             router: RefCell::new(ClassifierCache::default()),
             balancer: RefCell::new(Balancer::default()),
+            causal: RefCell::new(GlobalCache::default()),
             shared,
         }
     }

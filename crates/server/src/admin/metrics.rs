@@ -107,6 +107,21 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
             "splitrail_routing_decisions_total{{target=\"{target}\",reason=\"{reason}\"}} {n}"
         );
     }
+    for (name, help, counter) in [
+        (
+            "splitrail_consistency_waits_total",
+            "Reads sent to a replica behind a wait for the GTID position they must see.",
+            &shared.stats.consistency_waits,
+        ),
+        (
+            "splitrail_consistency_primary_fallbacks_total",
+            "Reads sent to the primary because no replica had, or reached in time, their position.",
+            &shared.stats.consistency_fallbacks,
+        ),
+    ] {
+        family(&mut out, name, "counter", help);
+        let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+    }
     out
 }
 

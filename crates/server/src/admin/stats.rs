@@ -58,6 +58,11 @@ pub struct Stats {
     pub servers: Box<[ServerStats]>,
     /// Routing decisions, `TARGETS.len() × REASONS.len()`, target-major.
     routes: Box<[AtomicU64]>,
+    /// Reads sent to a replica behind a causal wait.
+    pub consistency_waits: AtomicU64,
+    /// Reads that went to the primary because no replica had (or reached in time) the
+    /// position they must see.
+    pub consistency_fallbacks: AtomicU64,
 }
 
 impl Stats {
@@ -68,6 +73,8 @@ impl Stats {
             routes: (0..TARGETS.len() * REASONS.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
+            consistency_waits: AtomicU64::new(0),
+            consistency_fallbacks: AtomicU64::new(0),
         }
     }
 
@@ -82,6 +89,16 @@ impl Stats {
     pub fn routed(&self, d: &Decision) {
         let i = target_index(&d.target) * REASONS.len() + d.reason.index();
         self.routes[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a read sent to a replica behind a causal wait.
+    pub fn consistency_wait(&self) {
+        self.consistency_waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a read sent to the primary for read-your-writes.
+    pub fn consistency_fallback(&self) {
+        self.consistency_fallbacks.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Every (target, reason, count) with a count above zero.

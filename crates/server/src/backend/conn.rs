@@ -64,9 +64,13 @@ fn wanted_capabilities(flags: ResultFlags) -> CapabilityFlags {
 /// utf8mb4_general_ci: known to MariaDB and MySQL alike; the session's own charset is replayed.
 const BACKEND_COLLATION: u8 = 45;
 
-/// Turns on the tracking that tells the proxy what a statement changed in the session.
+/// Turns on the tracking that tells the proxy what a statement changed in the session — on
+/// MariaDB including `last_gtid`, each write's GTID, which read-your-writes waits for.
 const TRACKING_SQL: &[u8] = b"SET SESSION session_track_system_variables = '*', \
       session_track_schema = ON, session_track_state_change = ON";
+
+/// MySQL reports a write's GTID through its own tracker.
+const MYSQL_GTID_TRACKING: &[u8] = b", session_track_gtids = OWN_GTID";
 
 /// The answer to a statement the proxy ran itself.
 #[derive(Debug)]
@@ -230,9 +234,7 @@ impl BackendConn {
                 idle_since: now,
                 broken: false,
             };
-            if caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
-                conn.run_checked(TRACKING_SQL).await?;
-            }
+            conn.track_session_state().await?;
             Ok(conn)
         };
         match tokio::time::timeout(timeout, login).await {
@@ -243,11 +245,21 @@ impl BackendConn {
 
     /// Sends one command (sequence id 0) without waiting for the answer.
     pub async fn send_command(&mut self, payload: &[u8]) -> Result<()> {
-        self.io.reset_seq();
-        self.io
-            .queue(payload)
-            .map_err(|e| protocol(&self.address, e))?;
+        self.send_all(&[payload]).await
+    }
+
+    /// Sends two commands in one write, each with sequence id 0: the server answers them in
+    /// order (a causal wait and the read behind it cost one round trip).
+    pub async fn send_pipelined(&mut self, first: &[u8], second: &[u8]) -> Result<()> {
+        self.send_all(&[first, second]).await
+    }
+
+    async fn send_all(&mut self, payloads: &[&[u8]]) -> Result<()> {
         let address = &self.address;
+        for payload in payloads {
+            self.io.reset_seq();
+            self.io.queue(payload).map_err(|e| protocol(address, e))?;
+        }
         let result = self.io.flush().await.map_err(|source| Error::BackendIo {
             server: address.clone(),
             source,
@@ -262,21 +274,67 @@ impl BackendConn {
     pub async fn run(&mut self, payload: &[u8]) -> Result<Outcome> {
         let command = payload.first().copied().unwrap_or(0);
         self.send_command(payload).await?;
-        self.tracker.start(command);
-        loop {
-            let packet = match read(&mut self.io, &self.address).await {
-                Ok(p) => p,
-                Err(e) => {
-                    self.broken = true;
-                    return Err(e);
+        self.read_outcome(command, |_, _| Ok(())).await
+    }
+
+    /// Reads the answer to a one-column query sent earlier (e.g. by
+    /// [`BackendConn::send_pipelined`]): the first row's value, or the server's error. The
+    /// connection is then ready to read the next pipelined answer.
+    pub async fn read_value(&mut self) -> Result<std::result::Result<Option<String>, ErrPacket>> {
+        use splitrail_protocol::response::TextRow;
+        // Column count, one definition, the EOF unless DEPRECATE_EOF, then the first row.
+        let row_at = if self.caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF) {
+            2
+        } else {
+            3
+        };
+        let mut value = None;
+        let address = self.address.clone();
+        let outcome = self
+            .read_outcome(splitrail_protocol::command::code::QUERY, |i, packet| {
+                if i == row_at {
+                    let row = TextRow::new(packet.clone());
+                    let values = row.decode_all().map_err(|e| protocol(&address, e))?;
+                    value = values
+                        .first()
+                        .copied()
+                        .flatten()
+                        .map(|v| String::from_utf8_lossy(v).into_owned());
                 }
-            };
+                Ok(())
+            })
+            .await?;
+        // A pipelined command's answer follows, with sequence ids from 1 again.
+        self.io.codec.set_seq(1);
+        Ok(match outcome {
+            Outcome::Ok(..) => Ok(value),
+            Outcome::Err(err) => Err(err),
+        })
+    }
+
+    /// Reads the whole answer to `command` (already sent), showing each packet but the last
+    /// to `each` with its index.
+    pub async fn read_outcome(
+        &mut self,
+        command: u8,
+        mut each: impl FnMut(usize, &bytes::Bytes) -> Result<()>,
+    ) -> Result<Outcome> {
+        self.tracker.start(command);
+        let mut index = 0;
+        loop {
+            let packet = self.read_or_break().await?;
             let step = self.tracker.feed(&packet).map_err(|e| {
                 self.broken = true;
                 protocol(&self.address, e)
             })?;
             match step {
-                Step::More | Step::MoreWithSessionState => {}
+                Step::More | Step::MoreWithSessionState => {
+                    if let Err(e) = each(index, &packet) {
+                        self.broken = true;
+                        return Err(e);
+                    }
+                    index += 1;
+                }
                 Step::NeedClient => {
                     // Only LOCAL INFILE asks this, and the proxy's statements never load files.
                     self.broken = true;
@@ -405,10 +463,19 @@ impl BackendConn {
         self.vars = SessionVariables::default();
         self.statements.clear();
         self.last_insert_id = 0;
-        if self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
-            self.run_checked(TRACKING_SQL).await?;
+        self.track_session_state().await
+    }
+
+    /// Turns on session-state tracking (see [`TRACKING_SQL`]), when the server offers it.
+    async fn track_session_state(&mut self) -> Result<()> {
+        if !self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
+            return Ok(());
         }
-        Ok(())
+        let sql = match crate::monitor::Flavor::of(&self.server_version) {
+            crate::monitor::Flavor::MariaDb => TRACKING_SQL.to_vec(),
+            crate::monitor::Flavor::MySql => [TRACKING_SQL, MYSQL_GTID_TRACKING].concat(),
+        };
+        self.run_checked(&sql).await.map(drop)
     }
 
     /// Whether the server closed this idle connection (e.g. `wait_timeout`, a restart): checked

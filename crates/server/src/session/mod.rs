@@ -2,6 +2,7 @@
 //! type. Statement routing and execution live in [`query`], bringing a borrowed backend
 //! connection to the session's state in [`sync`], response streaming in [`relay`].
 pub mod admin;
+pub mod causal;
 pub mod prepared;
 pub mod query;
 pub mod relay;
@@ -22,7 +23,9 @@ use tracing::{debug, info};
 use crate::backend::{Lease, ResultFlags, Sticky};
 use crate::client::ClientIo;
 use crate::client::handshake::Accepted;
+use crate::consistency::{Requirement, WriteMark};
 use crate::error::{Error, Result};
+use crate::gtid::GtidSet;
 use crate::io::ReadError;
 use crate::worker::{SessionInfo, Worker};
 
@@ -73,6 +76,16 @@ pub struct Session {
     pub(crate) last_insert_id: u64,
     /// Status flags of the last response, for answers the proxy writes itself.
     pub(crate) status: StatusFlags,
+    /// The GTIDs of this session's writes (read-your-writes, `splitrail_last_gtid()`).
+    pub(crate) session_gtid: Arc<GtidSet>,
+    /// When this session last sent a write (the no-GTID window fallback).
+    pub(crate) write_mark: WriteMark,
+    /// The `min_gtid` hint of the statement being routed.
+    pub(crate) min_gtid: Option<Box<str>>,
+    /// What the read being run must see (set per statement).
+    pub(crate) requirement: Requirement,
+    /// A causal wait to send before the statement on the chosen replica.
+    pub(crate) causal_wait: Option<Arc<GtidSet>>,
 }
 
 /// What to do after a command.
@@ -121,6 +134,11 @@ impl Session {
             next_stmt_id: 0,
             last_insert_id: 0,
             status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
+            session_gtid: Arc::default(),
+            write_mark: WriteMark::default(),
+            min_gtid: None,
+            requirement: Requirement::None,
+            causal_wait: None,
         }
     }
 

@@ -11,11 +11,14 @@ use tracing::{debug, warn};
 use super::Session;
 use super::relay::{RelayError, Relayed, relay};
 use crate::backend::{Lease, PoolKey};
+use crate::consistency::Requirement;
 use crate::error::{Error, Result};
 
 /// How one attempt at a statement ended.
 enum Attempt {
     Done(Relayed),
+    /// A causal wait on a replica timed out: the read must run on the primary.
+    CausalFallback,
     ClientGone(std::io::Error),
     BackendFailed {
         error: Error,
@@ -38,6 +41,9 @@ pub(crate) enum Choice {
 impl Session {
     /// COM_QUERY.
     pub(crate) async fn query(&mut self, payload: &Bytes, sql: &[u8]) -> Result<()> {
+        if super::causal::is_last_gtid_query(sql) {
+            return self.answer_last_gtid().await;
+        }
         let c = self.worker.router.borrow_mut().classify_bytes(sql);
         if matches!(c.kind(), Kind::Kill)
             && c.analysis.rest.is_empty()
@@ -72,6 +78,7 @@ impl Session {
             Target::Replica => Choice::Read,
         };
         self.max_lag = decision.max_lag;
+        self.min_gtid = decision.min_gtid;
         self.execute(choice, payload, Some(&c)).await
     }
 
@@ -132,14 +139,24 @@ impl Session {
     /// connections is skipped up to twice.
     pub(crate) async fn execute_with(
         &mut self,
-        choice: Choice,
+        mut choice: Choice,
         classification: Option<&Classification>,
         mut build: impl AsyncFnMut(&mut Lease) -> Result<Result<Bytes, ErrPacket>>,
     ) -> Result<Option<Relayed>> {
         let read_only = classification.is_some_and(|c| c.analysis.is_read());
+        self.requirement = if choice == Choice::Read {
+            self.read_requirement()
+        } else {
+            Requirement::None
+        };
         let mut replayed = false;
         let mut unreachable = 0;
+        let mut failover: Option<std::time::Instant> = None;
         loop {
+            self.causal_wait = None;
+            if choice != Choice::Read && !read_only && self.held.is_none() {
+                self.await_writable_primary(&mut failover).await?;
+            }
             let mut lease = match self.lease_for(choice).await {
                 Ok(lease) => lease,
                 // A replica that cannot be reached is left out for a while: a read tries the
@@ -149,6 +166,17 @@ impl Session {
                 {
                     warn!(error = %e, "read goes elsewhere");
                     unreachable += 1;
+                    continue;
+                }
+                // The primary cannot be reached: a write waits for it, or for a promoted
+                // replica, up to `routing.failover_timeout`.
+                Err(e @ Error::BackendConnect { .. })
+                    if !read_only
+                        && choice != Choice::Read
+                        && self.failover_time_left(failover) =>
+                {
+                    warn!(error = %e, "primary unreachable: the write waits for a primary");
+                    failover.get_or_insert_with(std::time::Instant::now);
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -179,6 +207,10 @@ impl Session {
             };
             match self.attempt(lease, &payload, classification).await {
                 Attempt::Done(done) => return Ok(Some(done)),
+                Attempt::CausalFallback => {
+                    choice = Choice::Primary;
+                    self.requirement = Requirement::None;
+                }
                 Attempt::ClientGone(e) => return Err(Error::ClientIo(e)),
                 Attempt::BackendFailed {
                     error,
@@ -208,8 +240,11 @@ impl Session {
         payload: &Bytes,
         classification: Option<&Classification>,
     ) -> Result<Option<Relayed>> {
+        self.causal_wait = None;
         match self.attempt(lease, payload, classification).await {
             Attempt::Done(done) => Ok(Some(done)),
+            // Not reached: no causal wait was asked for.
+            Attempt::CausalFallback => Ok(None),
             Attempt::ClientGone(e) => Err(Error::ClientIo(e)),
             Attempt::BackendFailed { error, sent, .. } => {
                 self.report_lost_backend(&error, sent).await?;
@@ -228,10 +263,29 @@ impl Session {
         let command = payload.first().copied().unwrap_or(cmd::QUERY);
         self.info
             .set_running(Some((lease.conn.server, lease.conn.thread_id)));
-        let result = match lease.conn.send_command(payload).await {
+        let shared = self.worker.shared.clone();
+        if classification.is_some_and(|c| !c.analysis.is_read())
+            && !shared.causal.gtids_seen()
+            && Some(lease.conn.server) == shared.topology.primary()
+        {
+            self.write_mark = shared.causal.write_sent();
+        }
+        let sent = match self.causal_wait.take() {
+            None => lease.conn.send_command(payload).await,
+            Some(required) => match self.send_behind_wait(&mut lease, &required, payload).await {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    self.info.set_running(None);
+                    self.put_back(lease);
+                    return Attempt::CausalFallback;
+                }
+                Err(error) => Err(error),
+            },
+        };
+        let result = match sent {
             Ok(()) => {
                 lease.conn.tracker.start(command);
-                relay(&mut lease.conn, &mut self.client, self.caps).await
+                relay(&mut lease.conn, &mut self.client, self.caps, &shared.causal).await
             }
             Err(error) => Err(RelayError::Backend { error, sent: None }),
         };
@@ -327,7 +381,9 @@ impl Session {
                 status.contains(StatusFlags::SERVER_STATUS_IN_TRANS_READONLY),
             ),
         });
-        for ok in done.earlier.iter().chain(&done.ok) {
+        let oks: Vec<_> = done.earlier.iter().chain(&done.ok).collect();
+        self.learn_gtids(&oks);
+        for ok in oks {
             for change in &ok.session_state {
                 use splitrail_protocol::response::SessionStateChange as S;
                 match change {
@@ -388,12 +444,7 @@ impl Session {
                 None => primary,
             },
             Choice::Primary => primary,
-            Choice::Read => self
-                .worker
-                .balancer
-                .borrow_mut()
-                .pick_read(topology, self.max_lag)
-                .unwrap_or(primary),
+            Choice::Read => self.read_server(primary),
         };
         if let Some(lease) = sticky {
             if lease.conn.server == server {

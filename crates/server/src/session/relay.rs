@@ -1,7 +1,8 @@
 //! Streaming a backend's response to the client packet by packet: frames are handed to the
 //! response tracker (which reads only headers and terminators) and written on as they arrive,
 //! straight from the backend's read buffer. The final OK is decoded only when it carries
-//! session-state changes, and rewritten for clients that did not ask for them.
+//! session-state changes (its GTID recorded first, see [`crate::consistency`]), and rewritten
+//! for clients that did not ask for them.
 use bytes::{Buf, BytesMut};
 use splitrail_protocol::framing::HEADER_LEN;
 use splitrail_protocol::response::OkPacket;
@@ -10,6 +11,7 @@ use splitrail_protocol::{CapabilityFlags, Completion, End, StatusFlags, Step};
 use crate::backend::BackendConn;
 use crate::backend::conn::protocol;
 use crate::client::ClientIo;
+use crate::consistency::Causal;
 use crate::error::Error;
 use crate::io::{forward, write_out};
 
@@ -40,10 +42,13 @@ pub enum RelayError {
 }
 
 /// Relays the response to the command just sent on `conn` (its tracker already started).
+/// Every OK that carries session state is shown to `causal` before it reaches the client, so a
+/// write's GTID is recorded before the client can know the write was acknowledged.
 pub async fn relay(
     conn: &mut BackendConn,
     client: &mut ClientIo,
     client_caps: CapabilityFlags,
+    causal: &Causal,
 ) -> Result<Relayed, RelayError> {
     let strip_tracking = !client_caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK);
     let mut sent: Option<u8> = None;
@@ -80,6 +85,7 @@ pub async fn relay(
                 Step::MoreWithSessionState => {
                     let ok = OkPacket::decode(payload, conn.caps).ok();
                     if let Some(ok) = ok {
+                        causal.observe(&ok);
                         if strip_tracking {
                             let bytes = client_view(&ok, seq, client_caps);
                             forward(&mut conn.io.rbuf, pos, &mut client.stream)
@@ -111,6 +117,9 @@ pub async fn relay(
                         }
                         _ => None,
                     };
+                    if let Some(ok) = &ok {
+                        causal.observe(ok);
+                    }
                     let rewrite = match &ok {
                         Some(ok) if strip_tracking => Some(client_view(ok, seq, client_caps)),
                         _ => None,

@@ -1,0 +1,239 @@
+//! Read-your-writes: what a read must see before it may run on a replica, and the proxy-wide
+//! record of acknowledged writes that `routing.consistency: global` needs.
+//!
+//! Each write's GTID arrives in its OK packet (MariaDB tracks `last_gtid`, MySQL
+//! `session_track_gtids = OWN_GTID`). The relay hands every OK that carries session state to
+//! [`Causal::observe`] *before* the OK is written to the client, so a write is in the global
+//! position before anyone can know it was acknowledged. A session keeps its own position too
+//! (`consistency: session`, and the token `SELECT splitrail_last_gtid()`).
+//!
+//! A read with a requirement goes to a replica known to have applied it (the monitor's reading,
+//! or an earlier successful wait); else it is sent to a replica behind a `MASTER_GTID_WAIT` /
+//! `WAIT_FOR_EXECUTED_GTID_SET` in the same write (see `session::causal`), and to the primary
+//! if the wait times out.
+//!
+//! Without GTIDs (binary log off, `gtid_mode=OFF`: no write ever reported one), reads go to the
+//! primary for `routing.read_after_write_window` after a write instead. A write marks the
+//! window when it is *sent*, so the window covers its acknowledgement whatever the timing.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use splitrail_protocol::response::{OkPacket, SessionStateChange};
+use tracing::{debug, info};
+
+use crate::gtid::GtidSet;
+
+/// The proxy-wide position of acknowledged writes.
+#[derive(Debug, Default)]
+pub struct Causal {
+    /// Every GTID acknowledged through this proxy, merged.
+    global: RwLock<Arc<GtidSet>>,
+    /// Bumped on every change of `global`, so workers re-read it only when it moved.
+    generation: AtomicU64,
+    /// Whether any write has reported a GTID (else the window fallback applies).
+    gtids_seen: AtomicBool,
+    /// When the last write was sent ([`clock_ms`] + 1; 0: never).
+    last_write: AtomicU64,
+}
+
+/// A worker's copy of the global position and the generation it was read at.
+#[derive(Debug, Default)]
+pub struct GlobalCache {
+    generation: u64,
+    position: Arc<GtidSet>,
+}
+
+/// Milliseconds since the first call: a cheap shared clock for the write window.
+fn clock_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// The GTID a write's OK packet reports, if any.
+pub fn gtid_of(ok: &OkPacket) -> Option<GtidSet> {
+    ok.session_state.iter().find_map(|change| {
+        let text = match change {
+            SessionStateChange::SystemVariable { name, value } if name == b"last_gtid" => value,
+            SessionStateChange::Gtids { encoding: 0, gtids } => gtids,
+            _ => return None,
+        };
+        let set = GtidSet::parse(std::str::from_utf8(text).ok()?).ok()?;
+        (!set.is_empty()).then_some(set)
+    })
+}
+
+impl Causal {
+    /// Records what an OK packet reports before it is relayed: its GTID joins the global
+    /// position.
+    pub fn observe(&self, ok: &OkPacket) {
+        if let Some(gtid) = gtid_of(ok) {
+            self.acknowledge(&gtid);
+        }
+    }
+
+    /// Adds an acknowledged write's GTID to the global position.
+    pub fn acknowledge(&self, gtid: &GtidSet) {
+        if !self.gtids_seen.swap(true, Ordering::Relaxed) {
+            info!(gtid = %gtid, "writes report GTIDs: reads wait for replicas to apply them");
+        }
+        let Ok(mut global) = self.global.write() else {
+            return;
+        };
+        if global.contains(gtid) {
+            return;
+        }
+        let mut merged = GtidSet::clone(&global);
+        merged.merge(gtid);
+        debug!(position = %merged, "global position");
+        *global = Arc::new(merged);
+        // Published under the lock: a reader that sees the new generation finds the new set.
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The global position, through the worker's cache (one atomic load when it has not moved).
+    pub fn global(&self, cache: &mut GlobalCache) -> Arc<GtidSet> {
+        let generation = self.generation.load(Ordering::Acquire);
+        if generation != cache.generation
+            && let Ok(global) = self.global.read()
+        {
+            cache.position = global.clone();
+            cache.generation = generation;
+        }
+        cache.position.clone()
+    }
+
+    /// Whether writes have reported GTIDs (if not, reads after writes use the window).
+    pub fn gtids_seen(&self) -> bool {
+        self.gtids_seen.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a write is being sent to the primary (for the window fallback).
+    pub fn write_sent(&self) -> WriteMark {
+        let now = clock_ms() + 1;
+        self.last_write.store(now, Ordering::Relaxed);
+        WriteMark(now)
+    }
+
+    /// Whether a write was sent less than `window` ago.
+    pub fn within_window(&self, window: Duration) -> bool {
+        WriteMark(self.last_write.load(Ordering::Relaxed)).within(window)
+    }
+}
+
+/// When a write was sent (0: never).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteMark(u64);
+
+impl WriteMark {
+    /// Whether the write was sent less than `window` ago.
+    pub fn within(self, window: Duration) -> bool {
+        self.0 != 0 && clock_ms() + 1 < self.0.saturating_add(window.as_millis() as u64)
+    }
+}
+
+/// What a read must see before it may run on a replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    /// Nothing: any qualifying replica.
+    None,
+    /// Every GTID of the set.
+    Gtid(Arc<GtidSet>),
+    /// A recent write without GTIDs: only the primary is known to have it.
+    Primary,
+}
+
+/// The SQL that waits up to `timeout` for a server of `version` to apply `position`, or `None`
+/// when that server cannot wait for it (a MySQL set on MariaDB or the reverse). The answer is
+/// one row, one column: 0 when applied.
+pub fn wait_sql(version: &str, position: &GtidSet, timeout: Duration) -> Option<String> {
+    use crate::gtid::GtidFlavor;
+    let seconds = format!("{:.3}", timeout.as_secs_f64());
+    match (crate::monitor::Flavor::of(version), position.flavor()) {
+        (crate::monitor::Flavor::MariaDb, GtidFlavor::MariaDb) => {
+            Some(format!("SELECT MASTER_GTID_WAIT('{position}', {seconds})"))
+        }
+        (crate::monitor::Flavor::MySql, GtidFlavor::MySql) => Some(format!(
+            "SELECT WAIT_FOR_EXECUTED_GTID_SET('{position}', {seconds})"
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok_with(changes: Vec<SessionStateChange>) -> OkPacket {
+        OkPacket {
+            session_state: changes,
+            ..OkPacket::default()
+        }
+    }
+
+    #[test]
+    fn gtids_come_from_either_tracker() {
+        let maria = ok_with(vec![SessionStateChange::SystemVariable {
+            name: b"last_gtid".to_vec(),
+            value: b"0-1-42".to_vec(),
+        }]);
+        assert_eq!(
+            gtid_of(&maria).map(|g| g.to_string()),
+            Some("0-1-42".into())
+        );
+        let mysql = ok_with(vec![SessionStateChange::Gtids {
+            encoding: 0,
+            gtids: b"3e11fa47-71ca-11e1-9e33-c80aa9429562:7".to_vec(),
+        }]);
+        assert!(gtid_of(&mysql).is_some());
+        let empty = ok_with(vec![SessionStateChange::SystemVariable {
+            name: b"last_gtid".to_vec(),
+            value: Vec::new(),
+        }]);
+        assert_eq!(gtid_of(&empty), None);
+        let other = ok_with(vec![SessionStateChange::Schema(b"app".to_vec())]);
+        assert_eq!(gtid_of(&other), None);
+    }
+
+    #[test]
+    fn the_global_position_merges_and_workers_see_it_move() {
+        let causal = Causal::default();
+        let mut cache = GlobalCache::default();
+        assert!(causal.global(&mut cache).is_empty());
+        causal.acknowledge(&GtidSet::parse("0-1-5").unwrap());
+        causal.acknowledge(&GtidSet::parse("0-1-3").unwrap());
+        assert_eq!(causal.global(&mut cache).to_string(), "0-1-5");
+        causal.acknowledge(&GtidSet::parse("1-1-1").unwrap());
+        assert_eq!(causal.global(&mut cache).to_string(), "0-1-5,1-1-1");
+        assert!(causal.gtids_seen());
+    }
+
+    #[test]
+    fn the_write_window_opens_when_a_write_is_sent() {
+        let causal = Causal::default();
+        assert!(!causal.within_window(Duration::from_secs(5)));
+        let mark = causal.write_sent();
+        assert!(mark.within(Duration::from_secs(5)));
+        assert!(causal.within_window(Duration::from_secs(5)));
+        assert!(!causal.within_window(Duration::ZERO));
+        assert!(!WriteMark::default().within(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn waits_match_the_server_flavour() {
+        let maria = GtidSet::parse("0-1-5").unwrap();
+        let t = Duration::from_millis(1500);
+        assert_eq!(
+            wait_sql("10.11.6-MariaDB-log", &maria, t).as_deref(),
+            Some("SELECT MASTER_GTID_WAIT('0-1-5', 1.500)")
+        );
+        assert_eq!(wait_sql("8.4.0", &maria, t), None);
+        let mysql = GtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7").unwrap();
+        assert_eq!(
+            wait_sql("8.4.0", &mysql, t).as_deref(),
+            Some(
+                "SELECT WAIT_FOR_EXECUTED_GTID_SET('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7', 1.500)"
+            )
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! Read-your-writes against the real test bed: a stale-read probe — many concurrent
+//! write-then-immediately-read pairs, on the same session and on a new connection — while the
+//! replica's replication is paused on purpose, for each `routing.consistency` mode; the
+//! consistency token across two proxy processes; and the share of reads replicas keep serving.
+//!
+//! The probe prints its figures (stale reads, share served by replicas, time per pair) so a
+//! run with `--nocapture` reports them; the assertions are on correctness only.
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Bed, MONITOR_USER, connect, one, opts_for, run, table};
+use mysql_async::OptsBuilder;
+use mysql_async::prelude::*;
+
+/// Row keys, unique across probe runs on one table.
+static NEXT_KEY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+
+/// Figures of one probe run.
+#[derive(Debug, Default, Clone, Copy)]
+struct Probe {
+    pairs: usize,
+    stale: usize,
+    on_replica: usize,
+    elapsed: Duration,
+}
+
+impl Probe {
+    fn add(&mut self, other: Probe) {
+        self.pairs += other.pairs;
+        self.stale += other.stale;
+        self.on_replica += other.on_replica;
+        self.elapsed += other.elapsed;
+    }
+
+    fn report(&self, what: &str) {
+        eprintln!(
+            "probe {what}: {} pairs, {} stale, {:.0} % of reads on a replica, {:.2} ms per pair",
+            self.pairs,
+            self.stale,
+            100.0 * self.on_replica as f64 / self.pairs.max(1) as f64,
+            self.elapsed.as_secs_f64() * 1000.0 / self.pairs.max(1) as f64
+        );
+    }
+}
+
+/// `workers` clients each write `pairs` rows into `table` and read each back at once — on a
+/// new connection when `new_connection`, else on the writing session — counting reads that
+/// miss the row and reads answered by a server other than `primary_id`.
+async fn probe(
+    opts: &OptsBuilder,
+    table: &str,
+    primary_id: u32,
+    workers: usize,
+    pairs: usize,
+    new_connection: bool,
+) -> Probe {
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (opts, table) = (opts.clone(), table.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut writer = connect(opts.clone()).await;
+            let mut probe = Probe::default();
+            for i in 0..pairs {
+                let k = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+                let _ = (w, i);
+                let started = Instant::now();
+                writer
+                    .exec_drop(format!("INSERT INTO {table} (k) VALUES (?)"), (k,))
+                    .await
+                    .expect("insert");
+                let read = format!("SELECT COUNT(*), @@server_id FROM {table} WHERE k = ?");
+                let (count, server): (i64, u32) = if new_connection {
+                    let mut reader = connect(opts.clone()).await;
+                    let row = reader.exec_first(read, (k,)).await;
+                    reader.disconnect().await.ok();
+                    row.expect("read").expect("a row")
+                } else {
+                    writer
+                        .exec_first(read, (k,))
+                        .await
+                        .expect("read")
+                        .expect("a row")
+                };
+                probe.elapsed += started.elapsed();
+                probe.pairs += 1;
+                probe.stale += usize::from(count == 0);
+                probe.on_replica += usize::from(server != primary_id);
+            }
+            writer.disconnect().await.ok();
+            probe
+        }));
+    }
+    let mut total = Probe::default();
+    for task in tasks {
+        total.add(task.await.expect("probe worker"));
+    }
+    total
+}
+
+/// Pauses and resumes the replica's replication in short turns until stopped: replication
+/// is behind for most of a pause, so a read right after a write finds the replica stale.
+struct Flapper {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Flapper {
+    async fn start(bed: &Bed, paused: Duration, running: Duration) -> Flapper {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        // As root, straight to the replica (the proxy's user may not stop replication).
+        let opts = OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(bed.replica(0).port())
+            .user(Some("root"))
+            .prefer_socket(false);
+        let mut root = connect(opts).await;
+        let task = tokio::spawn(async move {
+            while !flag.load(Ordering::Relaxed) {
+                run(&mut root, "STOP SLAVE SQL_THREAD").await;
+                tokio::time::sleep(paused).await;
+                run(&mut root, "START SLAVE SQL_THREAD").await;
+                tokio::time::sleep(running).await;
+            }
+        });
+        Flapper { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.expect("flapper");
+    }
+}
+
+fn yaml(consistency: &str, extra_routing: &str) -> String {
+    format!(
+        "monitor: {{ user: {MONITOR_USER}, interval: 200ms }}\n\
+         routing: {{ consistency: {consistency}{extra_routing} }}"
+    )
+}
+
+/// Makes the replica apply events `seconds` late (`MASTER_DELAY`): it stays up and within the
+/// lag limit, so reads keep going to it, but a row written now is not there yet.
+fn delay(bed: &Bed, seconds: u32) {
+    bed.cluster()
+        .set_replication_delay(bed.replica(0), seconds)
+        .expect("set MASTER_DELAY");
+}
+
+async fn create_table(bed: &Bed) -> String {
+    let t = table("probe");
+    let mut conn = bed.conn().await;
+    run(
+        &mut conn,
+        &format!("CREATE TABLE {t} (k BIGINT PRIMARY KEY, at TIMESTAMP(6) DEFAULT NOW(6))"),
+    )
+    .await;
+    bed.caught_up();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_and_session_consistency_read_no_stale_rows_while_replication_lags() {
+    let bed = Bed::own(1, &yaml("global", ""));
+    let primary = bed.primary().server_id();
+    let t = create_table(&bed).await;
+    let session = bed.another_proxy(&yaml("session", ""));
+
+    let flapper =
+        Flapper::start(&bed, Duration::from_millis(300), Duration::from_millis(100)).await;
+    let global_new = probe(&bed.opts(), &t, primary, 6, 15, true).await;
+    let global_same = probe(&bed.opts(), &t, primary, 6, 15, false).await;
+    let session_same = probe(&opts_for(&session), &t, primary, 6, 15, false).await;
+    flapper.stop().await;
+    global_new.report("global, new connection, replication flapping");
+    global_same.report("global, same session, replication flapping");
+    session_same.report("session, same session, replication flapping");
+    assert_eq!(
+        global_new.stale, 0,
+        "global: stale reads on new connections"
+    );
+    assert_eq!(global_same.stale, 0, "global: stale reads on the session");
+    assert_eq!(session_same.stale, 0, "session: stale reads on the session");
+    // The reads are still the replica's whenever it catches up within the wait.
+    assert!(
+        global_new.on_replica + global_same.on_replica > 0,
+        "no read reached the replica"
+    );
+    let metrics = reqwest_metrics(&bed);
+    assert!(
+        metric(&metrics, "splitrail_consistency_waits_total") > 0,
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventual_consistency_demonstrably_reads_stale_rows() {
+    let bed = Bed::own(1, &yaml("eventual", ""));
+    let primary = bed.primary().server_id();
+    let t = create_table(&bed).await;
+    delay(&bed, 5);
+    let eventual = probe(&bed.opts(), &t, primary, 4, 10, true).await;
+    let same = probe(&bed.opts(), &t, primary, 4, 10, false).await;
+    delay(&bed, 0);
+    eventual.report("eventual, new connection, replica 5 s behind");
+    same.report("eventual, same session, replica 5 s behind");
+    assert_eq!(same.stale, same.pairs);
+    // The probe can fail: without read-your-writes every read missed its row.
+    assert_eq!(eventual.stale, eventual.pairs);
+    assert_eq!(eventual.on_replica, eventual.pairs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_serve_most_reads_when_caught_up_and_global_costs_little() {
+    let bed = Bed::own(1, &yaml("global", ""));
+    let primary = bed.primary().server_id();
+    let t = create_table(&bed).await;
+    let eventual = bed.another_proxy(&yaml("eventual", ""));
+    // Warm both proxies' pools so the figures compare statements, not logins.
+    probe(&bed.opts(), &t, primary, 4, 3, false).await;
+    probe(&opts_for(&eventual), &t, primary, 4, 3, false).await;
+
+    let global = probe(&bed.opts(), &t, primary, 4, 40, false).await;
+    let plain = probe(&opts_for(&eventual), &t, primary, 4, 40, false).await;
+    global.report("global, same session, replication running");
+    plain.report("eventual, same session, replication running");
+    assert_eq!(global.stale, 0);
+    assert!(
+        global.on_replica * 2 > global.pairs,
+        "replicas served only {} of {} reads",
+        global.on_replica,
+        global.pairs
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_whose_replica_cannot_catch_up_in_time_goes_to_the_primary() {
+    let bed = Bed::own(1, &yaml("global", ", causal_read_timeout: 200ms"));
+    let primary = bed.primary().server_id();
+    let t = create_table(&bed).await;
+    delay(&bed, 5);
+    let session = bed.another_proxy(&yaml("session", ", causal_read_timeout: 200ms"));
+    let global_new = probe(&bed.opts(), &t, primary, 4, 5, true).await;
+    let session_same = probe(&opts_for(&session), &t, primary, 4, 5, false).await;
+    global_new.report("global, new connection, replica 5 s behind");
+    session_same.report("session, same session, replica 5 s behind");
+    assert_eq!(global_new.stale + session_same.stale, 0);
+    let mut writer = bed.conn().await;
+    run(&mut writer, &format!("INSERT INTO {t} (k) VALUES (1)")).await;
+    let mut reader = bed.conn().await;
+    let (count, server): (i64, u32) = reader
+        .query_first(format!("SELECT COUNT(*), @@server_id FROM {t} WHERE k = 1"))
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!((count, server), (1, primary));
+    // A read that needs nothing new still goes to the replica.
+    let eventual = bed.another_proxy(&yaml("eventual", ""));
+    let mut plain = connect(opts_for(&eventual)).await;
+    let other: u32 = one(&mut plain, "SELECT @@server_id").await;
+    assert_ne!(other, primary);
+    delay(&bed, 0);
+    let metrics = reqwest_metrics(&bed);
+    assert!(metric(&metrics, "splitrail_consistency_primary_fallbacks_total") >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consistency_token_gives_read_your_writes_through_another_proxy() {
+    let bed = Bed::own(1, &yaml("global", ""));
+    let primary = bed.primary().server_id();
+    let t = create_table(&bed).await;
+    // The second proxy knows nothing of the first one's writes.
+    let other = bed.another_proxy(&yaml("eventual", ", causal_read_timeout: 300ms"));
+    let mut theirs = connect(opts_for(&other)).await;
+
+    let mut mine = bed.conn().await;
+    let none: Option<String> = one(&mut mine, "SELECT splitrail_last_gtid()").await;
+    assert_eq!(none, None, "a session without writes has no token");
+
+    delay(&bed, 3);
+    run(&mut mine, &format!("INSERT INTO {t} (k) VALUES (7)")).await;
+    let token: String = one(&mut mine, "select splitrail_last_gtid();").await;
+    assert!(token.starts_with("0-"), "token {token:?}");
+
+    let read = format!("SELECT COUNT(*), @@server_id FROM {t} WHERE k = 7");
+    let (count, _): (i64, u32) = theirs.query_first(&read).await.unwrap().unwrap();
+    assert_eq!(
+        count, 0,
+        "without the token the other proxy reads the stale replica"
+    );
+    let hinted = format!("/* splitrail:min_gtid={token} */ {read}");
+    let (count, server): (i64, u32) = theirs.query_first(&hinted).await.unwrap().unwrap();
+    assert_eq!(
+        (count, server),
+        (1, primary),
+        "with the token, the primary answers"
+    );
+
+    // Once the replica has applied the write, it answers the hinted read.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (count, server): (i64, u32) = theirs.query_first(&hinted).await.unwrap().unwrap();
+        assert_eq!(count, 1, "a hinted read missed the row");
+        if server != primary {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replica never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    delay(&bed, 0);
+}
+
+/// The proxy's `/metrics` text.
+fn reqwest_metrics(bed: &Bed) -> String {
+    let addr = bed.proxy.admin_addr();
+    let mut stream = std::net::TcpStream::connect(addr).expect("admin connect");
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut out = String::new();
+    stream.read_to_string(&mut out).expect("response");
+    out
+}
+
+/// The value of an unlabelled metric.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
