@@ -249,10 +249,12 @@ async fn a_read_whose_replica_cannot_catch_up_in_time_goes_to_the_primary() {
     session_same.report("session, same session, replica 5 s behind");
     assert_eq!(global_new.stale + session_same.stale, 0);
     let mut writer = bed.conn().await;
-    run(&mut writer, &format!("INSERT INTO {t} (k) VALUES (1)")).await;
+    run(&mut writer, &format!("INSERT INTO {t} (k) VALUES (-1)")).await;
     let mut reader = bed.conn().await;
     let (count, server): (i64, u32) = reader
-        .query_first(format!("SELECT COUNT(*), @@server_id FROM {t} WHERE k = 1"))
+        .query_first(format!(
+            "SELECT COUNT(*), @@server_id FROM {t} WHERE k = -1"
+        ))
         .await
         .expect("read")
         .expect("row");
@@ -281,11 +283,11 @@ async fn the_consistency_token_gives_read_your_writes_through_another_proxy() {
     assert_eq!(none, None, "a session without writes has no token");
 
     delay(&bed, 3);
-    run(&mut mine, &format!("INSERT INTO {t} (k) VALUES (7)")).await;
+    run(&mut mine, &format!("INSERT INTO {t} (k) VALUES (-7)")).await;
     let token: String = one(&mut mine, "select splitrail_last_gtid();").await;
     assert!(token.starts_with("0-"), "token {token:?}");
 
-    let read = format!("SELECT COUNT(*), @@server_id FROM {t} WHERE k = 7");
+    let read = format!("SELECT COUNT(*), @@server_id FROM {t} WHERE k = -7");
     let (count, _): (i64, u32) = theirs.query_first(&read).await.unwrap().unwrap();
     assert_eq!(
         count, 0,

@@ -87,6 +87,7 @@ impl Bed {
             .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
         let proxy = splitrail_server::start(config)
             .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
+        first_checks(&proxy);
         Bed { proxy, backends }
     }
 
@@ -166,7 +167,10 @@ impl Bed {
         let yaml = proxy_yaml(self.cluster(), extra_yaml, false);
         let config = Config::from_yaml_str(&yaml)
             .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
-        splitrail_server::start(config).unwrap_or_else(|e| panic!("cannot start the proxy: {e}"))
+        let proxy = splitrail_server::start(config)
+            .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
+        first_checks(&proxy);
+        proxy
     }
 
     /// Creates [`OTHER_USER`] on every server, outside the binlog (as the test bed creates
@@ -263,6 +267,17 @@ fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool) -> String {
     yaml.push_str(extra_yaml);
     yaml.push('\n');
     yaml
+}
+
+/// Waits (a few seconds at most) until the proxy's monitor has checked every server once, so
+/// a test starts from what the monitor knows (roles, GTID positions) rather than a race with
+/// its first checks. Servers that cannot be reached are not waited for past the deadline.
+fn first_checks(proxy: &ProxyHandle) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let servers = &proxy.shared().topology.servers;
+    while Instant::now() < deadline && servers.iter().any(|s| s.since_last_check().is_none()) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Options for a client of the proxy `proxy` as `app`.

@@ -31,8 +31,11 @@ pub struct Causal {
     global: RwLock<Arc<GtidSet>>,
     /// Bumped on every change of `global`, so workers re-read it only when it moved.
     generation: AtomicU64,
-    /// Whether any write has reported a GTID (else the window fallback applies).
+    /// Whether writes get GTIDs: a write reported one, or the monitor read the primary's GTID
+    /// position (else the window fallback applies).
     gtids_seen: AtomicBool,
+    /// The monitor found the primary without a GTID position (logged once).
+    no_gtids_logged: AtomicBool,
     /// When the last write was sent ([`clock_ms`] + 1; 0: never).
     last_write: AtomicU64,
 }
@@ -103,7 +106,22 @@ impl Causal {
         cache.position.clone()
     }
 
-    /// Whether writes have reported GTIDs (if not, reads after writes use the window).
+    /// What the monitor read of the primary's GTID position: a non-empty one means writes get
+    /// GTIDs, so the window fallback is not needed; an empty one is logged once.
+    pub fn primary_position(&self, position: &str) {
+        if !position.trim().is_empty() {
+            self.gtids_seen.store(true, Ordering::Relaxed);
+        } else if !self.gtids_seen.load(Ordering::Relaxed)
+            && !self.no_gtids_logged.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "the primary reports no GTID position (binary log off, or gtid_mode OFF): reads \
+                 after a write go to the primary for routing.read_after_write_window"
+            );
+        }
+    }
+
+    /// Whether writes get GTIDs (if not, reads after writes use the window).
     pub fn gtids_seen(&self) -> bool {
         self.gtids_seen.load(Ordering::Relaxed)
     }
@@ -205,6 +223,15 @@ mod tests {
         assert_eq!(causal.global(&mut cache).to_string(), "0-1-5");
         causal.acknowledge(&GtidSet::parse("1-1-1").unwrap());
         assert_eq!(causal.global(&mut cache).to_string(), "0-1-5,1-1-1");
+        assert!(causal.gtids_seen());
+    }
+
+    #[test]
+    fn the_primary_position_tells_whether_writes_get_gtids() {
+        let causal = Causal::default();
+        causal.primary_position("");
+        assert!(!causal.gtids_seen());
+        causal.primary_position("0-1-1");
         assert!(causal.gtids_seen());
     }
 

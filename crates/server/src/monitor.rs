@@ -122,12 +122,18 @@ pub fn parse_replica_status(rows: &TextRows) -> Vec<ReplicaStatus> {
 }
 
 /// Lag in milliseconds from the status of every channel: the worst; [`LAG_UNKNOWN`] when a
-/// channel's SQL thread is stopped or its lag is NULL; 0 with no channel.
+/// channel's SQL thread is stopped or its lag is NULL while it receives; 0 with no channel.
+///
+/// A channel whose receiver is disconnected (its primary is down, or being failed over) says
+/// NULL too, but its applier runs: what it lags by is then told by the GTID distance to the
+/// primary's last known position alone, so a replica that has applied everything the primary
+/// wrote keeps serving reads while the primary is away.
 pub fn status_lag_ms(channels: &[ReplicaStatus]) -> u64 {
     channels
         .iter()
         .map(|c| match (c.sql_running, c.seconds_behind) {
             (true, Some(s)) => s.saturating_mul(1000),
+            (true, None) if !c.io_running => 0,
             _ => LAG_UNKNOWN,
         })
         .max()
@@ -500,6 +506,9 @@ impl Watcher {
             };
             from_status.max(from_gtid)
         };
+        if is_primary {
+            shared.causal.primary_position(&reading.binlog);
+        }
         let position = if is_primary {
             &reading.binlog
         } else {
@@ -572,6 +581,14 @@ mod tests {
             &[&[Some("Yes"), Some("Yes"), Some("0")]],
         );
         assert_eq!(status_lag_ms(&parse_replica_status(&mysql)), 0);
+        // Receiver disconnected (the primary is away), applier running: the GTID distance
+        // alone tells the lag.
+        let orphan = ReplicaStatus {
+            sql_running: true,
+            io_running: false,
+            seconds_behind: None,
+        };
+        assert_eq!(status_lag_ms(&[orphan]), 0);
         assert_eq!(
             status_lag_ms(&parse_replica_status(&TextRows::default())),
             0
