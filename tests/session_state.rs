@@ -296,3 +296,19 @@ async fn a_mysql_async_pool_hands_out_clean_sessions() {
     }
     pool.disconnect().await.expect("closing the pool");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_id_is_the_proxys_stable_id() {
+    let bed = Bed::shared();
+    let mut conn = bed.conn().await;
+    let handshake_id = conn.id();
+    for sql in ["SELECT CONNECTION_ID()", "select connection_id() ;"] {
+        let id: u32 = one(&mut conn, sql).await;
+        assert_eq!(id, handshake_id, "{sql}");
+        // Statements in between may run on any backend connection; the id does not move.
+        run(&mut conn, "SELECT 1").await;
+    }
+    // It is typed as the server types it (an integer column), and the CLI prints it as such.
+    let printed = bed.mariadb_ok(&["-e", "SELECT CONNECTION_ID()"], "");
+    assert!(printed.trim().parse::<u32>().is_ok(), "{printed}");
+}

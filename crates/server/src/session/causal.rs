@@ -1,6 +1,7 @@
 //! The session's side of read-your-writes (see [`crate::consistency`]): what a read must see,
 //! which server may answer it, the causal wait sent in the same write as the read, the wait
-//! for a writable primary during a failover, and `SELECT splitrail_last_gtid()`.
+//! for a writable primary during a failover, and the functions the proxy answers itself
+//! (`SELECT splitrail_last_gtid()`, `SELECT CONNECTION_ID()`).
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -224,11 +225,31 @@ impl Session {
         }
     }
 
-    /// `SELECT splitrail_last_gtid()`: the position of the session's writes, to present on
-    /// another connection (or proxy) as `/* splitrail:min_gtid=… */`; NULL before any write.
-    pub(crate) async fn answer_last_gtid(&mut self) -> Result<()> {
-        let value = (!self.session_gtid.is_empty()).then(|| self.session_gtid.to_string());
-        let result = TextResultSet::new(&["splitrail_last_gtid()"], vec![vec![value]]);
+    /// Answers a statement the proxy knows better than any backend (see [`LocalFunction`]).
+    pub(crate) async fn answer_locally(
+        &mut self,
+        function: LocalFunction,
+        name: &str,
+    ) -> Result<()> {
+        use splitrail_protocol::collation::BINARY;
+        use splitrail_protocol::response::ColumnFlags;
+        use splitrail_protocol::value::ColumnType;
+        let value = match function {
+            LocalFunction::LastGtid => {
+                (!self.session_gtid.is_empty()).then(|| self.session_gtid.to_string())
+            }
+            LocalFunction::ConnectionId => Some(self.id.to_string()),
+        };
+        let mut result = TextResultSet::new(&[name], vec![vec![value]]);
+        if function == LocalFunction::ConnectionId
+            && let Some(column) = result.columns.first_mut()
+        {
+            // As the server types it: BIGINT UNSIGNED NOT NULL, binary.
+            column.column_type = ColumnType::LongLong;
+            column.flags = ColumnFlags::NOT_NULL | ColumnFlags::UNSIGNED | ColumnFlags::BINARY;
+            column.charset = BINARY;
+            column.column_length = 21;
+        }
         result
             .write(
                 self.caps,
@@ -241,51 +262,71 @@ impl Session {
     }
 }
 
-/// Whether `sql` is `SELECT splitrail_last_gtid()` (any case, spacing, trailing `;`).
-pub(crate) fn is_last_gtid_query(sql: &[u8]) -> bool {
-    let mut rest = sql.trim_ascii();
-    rest = rest.strip_suffix(b";").unwrap_or(rest).trim_ascii_end();
-    let word = |rest: &[u8], word: &[u8]| {
-        rest.get(..word.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(word))
-    };
-    if !word(rest, b"select") || !rest.get(6).is_some_and(u8::is_ascii_whitespace) {
-        return false;
-    }
-    rest = rest[6..].trim_ascii_start();
-    const NAME: &[u8] = b"splitrail_last_gtid";
-    if !word(rest, NAME) {
-        return false;
-    }
-    rest = rest[NAME.len()..].trim_ascii_start();
-    let Some(args) = rest.strip_prefix(b"(") else {
-        return false;
-    };
-    args.trim_ascii() == b")"
+/// Functions the proxy answers itself when a statement is just `SELECT f()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LocalFunction {
+    /// `splitrail_last_gtid()`: the position of the session's writes, to present on another
+    /// connection (or proxy) as `/* splitrail:min_gtid=… */`; NULL before any write.
+    LastGtid,
+    /// `CONNECTION_ID()`: the proxy's id for the client — the one `KILL` takes, stable for
+    /// the session (a backend's thread id would change from statement to statement).
+    ConnectionId,
 }
 
+/// The local function `sql` consists of, with the column name the client expects: `SELECT f()`
+/// in any case and spacing, with a trailing `;` or not.
+pub(crate) fn local_function(sql: &[u8]) -> Option<(LocalFunction, &str)> {
+    let mut rest = sql.trim_ascii();
+    rest = rest.strip_suffix(b";").unwrap_or(rest).trim_ascii_end();
+    let head = rest.get(..6)?;
+    if !head.eq_ignore_ascii_case(b"select") || !rest.get(6)?.is_ascii_whitespace() {
+        return None;
+    }
+    let expr = rest[6..].trim_ascii_start();
+    let open = expr.iter().position(|&b| b == b'(')?;
+    let name = expr[..open].trim_ascii_end();
+    if expr[open + 1..].trim_ascii() != b")" {
+        return None;
+    }
+    let function = if name.eq_ignore_ascii_case(b"splitrail_last_gtid") {
+        LocalFunction::LastGtid
+    } else if name.eq_ignore_ascii_case(b"connection_id") {
+        LocalFunction::ConnectionId
+    } else {
+        return None;
+    };
+    Some((function, std::str::from_utf8(expr).ok()?))
+}
 #[cfg(test)]
 mod tests {
-    use super::is_last_gtid_query;
+    use super::{LocalFunction, local_function};
 
     #[test]
-    fn the_token_query_is_recognised_in_its_spellings_only() {
-        for yes in [
-            &b"SELECT splitrail_last_gtid()"[..],
-            b"select SPLITRAIL_LAST_GTID ( ) ;",
-            b"  SELECT\n splitrail_last_gtid()  ",
-        ] {
-            assert!(is_last_gtid_query(yes), "{}", String::from_utf8_lossy(yes));
-        }
+    fn local_functions_are_recognised_in_their_spellings_only() {
+        let f = local_function;
+        assert_eq!(
+            f(b"SELECT splitrail_last_gtid()"),
+            Some((LocalFunction::LastGtid, "splitrail_last_gtid()"))
+        );
+        assert_eq!(
+            f(b"select SPLITRAIL_LAST_GTID ( ) ;").map(|x| x.0),
+            Some(LocalFunction::LastGtid)
+        );
+        assert_eq!(
+            f(b"  SELECT\n connection_id()  "),
+            Some((LocalFunction::ConnectionId, "connection_id()"))
+        );
         for no in [
             &b"SELECT splitrail_last_gtid"[..],
             b"SELECT splitrail_last_gtid(1)",
             b"SELECT splitrail_last_gtid() FROM t",
             b"SELECTsplitrail_last_gtid()",
+            b"SELECT CONNECTION_ID() + 1",
+            b"SELECT x.connection_id()",
             b"SELECT 1",
             b"",
         ] {
-            assert!(!is_last_gtid_query(no), "{}", String::from_utf8_lossy(no));
+            assert_eq!(f(no), None, "{}", String::from_utf8_lossy(no));
         }
     }
 }

@@ -41,8 +41,8 @@ pub(crate) enum Choice {
 impl Session {
     /// COM_QUERY.
     pub(crate) async fn query(&mut self, payload: &Bytes, sql: &[u8]) -> Result<()> {
-        if super::causal::is_last_gtid_query(sql) {
-            return self.answer_last_gtid().await;
+        if let Some((function, name)) = super::causal::local_function(sql) {
+            return self.answer_locally(function, name).await;
         }
         let c = self.worker.router.borrow_mut().classify_bytes(sql);
         if matches!(c.kind(), Kind::Kill)
