@@ -20,7 +20,7 @@ fn monitor_yaml(extra: &str) -> String {
 const WAIT: Duration = Duration::from_secs(30);
 
 fn state(bed: &Bed, server: usize) -> ServerState {
-    bed.proxy.shared().topology.servers[server].state()
+    bed.proxy.shared().topology().servers[server].state()
 }
 
 fn wait_state(bed: &Bed, server: usize, want: ServerState) {
@@ -115,7 +115,7 @@ async fn a_delayed_replica_is_lagging_by_gtid_distance() {
     )
     .await;
     wait_state(&bed, 1, ServerState::Lagging);
-    assert!(bed.proxy.shared().topology.servers[1].lag_ms() > 1000);
+    assert!(bed.proxy.shared().topology().servers[1].lag_ms() > 1000);
     let mut fresh = bed.conn().await;
     assert_eq!(server_id(&mut fresh).await, primary);
 
@@ -130,7 +130,7 @@ async fn a_delayed_replica_is_lagging_by_gtid_distance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_roles_follow_read_only_and_a_promotion() {
     let bed = Bed::own_auto(1, &monitor_yaml(""));
-    let topology = &bed.proxy.shared().topology;
+    let topology = bed.proxy.shared().topology();
     tokio::task::block_in_place(|| {
         wait_until("roles detected", WAIT, || {
             topology.primary() == Some(0) && topology.servers[1].role() == Role::Replica

@@ -16,7 +16,20 @@
 //!
 //! States (see [`Health`]): `up`; `lagging` (lag above `routing.max_replication_lag`);
 //! `down` after `monitor.failure_threshold` failed checks in a row, and back after
-//! `monitor.success_threshold` good ones. Every change is logged once at info.
+//! `monitor.success_threshold` good ones. Every change is logged once at info. A drain (admin
+//! API or reload) is not the monitor's to undo: it lives beside the state, in the server's
+//! admission ([`crate::topology::Admission`]).
+//!
+//! The server list can grow while the monitor runs (reload, discovery): the monitor follows
+//! every publish ([`Shared::watch_changes`]), starting a task for each server it does not watch
+//! yet; a task ends when its server is removed. Each check reads the configuration in force.
+//!
+//! Discovery (`monitor.discovery: true`): after each good check of the primary, its task lists
+//! the primary's replicas (MariaDB `SHOW SLAVE HOSTS`, MySQL `SHOW REPLICAS`; the replicas set
+//! `report_host` / `report_port`) and adds the `host:port` pairs not known yet as replicas
+//! (see [`crate::reload::add_discovered`]). They start `down` and serve reads after their first
+//! good check within the lag limit.
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -27,7 +40,7 @@ use tracing::{debug, info, warn};
 use crate::backend::{BackendConn, ResultFlags, TextRows};
 use crate::config::Role;
 use crate::error::{Error, Result};
-use crate::topology::{LAG_UNKNOWN, ServerEntry, ServerState};
+use crate::topology::{Admission, LAG_UNKNOWN, ServerEntry, ServerState};
 use crate::worker::Shared;
 
 /// Starts the monitor thread; it stops when `shutdown` turns `true`.
@@ -42,13 +55,22 @@ pub fn start(
                 return;
             };
             runtime.block_on(async move {
+                let mut changes = shared.watch_changes();
                 let mut tasks = tokio::task::JoinSet::new();
-                for index in 0..shared.topology.servers.len() {
-                    tasks.spawn(watch_server(shared.clone(), index, shutdown.clone()));
-                }
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
+                let mut watched = HashSet::new();
+                loop {
+                    for entry in &shared.topology().servers {
+                        if entry.admission() != Admission::Removed && watched.insert(entry.index) {
+                            let task = watch_server(shared.clone(), entry.index, shutdown.clone());
+                            tasks.spawn(task);
+                        }
+                    }
+                    tokio::select! {
+                        changed = changes.changed() => if changed.is_err() { break },
+                        Some(Ok(index)) = tasks.join_next(), if !tasks.is_empty() => {
+                            watched.remove(&index);
+                        }
+                        _ = shutdown.wait_for(|stop| *stop) => break,
                     }
                 }
                 tasks.abort_all();
@@ -93,6 +115,32 @@ impl Flavor {
             Flavor::MySql => "SHOW REPLICA STATUS",
         }
     }
+
+    fn replicas_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SHOW SLAVE HOSTS",
+            Flavor::MySql => "SHOW REPLICAS",
+        }
+    }
+}
+
+/// The `host:port` of each replica a primary lists (`SHOW SLAVE HOSTS`: `Host`, `Port`;
+/// `SHOW REPLICAS` the same). Rows without a host (no `report_host`), with a port that is not
+/// a number, or with a host that is not a valid address are skipped; IPv6 hosts get brackets.
+pub fn parse_replica_hosts(rows: &TextRows) -> Vec<String> {
+    (0..rows.rows.len())
+        .filter_map(|row| {
+            let host = rows.get(row, "Host")?.trim();
+            let port = rows.get(row, "Port")?.trim();
+            let text = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            let address: crate::config::Address = text.parse().ok()?;
+            Some(address.to_string())
+        })
+        .collect()
 }
 
 /// One replication channel's status, from `SHOW ALL SLAVES STATUS` / `SHOW REPLICA STATUS`.
@@ -310,11 +358,22 @@ struct Watcher {
     gtid_lag: GtidLag,
     /// `SHOW … STATUS` was refused once: not asked again (lag from GTIDs only).
     status_denied: bool,
+    /// Listing the replicas was refused once: discovery is off for this task (logged once).
+    discovery_denied: bool,
     role: Role,
 }
 
-async fn watch_server(shared: Arc<Shared>, index: usize, mut shutdown: watch::Receiver<bool>) {
-    let monitor = &shared.config.monitor;
+/// Checks server `index` every `monitor.interval` until shutdown or until the server is
+/// removed; returns the index.
+async fn watch_server(
+    shared: Arc<Shared>,
+    index: usize,
+    mut shutdown: watch::Receiver<bool>,
+) -> usize {
+    let Some(entry) = shared.topology().servers.get(index).cloned() else {
+        return index;
+    };
+    let monitor = shared.config().monitor.clone();
     let mut w = Watcher {
         health: Health::new(monitor.failure_threshold, monitor.success_threshold),
         shared: shared.clone(),
@@ -322,11 +381,25 @@ async fn watch_server(shared: Arc<Shared>, index: usize, mut shutdown: watch::Re
         conn: None,
         gtid_lag: GtidLag::default(),
         status_denied: false,
-        role: shared.topology.servers[index].role(),
+        discovery_denied: false,
+        role: entry.role(),
     };
-    let interval = monitor.interval.max(Duration::from_millis(10));
+    drop(entry);
     loop {
-        let failed = !w.check_once().await;
+        let Some(entry) = w.entry() else {
+            return index;
+        };
+        if entry.admission() == Admission::Removed {
+            debug!(server = %entry.address, "removed: no more checks");
+            return index;
+        }
+        let failed = !w.check_once(&entry).await;
+        drop(entry);
+        let interval = shared
+            .config()
+            .monitor
+            .interval
+            .max(Duration::from_millis(10));
         let wait = if failed {
             backoff(interval, w.health.failures())
         } else {
@@ -334,10 +407,7 @@ async fn watch_server(shared: Arc<Shared>, index: usize, mut shutdown: watch::Re
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return,
-        }
-        if *shutdown.borrow() {
-            return;
+            _ = shutdown.wait_for(|stop| *stop) => return index,
         }
     }
 }
@@ -351,16 +421,16 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
 }
 
 impl Watcher {
-    fn entry(&self) -> &ServerEntry {
-        &self.shared.topology.servers[self.index]
+    /// The server's entry in the topology in force (a reload may have replaced it).
+    fn entry(&self) -> Option<Arc<ServerEntry>> {
+        self.shared.topology().servers.get(self.index).cloned()
     }
 
     /// One check; whether it succeeded.
-    async fn check_once(&mut self) -> bool {
-        let shared = self.shared.clone();
-        let config = &shared.config;
+    async fn check_once(&mut self, entry: &ServerEntry) -> bool {
+        let config = self.shared.config();
         let limit = config.monitor.connect_timeout.max(config.monitor.interval);
-        let reading = tokio::time::timeout(limit, self.read()).await;
+        let reading = tokio::time::timeout(limit, self.read(&entry.address)).await;
         let reading = match reading {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(e.to_string()),
@@ -369,6 +439,9 @@ impl Watcher {
         let observation = match reading {
             Ok(reading) => {
                 let lag_ms = self.apply(&reading);
+                if config.monitor.discovery {
+                    self.discover().await;
+                }
                 let max = config.routing.max_replication_lag.as_millis();
                 Observation::Reachable {
                     lagging: u128::from(lag_ms) > max,
@@ -377,29 +450,65 @@ impl Watcher {
             Err(reason) => {
                 self.conn = None;
                 if self.health.failures() == 0 {
-                    debug!(server = %self.entry().address, %reason, "check failed");
+                    debug!(server = %entry.address, %reason, "check failed");
                 }
                 Observation::Failed
             }
         };
         let ok = matches!(observation, Observation::Reachable { .. });
         if let Some(state) = self.health.observe(observation) {
-            let entry = self.entry();
             info!(
                 server = %entry.address,
                 state = state.as_str(),
                 lag_ms = entry.lag_ms(),
                 "server state changed"
             );
-            entry.set_state(state);
+        }
+        // Stored at every check, not only on a change: the entry may be new (a reload's, or a
+        // discovered server's, which starts `down`).
+        if let Some(entry) = self.entry() {
+            entry.set_state(self.health.state());
         }
         ok
     }
 
+    /// On the primary: lists its replicas and adds the unknown ones to the topology.
+    async fn discover(&mut self) {
+        if self.discovery_denied || self.shared.topology().primary() != Some(self.index) {
+            return;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let flavor = Flavor::of(&conn.server_version);
+        let rows = match conn.query_rows(flavor.replicas_sql()).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(err)) => {
+                warn!(
+                    server = %conn.address,
+                    error = %String::from_utf8_lossy(&err.message),
+                    "cannot list the primary's replicas (grant REPLICATION MASTER ADMIN on \
+                     MariaDB, REPLICATION SLAVE on MySQL, to the monitor user); discovery is off"
+                );
+                self.discovery_denied = true;
+                return;
+            }
+            Err(e) => {
+                debug!(server = %conn.address, error = %e, "listing replicas failed");
+                self.conn = None;
+                return;
+            }
+        };
+        let addresses = parse_replica_hosts(&rows);
+        for address in crate::reload::add_discovered(&self.shared, &addresses) {
+            info!(server = %address, "replica discovered");
+        }
+    }
+
     /// Connects if needed and reads the server's variables and replication status.
-    async fn read(&mut self) -> Result<Reading> {
+    async fn read(&mut self, address: &str) -> Result<Reading> {
         if self.conn.is_none() {
-            self.conn = Some(self.connect().await?);
+            self.conn = Some(self.connect(address).await?);
         }
         let Some(conn) = self.conn.as_mut() else {
             return Err(Error::NoBackend("no monitor connection".into()));
@@ -450,8 +559,8 @@ impl Watcher {
         })
     }
 
-    async fn connect(&self) -> Result<BackendConn> {
-        let config = &self.shared.config;
+    async fn connect(&self, address: &str) -> Result<BackendConn> {
+        let config = self.shared.config();
         let user = config
             .monitor_user()
             .ok_or_else(|| Error::NoBackend("no user for the monitor".into()))?;
@@ -461,7 +570,7 @@ impl Watcher {
         };
         BackendConn::connect(
             self.index,
-            &self.entry().address,
+            address,
             &user.user,
             user.password.expose().as_bytes(),
             flags,
@@ -473,9 +582,10 @@ impl Watcher {
 
     /// Stores a reading in the topology; returns the lag in milliseconds.
     fn apply(&mut self, reading: &Reading) -> u64 {
-        let shared = self.shared.clone();
-        let topology = &shared.topology;
-        let entry = &topology.servers[self.index];
+        let topology = self.shared.topology();
+        let Some(entry) = topology.servers.get(self.index) else {
+            return 0;
+        };
         let was_primary = topology.primary() == Some(self.index);
         let replicating = reading.channels.as_ref().is_some_and(|c| !c.is_empty());
         // A primary (configured, or detected: writable and not replicating) has no lag; a
@@ -576,6 +686,29 @@ mod tests {
             status_lag_ms(&parse_replica_status(&TextRows::default())),
             0
         );
+    }
+
+    #[test]
+    fn replica_hosts_of_both_flavors() {
+        let maria = rows(
+            &["Server_id", "Host", "Port", "Master_id"],
+            &[
+                &[Some("2"), Some("127.0.0.1"), Some("3307"), Some("1")],
+                &[Some("3"), Some(""), Some("3308"), Some("1")],
+                &[Some("4"), Some("db 4"), Some("3309"), Some("1")],
+                &[Some("5"), Some("::1"), Some("3310"), Some("1")],
+                &[Some("6"), Some("db-6"), Some("x"), Some("1")],
+            ],
+        );
+        assert_eq!(
+            parse_replica_hosts(&maria),
+            vec!["127.0.0.1:3307", "[::1]:3310"]
+        );
+        let mysql = rows(
+            &["Server_Id", "Host", "Port", "Source_Id", "Replica_UUID"],
+            &[&[Some("2"), Some("db-2"), Some("3306"), Some("1"), Some("u")]],
+        );
+        assert_eq!(parse_replica_hosts(&mysql), vec!["db-2:3306"]);
     }
 
     #[test]
