@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Bed, MONITOR_USER, run, server_id, wait_until};
+use common::{Bed, MONITOR_USER, run, server_id, wait_reads_on, wait_until};
 use splitrail_server::config::Role;
 use splitrail_server::topology::ServerState;
 
@@ -29,22 +29,6 @@ fn wait_state(bed: &Bed, server: usize, want: ServerState) {
             state(bed, server) == want
         })
     });
-}
-
-/// Reads on fresh sessions until one is answered by `want` (the balancer may need a round).
-async fn wait_reads_on(bed: &Bed, want: u32) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let mut conn = bed.conn().await;
-        if server_id(&mut conn).await == want {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "reads never reached server {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
