@@ -27,9 +27,9 @@
 //! Discovery (`monitor.discovery: true`): after each good check of the primary, its task lists
 //! the primary's replicas (MariaDB `SHOW SLAVE HOSTS`, MySQL `SHOW REPLICAS`; the replicas set
 //! `report_host` / `report_port`) and adds the `host:port` pairs not known yet as replicas
-//! (see [`crate::reload::add_discovered`]). They start `down` and serve reads after their first
-//! good check within the lag limit.
-use std::collections::HashSet;
+//! (see [`crate::reload::add_discovered`]). They start `down` and serve reads after
+//! `monitor.success_threshold` good checks in a row, within the lag limit.
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -46,7 +46,7 @@ use crate::worker::Shared;
 /// Starts the monitor thread; it stops when `shutdown` turns `true`.
 pub fn start(
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("splitrail-monitor".into())
@@ -54,29 +54,42 @@ pub fn start(
             let Some(runtime) = crate::runtime::thread_runtime("monitor") else {
                 return;
             };
-            runtime.block_on(async move {
-                let mut changes = shared.watch_changes();
-                let mut tasks = tokio::task::JoinSet::new();
-                let mut watched = HashSet::new();
-                loop {
-                    for entry in &shared.topology().servers {
-                        if entry.admission() != Admission::Removed && watched.insert(entry.index) {
-                            let task = watch_server(shared.clone(), entry.index, shutdown.clone());
-                            tasks.spawn(task);
-                        }
-                    }
-                    tokio::select! {
-                        changed = changes.changed() => if changed.is_err() { break },
-                        Some(Ok(index)) = tasks.join_next(), if !tasks.is_empty() => {
-                            watched.remove(&index);
-                        }
-                        _ = shutdown.wait_for(|stop| *stop) => break,
-                    }
-                }
-                tasks.abort_all();
-                while tasks.join_next().await.is_some() {}
-            });
+            runtime.block_on(supervise(shared, shutdown));
         })
+}
+
+/// Keeps one task per server that is not removed, following every publish, until shutdown.
+async fn supervise(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut changes = shared.watch_changes();
+    let mut tasks = tokio::task::JoinSet::new();
+    // Server index by task, so a task that ended (its server removed) or failed frees its
+    // server for a new task.
+    let mut watched: HashMap<tokio::task::Id, usize> = HashMap::new();
+    loop {
+        for entry in &shared.topology().servers {
+            let known = watched.values().any(|&i| i == entry.index);
+            if entry.admission() != Admission::Removed && !known {
+                let task = watch_server(shared.clone(), entry.index, shutdown.clone());
+                watched.insert(tasks.spawn(task).id(), entry.index);
+            }
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { break },
+            Some(ended) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let id = match ended {
+                    Ok((id, _)) => id,
+                    Err(e) => {
+                        warn!(error = %e, "a server's monitor task failed; starting it again");
+                        e.id()
+                    }
+                };
+                watched.remove(&id);
+            }
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+    }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
 }
 
 /// The database flavour, from the version string: it decides the statements a check runs.
@@ -296,6 +309,14 @@ impl Health {
         }
     }
 
+    /// The same thresholds, starting `down` (a server not known to work yet).
+    pub fn down(self) -> Self {
+        Health {
+            state: ServerState::Down,
+            ..self
+        }
+    }
+
     /// The current state.
     pub fn state(&self) -> ServerState {
         self.state
@@ -374,8 +395,13 @@ async fn watch_server(
         return index;
     };
     let monitor = shared.config().monitor.clone();
+    let mut health = Health::new(monitor.failure_threshold, monitor.success_threshold);
+    if entry.is_discovered() && entry.since_last_check().is_none() {
+        // Never checked: it serves reads after `success_threshold` good checks, not before.
+        health = health.down();
+    }
     let mut w = Watcher {
-        health: Health::new(monitor.failure_threshold, monitor.success_threshold),
+        health,
         shared: shared.clone(),
         index,
         conn: None,
@@ -790,6 +816,15 @@ mod tests {
         assert_eq!(h.observe(ok), None, "successes must be consecutive");
         assert_eq!(h.observe(ok), Some(ServerState::Up));
         assert_eq!(h.state(), ServerState::Up);
+    }
+
+    #[test]
+    fn a_server_starting_down_needs_the_success_threshold() {
+        let mut h = Health::new(3, 2).down();
+        let ok = Observation::Reachable { lagging: false };
+        assert_eq!(h.state(), ServerState::Down);
+        assert_eq!(h.observe(ok), None);
+        assert_eq!(h.observe(ok), Some(ServerState::Up));
     }
 
     #[test]

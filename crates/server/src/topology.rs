@@ -152,7 +152,7 @@ impl ServerEntry {
             discovered: true,
             ..ServerEntry::new(index, address, Role::Replica, 1, 0)
         };
-        // Unchecked: the monitor's first good check makes it `up`.
+        // Unchecked: `monitor.success_threshold` good checks make it `up`.
         entry.set_state(ServerState::Down);
         entry
     }
