@@ -1,6 +1,6 @@
 //! The `splitrail` binary: CLI → config → server.
 //!
-//! `splitrail --config proxy.yaml` runs the proxy until SIGINT/SIGTERM;
+//! `splitrail --config proxy.yaml` runs the proxy until SIGINT/SIGTERM (SIGHUP reloads the file);
 //! `splitrail check --config proxy.yaml` validates a configuration and prints every problem.
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -106,9 +106,17 @@ fn run(config: Config, path: &std::path::Path) -> anyhow::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                // The outcome is logged (and counted) by the reload itself.
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading {}", path.display());
+                    let _ = proxy.reload();
+                }
+            }
         }
         tracing::info!("shutting down");
         anyhow::Ok(())

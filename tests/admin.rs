@@ -1,60 +1,12 @@
 //! The admin HTTP API against a running proxy: status and its counters, sessions, explain,
-//! metrics, the bearer token, and the error answers. The client is a few lines over a
-//! `std::net::TcpStream` (HTTP/1.1, `Connection: close`).
+//! metrics, the bearer token, and the error answers. The client is the harness's few lines over
+//! a `std::net::TcpStream` (HTTP/1.1, `Connection: close`).
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Bed, one, wait_until};
-use serde_json::Value;
-
-/// An answer: status code, headers (lower-case names) and body.
-struct Answer {
-    status: u16,
-    headers: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-}
-
-/// Sends `method path` to the admin API, with `Authorization: Bearer token` when given.
-fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Answer {
-    let mut stream = TcpStream::connect(addr).expect("connect to the admin API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read the answer");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a header block");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line: {head}"));
-    Answer {
-        status,
-        headers: head.to_lowercase(),
-        body: body.to_string(),
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Answer {
-    request(addr, "GET", path, None)
-}
+use common::{Bed, get, one, request, wait_until};
 
 /// The `queries` counter of the server at `address` in `/status`.
 fn queries_of(addr: SocketAddr, address: &str) -> u64 {
@@ -238,15 +190,7 @@ async fn unknown_paths_and_methods_get_json_errors() {
 /// A token needs no backend: this proxy's only server does not exist.
 #[test]
 fn a_configured_token_is_required() {
-    let config = splitrail_server::config::Config::from_yaml_str(
-        "listen: 127.0.0.1:0\n\
-         admin: { listen: 127.0.0.1:0, token: s3cret-token }\n\
-         shutdown_timeout: 0s\n\
-         users: [{ user: app, password: app }]\n\
-         servers: [{ address: '127.0.0.1:1', role: primary }]\n",
-    )
-    .unwrap();
-    let proxy = splitrail_server::start(config).unwrap();
+    let proxy = common::proxy_without_backend("s3cret-token");
     let admin = proxy.admin_addr();
     let none = request(admin, "GET", "/status", None);
     assert_eq!(none.status, 401);

@@ -66,7 +66,7 @@ async fn the_proxy_follows_a_promotion_and_loses_no_acknowledged_write() {
 
     // The primary dies; the replica applies what it received, then is promoted.
     bed.primary().kill().expect("killing the primary");
-    let topology = &bed.proxy.shared().topology;
+    let topology = bed.proxy.shared().topology();
     tokio::task::block_in_place(|| {
         wait_until("no writable primary", WAIT, || {
             topology.writable_primary().is_none()
@@ -142,7 +142,7 @@ async fn a_write_with_no_primary_gets_a_clear_error_after_the_failover_timeout()
     run(&mut conn, "CREATE TABLE app.orphan (id INT PRIMARY KEY)").await;
     bed.caught_up();
     bed.primary().kill().expect("killing the primary");
-    let topology = &bed.proxy.shared().topology;
+    let topology = bed.proxy.shared().topology();
     tokio::task::block_in_place(|| {
         wait_until("no writable primary", WAIT, || {
             topology.writable_primary().is_none()

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Bed, MONITOR_USER, run, server_id, wait_until};
+use common::{Bed, MONITOR_USER, run, server_id, wait_reads_on, wait_until};
 use splitrail_server::config::Role;
 use splitrail_server::topology::ServerState;
 
@@ -20,7 +20,7 @@ fn monitor_yaml(extra: &str) -> String {
 const WAIT: Duration = Duration::from_secs(30);
 
 fn state(bed: &Bed, server: usize) -> ServerState {
-    bed.proxy.shared().topology.servers[server].state()
+    bed.proxy.shared().topology().servers[server].state()
 }
 
 fn wait_state(bed: &Bed, server: usize, want: ServerState) {
@@ -29,22 +29,6 @@ fn wait_state(bed: &Bed, server: usize, want: ServerState) {
             state(bed, server) == want
         })
     });
-}
-
-/// Reads on fresh sessions until one is answered by `want` (the balancer may need a round).
-async fn wait_reads_on(bed: &Bed, want: u32) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let mut conn = bed.conn().await;
-        if server_id(&mut conn).await == want {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "reads never reached server {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +99,7 @@ async fn a_delayed_replica_is_lagging_by_gtid_distance() {
     )
     .await;
     wait_state(&bed, 1, ServerState::Lagging);
-    assert!(bed.proxy.shared().topology.servers[1].lag_ms() > 1000);
+    assert!(bed.proxy.shared().topology().servers[1].lag_ms() > 1000);
     let mut fresh = bed.conn().await;
     assert_eq!(server_id(&mut fresh).await, primary);
 
@@ -130,7 +114,7 @@ async fn a_delayed_replica_is_lagging_by_gtid_distance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_roles_follow_read_only_and_a_promotion() {
     let bed = Bed::own_auto(1, &monitor_yaml(""));
-    let topology = &bed.proxy.shared().topology;
+    let topology = bed.proxy.shared().topology();
     tokio::task::block_in_place(|| {
         wait_until("roles detected", WAIT, || {
             topology.primary() == Some(0) && topology.servers[1].role() == Role::Replica

@@ -6,13 +6,17 @@
 //!   of the test's own. For tests that only read and write rows.
 //! - [`Bed::own`]: a cluster of the test's own, for tests that stop, kill or count connections on
 //!   servers.
+//! - [`Bed::own_from_file`]: the same with the proxy started from a `proxy.yaml` naming only some
+//!   of the servers, which [`Bed::write_config`] rewrites (reload tests).
 //!
 //! The proxy listens on a port the kernel picks; nothing here uses a fixed port, and no sleep
 //! stands in for an assertion: waits poll a condition with a generous deadline.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,6 +52,8 @@ pub struct Bed {
     /// Declared first so it shuts down before an own cluster's servers are killed.
     pub proxy: ProxyHandle,
     backends: Backends,
+    /// The directory of the proxy's `proxy.yaml`, when it was started from a file.
+    config_dir: Option<tempfile::TempDir>,
 }
 
 impl Bed {
@@ -72,6 +78,28 @@ impl Bed {
         Bed::start_with(Backends::Own(Box::new(cluster)), extra_yaml, true)
     }
 
+    /// A cluster of the test's own with `replicas` replicas, behind a proxy started from a
+    /// `proxy.yaml` file that names only the first `listed` servers (primary first).
+    pub fn own_from_file(replicas: usize, listed: usize, extra_yaml: &str) -> Bed {
+        let cluster = Cluster::start(ClusterConfig::with_replicas(replicas))
+            .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
+        create_monitor_user(&cluster);
+        let servers: Vec<&Server> = cluster.servers().iter().take(listed).collect();
+        let yaml = proxy_yaml(&cluster, &servers, extra_yaml, false);
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
+        let path = dir.path().join("proxy.yaml");
+        std::fs::write(&path, &yaml).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
+        let config =
+            Config::load(&path).unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
+        let proxy = splitrail_server::start_from_file(config, &path)
+            .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
+        Bed {
+            proxy,
+            backends: Backends::Own(Box::new(cluster)),
+            config_dir: Some(dir),
+        }
+    }
+
     fn start(backends: Backends, extra_yaml: &str) -> Bed {
         Bed::start_with(backends, extra_yaml, false)
     }
@@ -82,13 +110,60 @@ impl Bed {
             Backends::Own(c) => &**c,
         };
         create_monitor_user(cluster);
-        let yaml = proxy_yaml(cluster, extra_yaml, auto);
+        let servers: Vec<&Server> = cluster.servers().iter().collect();
+        let yaml = proxy_yaml(cluster, &servers, extra_yaml, auto);
         let config = Config::from_yaml_str(&yaml)
             .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
         let proxy = splitrail_server::start(config)
             .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
         first_checks(&proxy);
-        Bed { proxy, backends }
+        Bed {
+            proxy,
+            backends,
+            config_dir: None,
+        }
+    }
+
+    /// The proxy's `proxy.yaml` ([`Bed::own_from_file`] only).
+    pub fn config_path(&self) -> PathBuf {
+        match &self.config_dir {
+            Some(dir) => dir.path().join("proxy.yaml"),
+            None => panic!("this proxy was not started from a file"),
+        }
+    }
+
+    /// Rewrites the proxy's `proxy.yaml` as the harness writes it, naming `servers` (in that
+    /// order) and with `extra_yaml`. Nothing reloads it by itself but the proxy's file watch.
+    pub fn write_config(&self, servers: &[&Server], extra_yaml: &str) {
+        self.write_config_text(&self.config_yaml(servers, extra_yaml));
+    }
+
+    /// The configuration text the harness writes for `servers` and `extra_yaml`.
+    pub fn config_yaml(&self, servers: &[&Server], extra_yaml: &str) -> String {
+        proxy_yaml(self.cluster(), servers, extra_yaml, false)
+    }
+
+    /// Writes `text` as the proxy's `proxy.yaml` (replacing it in one rename, as editors do).
+    pub fn write_config_text(&self, text: &str) {
+        let path = self.config_path();
+        let tmp = path.with_extension("yaml.new");
+        std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("writing {tmp:?}: {e}"));
+        std::fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("renaming to {path:?}: {e}"));
+    }
+
+    /// Starts one more replica in the test's own cluster (the monitor user included) and waits
+    /// until it has caught up; the proxy is not told.
+    pub fn add_replica(&mut self) -> &Server {
+        let Backends::Own(cluster) = &mut self.backends else {
+            panic!("replicas can be added to a cluster of the test's own only");
+        };
+        let port = cluster
+            .add_replica()
+            .unwrap_or_else(|e| panic!("adding a replica: {e}"))
+            .port();
+        create_monitor_user(cluster);
+        let server = cluster.servers().iter().find(|s| s.port() == port);
+        server.unwrap_or_else(|| panic!("the new replica is not in the cluster"))
     }
 
     /// The cluster.
@@ -164,7 +239,8 @@ impl Bed {
     /// Another proxy in front of the same cluster, configured like the bed's own plus
     /// `extra_yaml`; connect with [`opts_for`].
     pub fn another_proxy(&self, extra_yaml: &str) -> ProxyHandle {
-        let yaml = proxy_yaml(self.cluster(), extra_yaml, false);
+        let servers: Vec<&Server> = self.cluster().servers().iter().collect();
+        let yaml = proxy_yaml(self.cluster(), &servers, extra_yaml, false);
         let config = Config::from_yaml_str(&yaml)
             .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
         let proxy = splitrail_server::start(config)
@@ -209,12 +285,14 @@ impl Bed {
     }
 }
 
-/// Creates [`MONITOR_USER`] on every running server of `cluster`. Idempotent.
+/// Creates [`MONITOR_USER`] on every running server of `cluster`. Idempotent. REPLICATION
+/// MASTER ADMIN lets it list a primary's replicas (`SHOW SLAVE HOSTS`, for discovery).
 fn create_monitor_user(cluster: &Cluster) {
     let sql = format!(
         "SET SESSION sql_log_bin = 0;
          CREATE USER IF NOT EXISTS '{MONITOR_USER}'@'%' IDENTIFIED BY '{MONITOR_PASSWORD}';
-         GRANT REPLICATION CLIENT, SLAVE MONITOR ON *.* TO '{MONITOR_USER}'@'%';"
+         GRANT REPLICATION CLIENT, SLAVE MONITOR, REPLICATION MASTER ADMIN ON *.*
+             TO '{MONITOR_USER}'@'%';"
     );
     for server in cluster.servers() {
         if server.is_running() {
@@ -225,11 +303,12 @@ fn create_monitor_user(cluster: &Cluster) {
     }
 }
 
-/// The proxy configuration for `cluster`: ephemeral ports, users `app`, [`OTHER_USER`] and
-/// [`MONITOR_USER`] (the monitor's, unless `extra_yaml` sets `monitor`), the cluster's servers
-/// with their current roles (all `auto` with `auto`), pool of 10 per server unless `extra_yaml`
-/// sets `pool`, and no drain on shutdown (a test's clients may still be connected when it drops).
-fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool) -> String {
+/// The proxy configuration for `servers` of `cluster`: ephemeral ports, users `app`,
+/// [`OTHER_USER`] and [`MONITOR_USER`] (the monitor's, unless `extra_yaml` sets `monitor`), the
+/// servers with their current roles (all `auto` with `auto`), pool of 10 per server unless
+/// `extra_yaml` sets `pool`, and no drain on shutdown (a test's clients may still be connected
+/// when it drops).
+fn proxy_yaml(cluster: &Cluster, servers: &[&Server], extra_yaml: &str, auto: bool) -> String {
     let mut yaml = String::from(
         "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nshutdown_timeout: 0s\nusers:\n",
     );
@@ -244,7 +323,7 @@ fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool) -> String {
     );
     yaml.push_str("servers:\n");
     let primary = cluster.primary().port();
-    for server in cluster.servers() {
+    for server in servers {
         let role = if auto {
             "auto"
         } else if server.port() == primary {
@@ -274,8 +353,13 @@ fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool) -> String {
 /// its first checks. Servers that cannot be reached are not waited for past the deadline.
 fn first_checks(proxy: &ProxyHandle) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    let servers = &proxy.shared().topology.servers;
-    while Instant::now() < deadline && servers.iter().any(|s| s.since_last_check().is_none()) {
+    let topology = proxy.shared().topology();
+    while Instant::now() < deadline
+        && topology
+            .servers
+            .iter()
+            .any(|s| s.since_last_check().is_none())
+    {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -301,6 +385,23 @@ pub async fn connect(opts: impl Into<Opts>) -> Conn {
 /// `@@server_id` of the backend that answers a plain read on `conn`.
 pub async fn server_id(conn: &mut Conn) -> u32 {
     one(conn, "SELECT @@server_id").await
+}
+
+/// Reads on fresh sessions until one is answered by the server with `server_id` `want` (the
+/// balancer may need a round, the monitor a check), for up to 30 s.
+pub async fn wait_reads_on(bed: &Bed, want: u32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut conn = bed.conn().await;
+        if server_id(&mut conn).await == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reads never reached server {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The first column of the first row of `sql`, panicking on an error or no row.
@@ -376,4 +477,69 @@ pub fn table(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A proxy whose admin API asks for `token` and whose only server, `127.0.0.1:1`, does not
+/// exist: for admin API checks that need no backend.
+pub fn proxy_without_backend(token: &str) -> ProxyHandle {
+    let config = Config::from_yaml_str(&format!(
+        "listen: 127.0.0.1:0\n\
+         admin: {{ listen: 127.0.0.1:0, token: {token} }}\n\
+         shutdown_timeout: 0s\n\
+         users: [{{ user: app, password: app }}]\n\
+         servers: [{{ address: '127.0.0.1:1', role: primary }}]\n"
+    ))
+    .unwrap_or_else(|e| panic!("bad proxy configuration: {e}"));
+    splitrail_server::start(config).unwrap_or_else(|e| panic!("cannot start the proxy: {e}"))
+}
+
+/// An answer: status code, headers (lower-case names) and body.
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The header block, lower-cased.
+    pub headers: String,
+    /// The body.
+    pub body: String,
+}
+
+impl Answer {
+    /// The body as JSON, panicking when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Sends `method path` to the admin API, with `Authorization: Bearer token` when given.
+pub fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Answer {
+    let mut stream = TcpStream::connect(addr).expect("connect to the admin API");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read the answer");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a header block");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line: {head}"));
+    Answer {
+        status,
+        headers: head.to_lowercase(),
+        body: body.to_string(),
+    }
+}
+
+/// `GET path` without a token.
+pub fn get(addr: SocketAddr, path: &str) -> Answer {
+    request(addr, "GET", path, None)
 }

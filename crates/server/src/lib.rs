@@ -21,14 +21,17 @@
 //! - [`session`]: one client session — command dispatch, statement execution, state sync,
 //!   response relay.
 //! - [`backend`]: backend connections (the proxy as a MySQL client) and per-worker pools.
-//! - [`monitor`]: the per-server health, role and replication-lag checks.
+//! - [`monitor`]: the per-server health, role and replication-lag checks, and replica
+//!   discovery.
+//! - [`reload`]: applying a changed `proxy.yaml` at runtime (SIGHUP, `POST /reload`, file
+//!   change).
 //! - [`consistency`]: read-your-writes — the global write position, read requirements, waits.
 //! - [`gtid`]: GTID sets of both flavours, parsed, merged and compared.
 //! - [`topology`]: the backend servers, their roles and health, read balancing.
 //! - [`io`]: a framed packet stream over a socket.
 //! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
-//! - [`admin`]: the admin HTTP API (`/status`, `/sessions`, `/explain`, `/metrics`) and the
-//!   counters it reads.
+//! - [`admin`]: the admin HTTP API (`/status`, `/sessions`, `/explain`, `/metrics`, `/reload`,
+//!   server drain / enable) and the counters it reads.
 //! - [`support`]: configured features this build does not provide yet (refused or logged).
 //! - [`error`]: the server's [`Error`], with its side, retry verdict and MySQL code.
 #![forbid(unsafe_code)]
@@ -42,6 +45,7 @@ pub mod error;
 pub mod gtid;
 pub mod io;
 pub mod monitor;
+pub mod reload;
 pub mod runtime;
 pub mod session;
 pub mod support;

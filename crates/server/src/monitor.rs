@@ -16,7 +16,20 @@
 //!
 //! States (see [`Health`]): `up`; `lagging` (lag above `routing.max_replication_lag`);
 //! `down` after `monitor.failure_threshold` failed checks in a row, and back after
-//! `monitor.success_threshold` good ones. Every change is logged once at info.
+//! `monitor.success_threshold` good ones. Every change is logged once at info. A drain (admin
+//! API or reload) is not the monitor's to undo: it lives beside the state, in the server's
+//! admission ([`crate::topology::Admission`]).
+//!
+//! The server list can grow while the monitor runs (reload, discovery): the monitor follows
+//! every publish ([`Shared::watch_changes`]), starting a task for each server it does not watch
+//! yet; a task ends when its server is removed. Each check reads the configuration in force.
+//!
+//! Discovery (`monitor.discovery: true`): after each good check of the primary, its task lists
+//! the primary's replicas (MariaDB `SHOW SLAVE HOSTS`, MySQL `SHOW REPLICAS`; the replicas set
+//! `report_host` / `report_port`) and adds the `host:port` pairs not known yet as replicas
+//! (see [`crate::reload::add_discovered`]). They start `down` and serve reads after
+//! `monitor.success_threshold` good checks in a row, within the lag limit.
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -27,13 +40,13 @@ use tracing::{debug, info, warn};
 use crate::backend::{BackendConn, ResultFlags, TextRows};
 use crate::config::Role;
 use crate::error::{Error, Result};
-use crate::topology::{LAG_UNKNOWN, ServerEntry, ServerState};
+use crate::topology::{Admission, LAG_UNKNOWN, ServerEntry, ServerState};
 use crate::worker::Shared;
 
 /// Starts the monitor thread; it stops when `shutdown` turns `true`.
 pub fn start(
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("splitrail-monitor".into())
@@ -41,20 +54,42 @@ pub fn start(
             let Some(runtime) = crate::runtime::thread_runtime("monitor") else {
                 return;
             };
-            runtime.block_on(async move {
-                let mut tasks = tokio::task::JoinSet::new();
-                for index in 0..shared.topology.servers.len() {
-                    tasks.spawn(watch_server(shared.clone(), index, shutdown.clone()));
-                }
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
-                    }
-                }
-                tasks.abort_all();
-                while tasks.join_next().await.is_some() {}
-            });
+            runtime.block_on(supervise(shared, shutdown));
         })
+}
+
+/// Keeps one task per server that is not removed, following every publish, until shutdown.
+async fn supervise(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut changes = shared.watch_changes();
+    let mut tasks = tokio::task::JoinSet::new();
+    // Server index by task, so a task that ended (its server removed) or failed frees its
+    // server for a new task.
+    let mut watched: HashMap<tokio::task::Id, usize> = HashMap::new();
+    loop {
+        for entry in &shared.topology().servers {
+            let known = watched.values().any(|&i| i == entry.index);
+            if entry.admission() != Admission::Removed && !known {
+                let task = watch_server(shared.clone(), entry.index, shutdown.clone());
+                watched.insert(tasks.spawn(task).id(), entry.index);
+            }
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { break },
+            Some(ended) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let id = match ended {
+                    Ok((id, _)) => id,
+                    Err(e) => {
+                        warn!(error = %e, "a server's monitor task failed; starting it again");
+                        e.id()
+                    }
+                };
+                watched.remove(&id);
+            }
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+    }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
 }
 
 /// The database flavour, from the version string: it decides the statements a check runs.
@@ -93,6 +128,32 @@ impl Flavor {
             Flavor::MySql => "SHOW REPLICA STATUS",
         }
     }
+
+    fn replicas_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SHOW SLAVE HOSTS",
+            Flavor::MySql => "SHOW REPLICAS",
+        }
+    }
+}
+
+/// The `host:port` of each replica a primary lists (`SHOW SLAVE HOSTS`: `Host`, `Port`;
+/// `SHOW REPLICAS` the same). Rows without a host (no `report_host`), with a port that is not
+/// a number, or with a host that is not a valid address are skipped; IPv6 hosts get brackets.
+pub fn parse_replica_hosts(rows: &TextRows) -> Vec<String> {
+    (0..rows.rows.len())
+        .filter_map(|row| {
+            let host = rows.get(row, "Host")?.trim();
+            let port = rows.get(row, "Port")?.trim();
+            let text = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            let address: crate::config::Address = text.parse().ok()?;
+            Some(address.to_string())
+        })
+        .collect()
 }
 
 /// One replication channel's status, from `SHOW ALL SLAVES STATUS` / `SHOW REPLICA STATUS`.
@@ -254,6 +315,14 @@ impl Health {
         }
     }
 
+    /// The same thresholds, starting `down` (a server not known to work yet).
+    pub fn down(self) -> Self {
+        Health {
+            state: ServerState::Down,
+            ..self
+        }
+    }
+
     /// The current state.
     pub fn state(&self) -> ServerState {
         self.state
@@ -316,23 +385,53 @@ struct Watcher {
     gtid_lag: GtidLag,
     /// `SHOW … STATUS` was refused once: not asked again (lag from GTIDs only).
     status_denied: bool,
+    /// Listing the replicas was refused once: discovery is off for this task (logged once).
+    discovery_denied: bool,
     role: Role,
 }
 
-async fn watch_server(shared: Arc<Shared>, index: usize, mut shutdown: watch::Receiver<bool>) {
-    let monitor = &shared.config.monitor;
+/// Checks server `index` every `monitor.interval` until shutdown or until the server is
+/// removed; returns the index.
+async fn watch_server(
+    shared: Arc<Shared>,
+    index: usize,
+    mut shutdown: watch::Receiver<bool>,
+) -> usize {
+    let Some(entry) = shared.topology().servers.get(index).cloned() else {
+        return index;
+    };
+    let monitor = shared.config().monitor.clone();
+    let mut health = Health::new(monitor.failure_threshold, monitor.success_threshold);
+    if entry.is_discovered() && entry.since_last_check().is_none() {
+        // Never checked: it serves reads after `success_threshold` good checks, not before.
+        health = health.down();
+    }
     let mut w = Watcher {
-        health: Health::new(monitor.failure_threshold, monitor.success_threshold),
+        health,
         shared: shared.clone(),
         index,
         conn: None,
         gtid_lag: GtidLag::default(),
         status_denied: false,
-        role: shared.topology.servers[index].role(),
+        discovery_denied: false,
+        role: entry.role(),
     };
-    let interval = monitor.interval.max(Duration::from_millis(10));
+    drop(entry);
     loop {
-        let failed = !w.check_once().await;
+        let Some(entry) = w.entry() else {
+            return index;
+        };
+        if entry.admission() == Admission::Removed {
+            debug!(server = %entry.address, "removed: no more checks");
+            return index;
+        }
+        let failed = !w.check_once(&entry).await;
+        drop(entry);
+        let interval = shared
+            .config()
+            .monitor
+            .interval
+            .max(Duration::from_millis(10));
         let wait = if failed {
             backoff(interval, w.health.failures())
         } else {
@@ -340,10 +439,7 @@ async fn watch_server(shared: Arc<Shared>, index: usize, mut shutdown: watch::Re
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return,
-        }
-        if *shutdown.borrow() {
-            return;
+            _ = shutdown.wait_for(|stop| *stop) => return index,
         }
     }
 }
@@ -357,16 +453,16 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
 }
 
 impl Watcher {
-    fn entry(&self) -> &ServerEntry {
-        &self.shared.topology.servers[self.index]
+    /// The server's entry in the topology in force (a reload may have replaced it).
+    fn entry(&self) -> Option<Arc<ServerEntry>> {
+        self.shared.topology().servers.get(self.index).cloned()
     }
 
     /// One check; whether it succeeded.
-    async fn check_once(&mut self) -> bool {
-        let shared = self.shared.clone();
-        let config = &shared.config;
+    async fn check_once(&mut self, entry: &ServerEntry) -> bool {
+        let config = self.shared.config();
         let limit = config.monitor.connect_timeout.max(config.monitor.interval);
-        let reading = tokio::time::timeout(limit, self.read()).await;
+        let reading = tokio::time::timeout(limit, self.read(&entry.address)).await;
         let reading = match reading {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(e.to_string()),
@@ -375,6 +471,9 @@ impl Watcher {
         let observation = match reading {
             Ok(reading) => {
                 let lag_ms = self.apply(&reading);
+                if config.monitor.discovery {
+                    self.discover().await;
+                }
                 let max = config.routing.max_replication_lag.as_millis();
                 Observation::Reachable {
                     lagging: u128::from(lag_ms) > max,
@@ -383,29 +482,65 @@ impl Watcher {
             Err(reason) => {
                 self.conn = None;
                 if self.health.failures() == 0 {
-                    debug!(server = %self.entry().address, %reason, "check failed");
+                    debug!(server = %entry.address, %reason, "check failed");
                 }
                 Observation::Failed
             }
         };
         let ok = matches!(observation, Observation::Reachable { .. });
         if let Some(state) = self.health.observe(observation) {
-            let entry = self.entry();
             info!(
                 server = %entry.address,
                 state = state.as_str(),
                 lag_ms = entry.lag_ms(),
                 "server state changed"
             );
-            entry.set_state(state);
+        }
+        // Stored at every check, not only on a change: the entry may be new (a reload's, or a
+        // discovered server's, which starts `down`).
+        if let Some(entry) = self.entry() {
+            entry.set_state(self.health.state());
         }
         ok
     }
 
+    /// On the primary: lists its replicas and adds the unknown ones to the topology.
+    async fn discover(&mut self) {
+        if self.discovery_denied || self.shared.topology().primary() != Some(self.index) {
+            return;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        let flavor = Flavor::of(&conn.server_version);
+        let rows = match conn.query_rows(flavor.replicas_sql()).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(err)) => {
+                warn!(
+                    server = %conn.address,
+                    error = %String::from_utf8_lossy(&err.message),
+                    "cannot list the primary's replicas (grant REPLICATION MASTER ADMIN on \
+                     MariaDB, REPLICATION SLAVE on MySQL, to the monitor user); discovery is off"
+                );
+                self.discovery_denied = true;
+                return;
+            }
+            Err(e) => {
+                debug!(server = %conn.address, error = %e, "listing replicas failed");
+                self.conn = None;
+                return;
+            }
+        };
+        let addresses = parse_replica_hosts(&rows);
+        for address in crate::reload::add_discovered(&self.shared, &addresses) {
+            info!(server = %address, "replica discovered");
+        }
+    }
+
     /// Connects if needed and reads the server's variables and replication status.
-    async fn read(&mut self) -> Result<Reading> {
+    async fn read(&mut self, address: &str) -> Result<Reading> {
         if self.conn.is_none() {
-            self.conn = Some(self.connect().await?);
+            self.conn = Some(self.connect(address).await?);
         }
         let Some(conn) = self.conn.as_mut() else {
             return Err(Error::NoBackend("no monitor connection".into()));
@@ -456,8 +591,8 @@ impl Watcher {
         })
     }
 
-    async fn connect(&self) -> Result<BackendConn> {
-        let config = &self.shared.config;
+    async fn connect(&self, address: &str) -> Result<BackendConn> {
+        let config = self.shared.config();
         let user = config
             .monitor_user()
             .ok_or_else(|| Error::NoBackend("no user for the monitor".into()))?;
@@ -467,7 +602,7 @@ impl Watcher {
         };
         BackendConn::connect(
             self.index,
-            &self.entry().address,
+            address,
             &user.user,
             user.password.expose().as_bytes(),
             flags,
@@ -479,9 +614,10 @@ impl Watcher {
 
     /// Stores a reading in the topology; returns the lag in milliseconds.
     fn apply(&mut self, reading: &Reading) -> u64 {
-        let shared = self.shared.clone();
-        let topology = &shared.topology;
-        let entry = &topology.servers[self.index];
+        let topology = self.shared.topology();
+        let Some(entry) = topology.servers.get(self.index) else {
+            return 0;
+        };
         let was_primary = topology.primary() == Some(self.index);
         let replicating = reading.channels.as_ref().is_some_and(|c| !c.is_empty());
         // A primary (configured, or detected: writable and not replicating) has no lag; a
@@ -507,7 +643,7 @@ impl Watcher {
             from_status.max(from_gtid)
         };
         if is_primary {
-            shared.causal.primary_position(&reading.binlog);
+            self.shared.causal.primary_position(&reading.binlog);
         }
         let position = if is_primary {
             &reading.binlog
@@ -596,6 +732,29 @@ mod tests {
     }
 
     #[test]
+    fn replica_hosts_of_both_flavors() {
+        let maria = rows(
+            &["Server_id", "Host", "Port", "Master_id"],
+            &[
+                &[Some("2"), Some("127.0.0.1"), Some("3307"), Some("1")],
+                &[Some("3"), Some(""), Some("3308"), Some("1")],
+                &[Some("4"), Some("db 4"), Some("3309"), Some("1")],
+                &[Some("5"), Some("::1"), Some("3310"), Some("1")],
+                &[Some("6"), Some("db-6"), Some("x"), Some("1")],
+            ],
+        );
+        assert_eq!(
+            parse_replica_hosts(&maria),
+            vec!["127.0.0.1:3307", "[::1]:3310"]
+        );
+        let mysql = rows(
+            &["Server_Id", "Host", "Port", "Source_Id", "Replica_UUID"],
+            &[&[Some("2"), Some("db-2"), Some("3306"), Some("1"), Some("u")]],
+        );
+        assert_eq!(parse_replica_hosts(&mysql), vec!["db-2:3306"]);
+    }
+
+    #[test]
     fn gtid_positions_of_both_flavors() {
         assert_eq!(
             parse_gtid("0-1-100,1-2-7"),
@@ -674,6 +833,15 @@ mod tests {
         assert_eq!(h.observe(ok), None, "successes must be consecutive");
         assert_eq!(h.observe(ok), Some(ServerState::Up));
         assert_eq!(h.state(), ServerState::Up);
+    }
+
+    #[test]
+    fn a_server_starting_down_needs_the_success_threshold() {
+        let mut h = Health::new(3, 2).down();
+        let ok = Observation::Reachable { lagging: false };
+        assert_eq!(h.state(), ServerState::Down);
+        assert_eq!(h.observe(ok), None);
+        assert_eq!(h.observe(ok), Some(ServerState::Up));
     }
 
     #[test]

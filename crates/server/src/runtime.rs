@@ -47,6 +47,12 @@ impl ProxyHandle {
         &self.shared
     }
 
+    /// Reads the configuration file again and applies it (what SIGHUP does); an invalid file
+    /// changes nothing. See [`crate::reload`].
+    pub fn reload(&self) -> Result<crate::reload::Summary, crate::reload::ReloadError> {
+        crate::reload::reload(&self.shared)
+    }
+
     /// Stops accepting, lets in-flight statements finish up to `shutdown_timeout`, then closes
     /// every connection; returns when all workers have stopped.
     pub fn shutdown(mut self) {
@@ -90,26 +96,19 @@ fn worker_count() -> usize {
 ///
 /// The admin API reports the configuration's hash as the SHA-256 of its JSON form (secrets
 /// redacted); [`start_from_file`] reports the file's path and the hash of its bytes instead.
+/// Without a file there is nothing to reload.
 pub fn start(config: Config) -> std::io::Result<ProxyHandle> {
-    let hash = crate::admin::sha256_hex(&serde_json::to_vec(&config).unwrap_or_default());
-    start_with(config, None, hash)
+    start_with(config, None)
 }
 
 /// [`start`] for a configuration loaded from `path`, which the admin API names with the
-/// SHA-256 of the file as it is now (what `sha256sum` prints for it).
+/// SHA-256 of the file as it is now (what `sha256sum` prints for it). The file is reloaded on
+/// [`ProxyHandle::reload`] (SIGHUP), `POST /reload`, and when its contents change.
 pub fn start_from_file(config: Config, path: &std::path::Path) -> std::io::Result<ProxyHandle> {
-    let hash = match std::fs::read(path) {
-        Ok(bytes) => crate::admin::sha256_hex(&bytes),
-        Err(_) => crate::admin::sha256_hex(&serde_json::to_vec(&config).unwrap_or_default()),
-    };
-    start_with(config, Some(path.display().to_string()), hash)
+    start_with(config, Some(path))
 }
 
-fn start_with(
-    config: Config,
-    config_path: Option<String>,
-    config_hash: String,
-) -> std::io::Result<ProxyHandle> {
+fn start_with(config: Config, path: Option<&std::path::Path>) -> std::io::Result<ProxyHandle> {
     let started = std::time::Instant::now();
     let refused = crate::support::refused(&config);
     if !refused.is_empty() {
@@ -141,6 +140,19 @@ fn start_with(
     admin.set_nonblocking(true)?;
     let admin_addr = admin.local_addr()?;
     let shared = Arc::new(Shared::new(config, tls));
+    if let Some(path) = path {
+        // The path as given, made absolute: a reload must find the same file whatever the
+        // working directory is by then.
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let sha256 = match std::fs::read(&path) {
+            Ok(bytes) => crate::admin::sha256_hex(&bytes),
+            Err(_) => shared.source().sha256,
+        };
+        shared.set_source(crate::worker::ConfigSource {
+            path: Some(path),
+            sha256,
+        });
+    }
     greet_like_the_primary(&shared);
     let (tx, rx) = watch::channel(false);
     let mut threads = Vec::new();
@@ -154,8 +166,6 @@ fn start_with(
     }
     let info = crate::admin::ProxyInfo {
         started,
-        config_path,
-        config_hash,
         listen: local_addr,
         admin: admin_addr,
     };
@@ -187,12 +197,13 @@ fn start_with(
 /// An unreachable primary leaves the placeholder; the version is refreshed later as before.
 fn greet_like_the_primary(shared: &Shared) {
     use std::io::Read;
-    let Some(primary) = shared.topology.primary() else {
+    let topology = shared.topology();
+    let Some(primary) = topology.primary() else {
         return;
     };
-    let address = &shared.topology.servers[primary].address;
+    let address = &topology.servers[primary].address;
     let timeout = shared
-        .config
+        .config()
         .pool
         .connect_timeout
         .min(Duration::from_secs(1));
@@ -257,7 +268,6 @@ fn run_worker(
         return;
     };
     let local = tokio::task::LocalSet::new();
-    let drain = shared.config.shutdown_timeout;
     local.block_on(&runtime, async move {
         let listener = match TcpListener::from_std(socket.into()) {
             Ok(l) => l,
@@ -286,7 +296,7 @@ fn run_worker(
         }
         drop(listener);
         // Let sessions finish their statements; they close themselves when idle.
-        let deadline = tokio::time::Instant::now() + drain;
+        let deadline = tokio::time::Instant::now() + shared.config().shutdown_timeout;
         while shared.clients.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -296,23 +306,35 @@ fn run_worker(
 /// How often a worker tends its pools (`pool.min_idle`, idle and lifetime limits).
 const POOL_UPKEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Keeps `pool.min_idle` connections open for every pool key the worker has served, and closes
-/// idle ones past their limits, until shutdown.
+/// Keeps `pool.min_idle` connections open for every pool key the worker has served, closes
+/// idle ones past their limits, and closes the idle connections of drained and removed
+/// servers, until shutdown.
 async fn keep_pools(worker: Rc<Worker>, mut shutdown: watch::Receiver<bool>) {
-    let shared = worker.shared.clone();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(POOL_UPKEEP_EVERY) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
+        let view = worker.view();
+        // A drained primary that still takes the writes (no other primary) keeps its pool.
+        let primary = view.topology.primary();
+        let draining = view.topology.servers.iter().filter(|s| s.is_draining());
+        for server in draining.filter(|s| Some(s.index) != primary) {
+            if worker.pools.open(server.index) > 0 {
+                let closed = worker.pools.close_server(server.index);
+                if closed > 0 {
+                    debug!(server = %server.address, closed, "closed idle connections of a draining server");
+                }
+            }
+        }
         for key in worker.pools.seen_keys() {
-            let Some(server) = shared.topology.servers.get(key.server) else {
+            let Some(server) = view.topology.servers.get(key.server) else {
                 continue;
             };
             if !server.is_healthy() {
                 continue;
             }
-            let Some(user) = shared.config.users.iter().find(|u| *u.user == *key.user) else {
+            let Some(user) = view.config.users.iter().find(|u| *u.user == *key.user) else {
                 continue;
             };
             let password = user.password.expose().as_bytes().to_vec();
@@ -345,7 +367,10 @@ async fn serve_client(
             1 << 30,
             crate::io::CLIENT_READ_CHUNK,
         );
-        if open > shared.config.max_client_connections as usize {
+        // The users and limits in force when the client arrives (a reload changes them for
+        // later logins).
+        let config = shared.config();
+        if open > config.max_client_connections as usize {
             let _ = refuse_too_many(&mut io).await;
             return;
         }
@@ -353,7 +378,7 @@ async fn serve_client(
         // Boxed, like each command later: an idle session keeps only its small loop state.
         let accepted = match Box::pin(handshake::accept(
             &mut io,
-            &shared.config,
+            &config,
             shared.tls.acceptor.as_ref(),
             id,
             &version,

@@ -12,9 +12,6 @@ pub fn refused(config: &Config) -> Vec<String> {
             config.routing.balance
         ));
     }
-    if config.monitor.discovery {
-        out.push("monitor.discovery: replica discovery is not implemented yet".to_string());
-    }
     if config.pool.mode == PoolMode::Session && config.pool.max_size < 2 {
         out.push("pool.max_size: session pooling needs at least 2".to_string());
     }

@@ -6,8 +6,15 @@
 //! detected role, lag and GTID position here in atomics (a small lock only for the GTID text,
 //! which the statement path never reads), and a failed connection on the statement path, which
 //! leaves the server out of read balancing for [`RETRY_AFTER`] (the fast path between checks).
+//!
+//! The server set changes at runtime (reload, discovery) without a lock on the statement path: a
+//! [`Topology`] is an immutable snapshot, swapped whole (see [`crate::worker::Shared`]). Servers
+//! are only ever appended, so an index names the same server for the life of the process; a
+//! server taken out of the configuration stays in the list, marked removed (it drains), and a
+//! changed weight or role gives a new [`ServerEntry`] at the same index that carries the old
+//! one's health over ([`ServerEntry::reconfigured`]).
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Role};
@@ -44,6 +51,24 @@ pub struct ServerEntry {
     /// What the server is known to have applied: the monitor's last reading, raised by every
     /// successful causal wait there. A lower bound (positions only grow), read by causal reads.
     applied: Mutex<GtidSet>,
+    /// Whether it takes new work: an [`Admission`] as `u8`. Set by the admin API and reloads,
+    /// never by the monitor, so a manual drain outlives every check.
+    admission: AtomicU8,
+    /// Found by the monitor's replica discovery rather than configured.
+    discovered: bool,
+}
+
+/// Whether a server takes new work, apart from its health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Admission {
+    /// Normal service.
+    Open = 0,
+    /// Drained by the admin API (`POST /servers/{address}/drain`): no new work until enabled.
+    Drained = 1,
+    /// Taken out of the configuration by a reload: no new work; it leaves `/status` once its
+    /// last connection closed. Its index stays reserved (a later reload may bring it back).
+    Removed = 2,
 }
 
 /// Not known yet (`read_only` before the first check).
@@ -63,7 +88,8 @@ pub enum ServerState {
     /// Failed `monitor.failure_threshold` checks in a row: no reads until
     /// `monitor.success_threshold` good checks.
     Down = 2,
-    /// Being taken out: no new work (set by reload; not used yet).
+    /// Being taken out (drained by the admin API, or removed by a reload): no new work; what
+    /// runs on it finishes. Not a monitor verdict: see [`Admission`].
     Draining = 3,
 }
 
@@ -120,13 +146,54 @@ impl ServerEntry {
             last_check: AtomicU64::new(0),
             gtid: Mutex::new(String::new()),
             applied: Mutex::new(GtidSet::default()),
+            admission: AtomicU8::new(Admission::Open as u8),
+            discovered: false,
         }
     }
 
-    /// Whether the server is believed reachable: the monitor does not say it is down or
-    /// draining, and no back-off after a failed connection is running.
+    /// A replica the monitor's discovery found (weight 1, no reads on it until checked).
+    pub fn new_discovered(index: usize, address: String) -> Self {
+        let entry = ServerEntry {
+            discovered: true,
+            ..ServerEntry::new(index, address, Role::Replica, 1, 0)
+        };
+        // Unchecked: `monitor.success_threshold` good checks make it `up`.
+        entry.set_state(ServerState::Down);
+        entry
+    }
+
+    /// The same server (index, address, health, admission) with new settings from a reload;
+    /// `discovered` stays only while no configuration entry names it.
+    pub fn reconfigured(
+        &self,
+        role: Role,
+        weight: u32,
+        read_weight: u32,
+        discovered: bool,
+    ) -> Self {
+        ServerEntry {
+            index: self.index,
+            address: self.address.clone(),
+            role,
+            weight,
+            read_weight,
+            down_until: AtomicU64::new(self.down_until.load(Ordering::Relaxed)),
+            state: AtomicU8::new(self.state.load(Ordering::Relaxed)),
+            read_only: AtomicU8::new(self.read_only.load(Ordering::Relaxed)),
+            lag_ms: AtomicU64::new(self.lag_ms.load(Ordering::Relaxed)),
+            last_check: AtomicU64::new(self.last_check.load(Ordering::Relaxed)),
+            gtid: Mutex::new(self.gtid()),
+            applied: Mutex::new(self.applied.lock().map(|a| a.clone()).unwrap_or_default()),
+            admission: AtomicU8::new(self.admission.load(Ordering::Relaxed)),
+            discovered,
+        }
+    }
+
+    /// Whether the server is believed reachable and takes new work: the monitor does not say
+    /// it is down, it is not drained or removed, and no back-off after a failed connection is
+    /// running.
     pub fn is_healthy(&self) -> bool {
-        if self.state.load(Ordering::Relaxed) >= ServerState::Down as u8 {
+        if self.state.load(Ordering::Relaxed) >= ServerState::Down as u8 || self.is_draining() {
             return false;
         }
         let until = self.down_until.load(Ordering::Relaxed);
@@ -154,9 +221,36 @@ impl ServerEntry {
         }
     }
 
-    /// The monitor's state.
+    /// The state: `draining` while drained or removed, else the monitor's verdict.
     pub fn state(&self) -> ServerState {
+        if self.is_draining() {
+            return ServerState::Draining;
+        }
         ServerState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Whether it takes new work (see [`Admission`]).
+    pub fn admission(&self) -> Admission {
+        match self.admission.load(Ordering::Relaxed) {
+            0 => Admission::Open,
+            1 => Admission::Drained,
+            _ => Admission::Removed,
+        }
+    }
+
+    /// Drained or removed: no new work.
+    pub fn is_draining(&self) -> bool {
+        self.admission.load(Ordering::Relaxed) != Admission::Open as u8
+    }
+
+    /// Sets whether it takes new work.
+    pub fn set_admission(&self, admission: Admission) {
+        self.admission.store(admission as u8, Ordering::Relaxed);
+    }
+
+    /// Found by replica discovery rather than configured.
+    pub fn is_discovered(&self) -> bool {
+        self.discovered
     }
 
     /// `@@read_only` as the monitor last saw it (`None` before the first check).
@@ -231,11 +325,13 @@ impl ServerEntry {
     }
 }
 
-/// All backend servers.
-#[derive(Debug)]
+/// All backend servers: an immutable snapshot (its entries' health and admission change in
+/// place; the list itself is replaced whole when servers are added or reconfigured).
+#[derive(Debug, Default)]
 pub struct Topology {
-    /// In configuration order.
-    pub servers: Vec<ServerEntry>,
+    /// By index: the configuration's order at start, then servers in the order they were added
+    /// (reload, discovery). Never shortened or reordered; removed servers stay, marked removed.
+    pub servers: Vec<Arc<ServerEntry>>,
 }
 
 impl Topology {
@@ -247,13 +343,13 @@ impl Topology {
                 .iter()
                 .enumerate()
                 .map(|(index, s)| {
-                    ServerEntry::new(
+                    Arc::new(ServerEntry::new(
                         index,
                         s.address.to_string(),
                         s.role,
                         s.weight,
                         s.read_weight,
-                    )
+                    ))
                 })
                 .collect(),
         }
@@ -265,20 +361,37 @@ impl Topology {
     ///    replica, so the proxy follows a failover without a restart;
     /// 3. the configured primary even if read-only or down (its errors then say why).
     ///
-    /// Writes never go to a server seen read-only while a writable one is known. Lock-free: a
-    /// few atomic loads per server.
+    /// Writes never go to a server seen read-only while a writable one is known. A drained or
+    /// removed server is chosen only when no other qualifies. Lock-free: a few atomic loads
+    /// per server.
     pub fn primary(&self) -> Option<usize> {
-        let writable = |s: &&ServerEntry| s.read_only() != Some(true) && s.is_healthy();
-        self.servers
-            .iter()
+        self.primary_among(|s| !s.is_draining())
+            .or_else(|| self.primary_among(|_| true))
+    }
+
+    fn primary_among(&self, eligible: impl Fn(&ServerEntry) -> bool) -> Option<usize> {
+        let servers = || self.servers.iter().filter(|s| eligible(s));
+        let writable = |s: &&Arc<ServerEntry>| s.read_only() != Some(true) && s.is_healthy();
+        servers()
             .filter(|s| s.role() == Role::Primary)
             .find(writable)
-            .or_else(|| {
-                self.servers
-                    .iter()
-                    .find(|s| s.read_only() == Some(false) && s.is_healthy())
-            })
-            .or_else(|| self.servers.iter().find(|s| s.role() == Role::Primary))
+            .or_else(|| servers().find(|s| s.read_only() == Some(false) && s.is_healthy()))
+            .or_else(|| servers().find(|s| s.role() == Role::Primary))
+            .map(|s| s.index)
+    }
+
+    /// The index of the server at `address` (host compared without regard to case), removed
+    /// ones included.
+    pub fn find(&self, address: &str) -> Option<usize> {
+        let wanted = address.parse::<crate::config::Address>().ok();
+        self.servers
+            .iter()
+            .find(
+                |s| match (&wanted, s.address.parse::<crate::config::Address>()) {
+                    (Some(w), Ok(a)) => *w == a,
+                    _ => s.address == address,
+                },
+            )
             .map(|s| s.index)
     }
 
@@ -349,13 +462,13 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(index, &(role, weight, read_weight))| {
-                    ServerEntry::new(
+                    Arc::new(ServerEntry::new(
                         index,
                         format!("10.0.0.{index}:3306"),
                         role,
                         weight,
                         read_weight,
-                    )
+                    ))
                 })
                 .collect(),
         }
@@ -453,5 +566,51 @@ mod tests {
         assert!(r.has_applied(&pos("0-1-6")));
         r.record_check(true, 0, "0-1-7");
         assert!(!r.has_applied(&pos("0-1-9")));
+    }
+
+    #[test]
+    fn drained_servers_take_no_reads_and_give_way_as_primary() {
+        let t = topology(&[
+            (Role::Primary, 1, 0),
+            (Role::Replica, 1, 0),
+            (Role::Primary, 1, 0),
+        ]);
+        t.servers[1].set_admission(Admission::Drained);
+        // The monitor's verdict does not undo a drain.
+        t.servers[1].set_state(ServerState::Up);
+        assert_eq!(t.servers[1].state(), ServerState::Draining);
+        assert_eq!(Balancer::default().pick_read(&t, None), None);
+        assert_eq!(t.primary(), Some(0));
+        t.servers[0].set_admission(Admission::Drained);
+        assert_eq!(t.primary(), Some(2), "another primary takes the writes");
+        t.servers[2].set_admission(Admission::Removed);
+        assert_eq!(
+            t.primary(),
+            Some(0),
+            "none left: the drained one keeps them"
+        );
+        t.servers[1].set_admission(Admission::Open);
+        assert_eq!(Balancer::default().pick_read(&t, None), Some(1));
+    }
+
+    #[test]
+    fn a_reconfigured_entry_keeps_its_health_and_admission() {
+        let t = topology(&[(Role::Replica, 1, 0)]);
+        t.servers[0].record_check(true, 70, "0-1-9");
+        t.servers[0].set_state(ServerState::Lagging);
+        t.servers[0].set_admission(Admission::Drained);
+        let e = t.servers[0].reconfigured(Role::Auto, 5, 2, false);
+        assert_eq!((e.index, e.weight, e.read_weight), (0, 5, 2));
+        assert_eq!(
+            (e.lag_ms(), e.gtid(), e.read_only()),
+            (70, "0-1-9".into(), Some(true))
+        );
+        assert_eq!(e.admission(), Admission::Drained);
+        e.set_admission(Admission::Open);
+        assert_eq!(e.state(), ServerState::Lagging);
+        assert_eq!(t.find("10.0.0.0:3306"), Some(0));
+        assert_eq!(t.find("10.0.0.9:3306"), None);
+        let d = ServerEntry::new_discovered(3, "h:1".into());
+        assert!(d.is_discovered() && !d.is_healthy() && d.role() == Role::Replica);
     }
 }

@@ -1,32 +1,104 @@
 //! What the proxy shares between threads ([`Shared`]) and what each worker thread owns
 //! ([`Worker`]): its backend pools, its classification cache and its read balancer, so a
 //! statement's hot path takes no lock.
+//!
+//! What a reload or discovery can change — configuration, server list, routing policy — is one
+//! immutable [`Snapshot`], published through `arc-swap` with a generation counter beside it.
+//! A worker keeps its own copy ([`Worker::view`]) and checks the counter with one atomic load
+//! per statement; only when it moved does it load the new snapshot (and grow its pools).
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use tokio::sync::Notify;
+use arc_swap::ArcSwap;
+use tokio::sync::{Notify, watch};
 
 use splitrail_router::{ClassifierCache, Policy};
 
 use crate::admin::Stats;
 use crate::backend::{PoolLimits, Pools};
-use crate::config::{Config, PoolMode};
+use crate::config::{Address, Config, PoolMode};
 use crate::consistency::{Causal, GlobalCache};
 use crate::tls::Tls;
 use crate::topology::{Balancer, Topology};
 
+/// What can change while the proxy runs, as one consistent, immutable value.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The configuration in force (settings that need a restart keep their start values).
+    pub config: Arc<Config>,
+    /// The backends, by stable index.
+    pub topology: Arc<Topology>,
+    /// The routing policy derived from the configuration.
+    pub policy: Arc<Policy>,
+}
+
+impl Snapshot {
+    /// The configuration entry of server `index`, if one names it (a discovered or removed
+    /// server has none).
+    pub fn server_config(&self, index: usize) -> Option<&crate::config::Server> {
+        let address = self
+            .topology
+            .servers
+            .get(index)?
+            .address
+            .parse::<Address>()
+            .ok()?;
+        self.config.servers.iter().find(|s| s.address == address)
+    }
+
+    /// The pool limits of one worker among `workers`: `pool.*`, and per server its
+    /// `max_connections` (or `pool.max_size`) shared out among the workers.
+    pub fn pool_limits(&self, workers: usize, tls: &crate::tls::BackendTlsSetup) -> PoolLimits {
+        let config = &self.config;
+        let workers = workers.max(1);
+        PoolLimits {
+            max_per_server: (0..self.topology.servers.len())
+                .map(|i| match self.server_config(i) {
+                    Some(s) => config.pool.max_size_for(s),
+                    None => config.pool.max_size,
+                })
+                .map(|max| (max as usize).div_ceil(workers).max(1))
+                .collect(),
+            acquire_timeout: config.pool.acquire_timeout,
+            idle_timeout: config.pool.idle_timeout,
+            max_lifetime: config.pool.max_lifetime,
+            connect_timeout: config.pool.connect_timeout,
+            tls: tls.clone(),
+            min_idle: config.pool.min_idle as usize,
+        }
+    }
+}
+
+/// Where the configuration came from, for reloads and `/status`.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    /// The file, when the proxy was started from one (reloads read it again).
+    pub path: Option<PathBuf>,
+    /// SHA-256 (hex) of the file's bytes as last applied, or of the configuration's JSON form
+    /// (secrets redacted) without a file.
+    pub sha256: String,
+}
+
 /// State shared by every worker.
 #[derive(Debug)]
 pub struct Shared {
-    /// The configuration in force.
-    pub config: Arc<Config>,
-    /// The backends.
-    pub topology: Topology,
-    /// The routing policy derived from the configuration.
-    pub policy: Policy,
+    /// Configuration, servers and policy in force; replaced whole by [`Shared::publish`].
+    current: ArcSwap<Snapshot>,
+    /// Moves on every publish: workers compare it with their copy's (one atomic load).
+    generation: AtomicU64,
+    /// Serialises changes (reload, discovery, drain/enable) so none is lost between reading
+    /// the snapshot and publishing the next one. Never taken on the statement path.
+    changes: Mutex<()>,
+    /// Tells the monitor the server list changed (the generation), so it watches new servers.
+    topology_changed: watch::Sender<u64>,
+    /// The configuration file and its hash.
+    source: Mutex<ConfigSource>,
     /// Next client connection id (what the client sees as its connection id).
     next_connection_id: AtomicU32,
     /// Client connections open now.
@@ -126,10 +198,17 @@ impl Shared {
         let topology = Topology::from_config(&config);
         let topology_len = topology.servers.len();
         let policy = policy_for(&config);
+        let sha256 = crate::admin::sha256_hex(&serde_json::to_vec(&*config).unwrap_or_default());
         Shared {
-            config,
-            topology,
-            policy,
+            current: ArcSwap::from_pointee(Snapshot {
+                config,
+                topology: Arc::new(topology),
+                policy: Arc::new(policy),
+            }),
+            generation: AtomicU64::new(0),
+            changes: Mutex::new(()),
+            topology_changed: watch::Sender::new(0),
+            source: Mutex::new(ConfigSource { path: None, sha256 }),
             next_connection_id: AtomicU32::new(1),
             clients: AtomicUsize::new(0),
             server_version: RwLock::new(DEFAULT_VERSION.to_string()),
@@ -138,6 +217,70 @@ impl Shared {
             stats: Arc::new(Stats::new(topology_len)),
             causal: Causal::default(),
         }
+    }
+
+    /// The snapshot in force (for the statement path, use [`Worker::view`]).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.current.load().config.clone()
+    }
+
+    /// The servers now.
+    pub fn topology(&self) -> Arc<Topology> {
+        self.current.load().topology.clone()
+    }
+
+    /// The routing policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.current.load().policy.clone()
+    }
+
+    /// The number of the snapshot in force; it moves on every publish.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Holds off other changes while the caller reads the snapshot, builds the next one and
+    /// publishes it.
+    pub fn lock_changes(&self) -> MutexGuard<'_, ()> {
+        self.changes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes a new snapshot (call with [`Shared::lock_changes`] held): counters for new
+    /// servers first, then the snapshot, then the generation workers and the monitor follow.
+    /// The topology must keep every index of the one it replaces.
+    pub fn publish(&self, config: Arc<Config>, topology: Topology) {
+        self.stats.grow_to(topology.servers.len());
+        let policy = Arc::new(policy_for(&config));
+        self.current.store(Arc::new(Snapshot {
+            config,
+            topology: Arc::new(topology),
+            policy,
+        }));
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.topology_changed.send_replace(generation);
+    }
+
+    /// A receiver that sees every publish (the monitor's).
+    pub fn watch_changes(&self) -> watch::Receiver<u64> {
+        self.topology_changed.subscribe()
+    }
+
+    /// Where the configuration came from.
+    pub fn source(&self) -> ConfigSource {
+        self.source
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Records the configuration file and its hash (at start and after a reload).
+    pub fn set_source(&self, source: ConfigSource) {
+        *self.source.lock().unwrap_or_else(|p| p.into_inner()) = source;
     }
 
     /// Registers a session; it is removed when the returned guard drops.
@@ -186,9 +329,10 @@ impl Shared {
         }
     }
 
-    /// Whether sessions keep their backend connections between statements.
+    /// Whether sessions keep their backend connections between statements (`pool.mode` needs
+    /// a restart, so this never changes).
     pub fn session_pooling(&self) -> bool {
-        self.config.pool.mode == PoolMode::Session
+        self.current.load().config.pool.mode == PoolMode::Session
     }
 }
 
@@ -268,6 +412,26 @@ pub struct Worker {
     pub balancer: RefCell<Balancer>,
     /// This worker's copy of the global write position.
     pub causal: RefCell<GlobalCache>,
+    /// This worker's copy of the snapshot in force.
+    view: RefCell<Rc<View>>,
+    /// How many workers share the pool limits.
+    workers: usize,
+}
+
+/// A worker's copy of a [`Snapshot`] with its generation; `Rc`, so handing it out costs no
+/// atomic operation.
+#[derive(Debug)]
+pub struct View {
+    generation: u64,
+    snapshot: Arc<Snapshot>,
+}
+
+impl Deref for View {
+    type Target = Snapshot;
+
+    fn deref(&self) -> &Snapshot {
+        &self.snapshot
+    }
 }
 
 impl std::fmt::Debug for Worker {
@@ -281,28 +445,37 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// A worker among `workers` for the shared state.
     pub fn new(shared: Arc<Shared>, workers: usize) -> Self {
-        let config = &shared.config;
-        let workers = workers.max(1);
-        let limits = PoolLimits {
-            max_per_server: config
-                .servers
-                .iter()
-                .map(|s| config.pool.max_size_for(s) as usize)
-                .map(|max| max.div_ceil(workers).max(1))
-                .collect(),
-            acquire_timeout: config.pool.acquire_timeout,
-            idle_timeout: config.pool.idle_timeout,
-            max_lifetime: config.pool.max_lifetime,
-            connect_timeout: config.pool.connect_timeout,
-            tls: shared.tls.backend.clone(),
-            min_idle: config.pool.min_idle as usize,
-        };
+        let generation = shared.generation();
+        let snapshot = shared.snapshot();
+        let limits = snapshot.pool_limits(workers, &shared.tls.backend);
         Worker {
             pools: Pools::new(limits, shared.stats.clone()),
             router: RefCell::new(ClassifierCache::default()),
             balancer: RefCell::new(Balancer::default()),
             causal: RefCell::new(GlobalCache::default()),
+            view: RefCell::new(Rc::new(View {
+                generation,
+                snapshot,
+            })),
+            workers,
             shared,
         }
+    }
+
+    /// The snapshot in force: one atomic load when nothing changed; after a publish, the new
+    /// snapshot, with the pools' limits following its servers.
+    pub fn view(&self) -> Rc<View> {
+        let generation = self.shared.generation();
+        let mut view = self.view.borrow_mut();
+        if view.generation != generation {
+            let snapshot = self.shared.snapshot();
+            self.pools
+                .set_limits(snapshot.pool_limits(self.workers, &self.shared.tls.backend));
+            *view = Rc::new(View {
+                generation,
+                snapshot,
+            });
+        }
+        view.clone()
     }
 }

@@ -77,6 +77,10 @@ impl ClusterConfig {
 pub struct Cluster {
     config: ClusterConfig,
     servers: Vec<Server>,
+    /// For servers added later ([`Cluster::add_replica`]).
+    bins: Arc<Binaries>,
+    /// The base directory the servers' directories are in.
+    base: PathBuf,
     primary: Mutex<usize>,
     /// Keeps a temporary base directory alive; declared last so servers are killed before it goes.
     _tempdir: Option<tempfile::TempDir>,
@@ -136,6 +140,8 @@ impl Cluster {
         let cluster = Cluster {
             config,
             servers,
+            bins,
+            base,
             primary: Mutex::new(0),
             _tempdir: tempdir,
         };
@@ -147,10 +153,51 @@ impl Cluster {
     }
 
     fn set_up_users_and_replication(&self) -> Result<()> {
+        let users = self.users_sql();
+        for server in &self.servers {
+            server.sql(&users)?;
+        }
+        let primary = self.primary();
+        for replica in self.replicas() {
+            replica.sql(&format!(
+                "{}; START SLAVE;",
+                change_master_to(primary.port())
+            ))?;
+        }
+        primary.sql(&format!(
+            "CREATE DATABASE IF NOT EXISTS `{}`",
+            self.config.database
+        ))?;
+        Ok(())
+    }
+
+    /// Starts one more replica of the current primary (a fresh server on a free port, with the
+    /// cluster's users, replicating from the start of the primary's binlog) and waits until it
+    /// has caught up. It is the last of [`Cluster::servers`] and of [`Cluster::replicas`].
+    pub fn add_replica(&mut self) -> Result<&Server> {
+        if self.config.ports.is_some() || self.config.detached {
+            return Err(Error::Invalid(
+                "replicas can be added to temporary test clusters only".into(),
+            ));
+        }
+        let index = self.servers.len();
+        let server = start_server(index, self.bins.clone(), &self.base, &self.config)?;
+        server.sql(&self.users_sql())?;
+        server.sql(&format!(
+            "{}; START SLAVE;",
+            change_master_to(self.primary().port())
+        ))?;
+        self.servers.push(server);
+        let added = &self.servers[index];
+        self.wait_caught_up(added)?;
+        Ok(added)
+    }
+
+    /// Creates the cluster's users on a server, outside the binlog, so a promoted replica has
+    /// them too and no replica starts with GTIDs of its own.
+    fn users_sql(&self) -> String {
         let c = &self.config;
-        // Created on every server outside the binlog, so a promoted replica has them too and no
-        // replica starts with GTIDs of its own.
-        let users = format!(
+        format!(
             "SET SESSION sql_log_bin = 0;
              CREATE USER '{user}'@'%' IDENTIFIED BY '{password}';
              GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, REFERENCES,
@@ -162,19 +209,7 @@ impl Cluster {
              GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';",
             user = c.user,
             password = c.password,
-        );
-        for server in &self.servers {
-            server.sql(&users)?;
-        }
-        let primary = self.primary();
-        for replica in self.replicas() {
-            replica.sql(&format!(
-                "{}; START SLAVE;",
-                change_master_to(primary.port())
-            ))?;
-        }
-        primary.sql(&format!("CREATE DATABASE IF NOT EXISTS `{}`", c.database))?;
-        Ok(())
+        )
     }
 
     /// The configuration the cluster was started with.

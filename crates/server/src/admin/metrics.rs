@@ -26,9 +26,13 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
         shared.clients.load(Ordering::Relaxed)
     );
 
-    let servers = &shared.topology.servers;
-    let label = |i: usize| {
-        let s = &servers[i];
+    let topology = shared.topology();
+    let servers: Vec<_> = topology
+        .servers
+        .iter()
+        .filter(|s| crate::admin::listed(shared, s))
+        .collect();
+    let label = |s: &crate::topology::ServerEntry| {
         format!(
             "server=\"{}\",role=\"{}\"",
             escape(&s.address),
@@ -88,11 +92,25 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
     ];
     for (name, kind, help, read) in per_server {
         family(&mut out, name, kind, help);
-        for (i, server) in servers.iter().enumerate() {
-            if let Some(stats) = shared.stats.server(i) {
-                let _ = writeln!(out, "{name}{{{}}} {}", label(i), read(stats, server));
+        for server in &servers {
+            if let Some(stats) = shared.stats.server(server.index) {
+                let _ = writeln!(out, "{name}{{{}}} {}", label(server), read(stats, server));
             }
         }
+    }
+
+    family(
+        &mut out,
+        "splitrail_reloads_total",
+        "counter",
+        "Configuration reloads (SIGHUP, POST /reload, file change), by result.",
+    );
+    for (result, counter) in [
+        ("ok", &shared.stats.reloads_ok),
+        ("error", &shared.stats.reloads_failed),
+    ] {
+        let n = counter.load(Ordering::Relaxed);
+        let _ = writeln!(out, "splitrail_reloads_total{{result=\"{result}\"}} {n}");
     }
 
     family(
@@ -144,10 +162,12 @@ mod tests {
     #[test]
     fn text_format_has_every_family_with_its_samples() {
         let shared = crate::admin::tests::shared("");
-        shared.stats.servers[1].statement_done(false);
-        shared.stats.servers[1].statement_done(true);
-        shared.stats.servers[0].open.fetch_add(3, Ordering::Relaxed);
-        shared.stats.servers[0].idle.fetch_add(1, Ordering::Relaxed);
+        let stats = |i| shared.stats.server(i).unwrap();
+        stats(1).statement_done(false);
+        stats(1).statement_done(true);
+        stats(0).open.fetch_add(3, Ordering::Relaxed);
+        stats(0).idle.fetch_add(1, Ordering::Relaxed);
+        shared.stats.reloaded(false);
         shared.stats.routed(&splitrail_router::Decision {
             target: splitrail_router::Target::Replica,
             reason: splitrail_router::Reason::PlainRead,
@@ -167,6 +187,9 @@ mod tests {
             "splitrail_pool_idle_connections{server=\"127.0.0.1:1\",role=\"primary\"} 1",
             "splitrail_pool_in_use_connections{server=\"127.0.0.1:1\",role=\"primary\"} 2",
             "splitrail_routing_decisions_total{target=\"replica\",reason=\"plain_read\"} 1",
+            "# TYPE splitrail_reloads_total counter",
+            "splitrail_reloads_total{result=\"ok\"} 0",
+            "splitrail_reloads_total{result=\"error\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -1,10 +1,12 @@
 //! The admin HTTP API: an HTTP/1.1 listener on `admin.listen`, on its own thread, answering
-//! `GET /status`, `/sessions`, `/explain?sql=…` and `/metrics` (Prometheus text). When
+//! `GET /status`, `/sessions`, `/explain?sql=…` and `/metrics` (Prometheus text), and
+//! `POST /reload`, `/servers/{address}/drain` and `/servers/{address}/enable`. When
 //! `admin.token` is set every request must carry `Authorization: Bearer <token>`.
 //!
-//! It only reads what the workers publish: [`Stats`] (relaxed atomics written on the statement
-//! path and by the pools), the session registry and the topology. `docs/operations.md` lists the
-//! endpoints and metrics.
+//! It reads what the workers publish: [`Stats`] (relaxed atomics written on the statement path
+//! and by the pools), the session registry and the topology; its changes go through
+//! [`crate::reload`] and the servers' admission flags. The same runtime polls the configuration
+//! file for changes. `docs/operations.md` lists the endpoints and metrics.
 pub mod http;
 mod metrics;
 pub mod stats;
@@ -34,11 +36,6 @@ use crate::worker::Shared;
 pub struct ProxyInfo {
     /// When the proxy started.
     pub started: Instant,
-    /// The configuration file, when the proxy was started from one.
-    pub config_path: Option<String>,
-    /// SHA-256 (hex) of the configuration file's bytes, or of the configuration's JSON form
-    /// (secrets redacted) when started without a file.
-    pub config_hash: String,
     /// Where MySQL clients connect.
     pub listen: SocketAddr,
     /// Where the admin API listens.
@@ -73,6 +70,10 @@ pub fn run(
     };
     let admin = Arc::new(Admin { shared, info });
     runtime.block_on(async move {
+        tokio::spawn(crate::reload::watch_file(
+            admin.shared.clone(),
+            shutdown.clone(),
+        ));
         let listener = match tokio::net::TcpListener::from_std(listener) {
             Ok(l) => l,
             Err(e) => {
@@ -130,6 +131,17 @@ fn error(status: StatusCode, message: &str) -> Reply {
     json_reply(status, &json!({ "error": message }))
 }
 
+/// 405 with the methods `path` answers in `Allow`.
+fn not_allowed(path: &str, what: &str, allow: &'static str) -> Reply {
+    let mut r = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("{path} answers {what}"),
+    );
+    r.headers_mut()
+        .insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
 impl Admin {
     /// Answers one request.
     pub fn handle(&self, req: &Request<Incoming>) -> Reply {
@@ -144,7 +156,8 @@ impl Admin {
         query: Option<&str>,
         authorization: Option<&[u8]>,
     ) -> Reply {
-        if let Some(token) = &self.shared.config.admin.token
+        let config = self.shared.config();
+        if let Some(token) = &config.admin.token
             && !http::token_ok(authorization, token.expose())
         {
             let mut r = error(
@@ -157,18 +170,15 @@ impl Admin {
             );
             return r;
         }
+        if let Some(reply) = self.answer_post(method, path) {
+            return reply;
+        }
         let known = ["/status", "/sessions", "/explain", "/metrics"];
         if !known.contains(&path) {
             return error(StatusCode::NOT_FOUND, &format!("no endpoint {path}"));
         }
         if method != Method::GET && method != Method::HEAD {
-            let mut r = error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &format!("{path} answers GET only"),
-            );
-            r.headers_mut()
-                .insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return r;
+            return not_allowed(path, "GET only", "GET, HEAD");
         }
         match path {
             "/status" => json_reply(StatusCode::OK, &self.status()),
@@ -190,14 +200,77 @@ impl Admin {
         }
     }
 
+    /// The answer of a POST endpoint (`/reload`, `/servers/{address}/drain|enable`), or `None`
+    /// when `path` is none of them.
+    fn answer_post(&self, method: &Method, path: &str) -> Option<Reply> {
+        let action = if path == "/reload" {
+            None
+        } else {
+            let rest = path.strip_prefix("/servers/")?;
+            let (address, action) = rest.rsplit_once('/')?;
+            if action != "drain" && action != "enable" {
+                return None;
+            }
+            Some((http::percent_decode(address), action))
+        };
+        if method != Method::POST {
+            return Some(not_allowed(path, "POST only", "POST"));
+        }
+        Some(match action {
+            None => match crate::reload::reload(&self.shared) {
+                Ok(summary) => json_reply(StatusCode::OK, &summary.to_json()),
+                Err(e @ crate::reload::ReloadError::NoFile) => {
+                    error(StatusCode::CONFLICT, &e.to_string())
+                }
+                Err(e) => json_reply(
+                    StatusCode::BAD_REQUEST,
+                    &json!({
+                        "error": "the configuration was not reloaded; the running one stays",
+                        "problems": e.problems(),
+                    }),
+                ),
+            },
+            Some((address, action)) => self.set_admission(&address, action == "drain"),
+        })
+    }
+
+    /// Drains (`drain`) or enables a server by address.
+    fn set_admission(&self, address: &str, drain: bool) -> Reply {
+        use crate::topology::Admission;
+        let _changes = self.shared.lock_changes();
+        let topology = self.shared.topology();
+        let entry = topology
+            .find(address)
+            .and_then(|i| topology.servers.get(i))
+            .filter(|s| s.admission() != Admission::Removed);
+        let Some(entry) = entry else {
+            return error(StatusCode::NOT_FOUND, &format!("no server {address}"));
+        };
+        let admission = if drain {
+            Admission::Drained
+        } else {
+            Admission::Open
+        };
+        if entry.admission() != admission {
+            entry.set_admission(admission);
+            tracing::info!(server = %entry.address, state = entry.state().as_str(), "set by the admin API");
+        }
+        json_reply(
+            StatusCode::OK,
+            &json!({ "address": entry.address, "state": entry.state().as_str() }),
+        )
+    }
+
     fn status(&self) -> Value {
         let shared = &self.shared;
-        let servers: Vec<Value> = shared
+        let snapshot = shared.snapshot();
+        let servers: Vec<Value> = snapshot
             .topology
             .servers
             .iter()
+            .filter(|s| listed(shared, s))
             .map(|s| {
-                let config = shared.config.servers.get(s.index);
+                let config = snapshot.server_config(s.index);
                 let stats = shared.stats.server(s.index);
                 let (open, idle, in_use) = stats.map(ServerStats::pool).unwrap_or_default();
                 json!({
@@ -213,22 +286,28 @@ impl Admin {
                     "last_check_ms_ago": s.since_last_check().map(|d| d.as_millis() as u64),
                     "weight": s.weight,
                     "read_weight": s.read_weight,
+                    "discovered": s.is_discovered(),
                     "pool": { "open": open, "idle": idle, "in_use": in_use },
                     "queries": stats.map_or(0, |st| st.queries.load(Ordering::Relaxed)),
                     "errors": stats.map_or(0, |st| st.errors.load(Ordering::Relaxed)),
                 })
             })
             .collect();
+        let source = shared.source();
         json!({
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_seconds": self.info.started.elapsed().as_secs(),
             "config": {
-                "path": self.info.config_path,
-                "sha256": self.info.config_hash,
+                "path": source.path.map(|p| p.display().to_string()),
+                "sha256": source.sha256,
             },
             "listen": self.info.listen.to_string(),
             "admin_listen": self.info.admin.to_string(),
             "client_connections": shared.clients.load(Ordering::Relaxed),
+            "reloads": {
+                "ok": shared.stats.reloads_ok.load(Ordering::Relaxed),
+                "error": shared.stats.reloads_failed.load(Ordering::Relaxed),
+            },
             "servers": servers,
         })
     }
@@ -236,6 +315,7 @@ impl Admin {
     fn sessions(&self) -> Value {
         let mut sessions = self.shared.sessions();
         sessions.sort_by_key(|s| s.id);
+        let topology = self.shared.topology();
         let list: Vec<Value> = sessions
             .iter()
             .map(|s| {
@@ -245,7 +325,7 @@ impl Admin {
                     "user": s.user(),
                     "peer": s.peer.to_string(),
                     "state": if running.is_some() { "running" } else { "idle" },
-                    "server": running.and_then(|(i, _)| self.shared.topology.servers.get(i))
+                    "server": running.and_then(|(i, _)| topology.servers.get(i))
                         .map(|e| e.address.clone()),
                     "pinned": s.pinned(),
                 })
@@ -255,17 +335,28 @@ impl Admin {
     }
 }
 
+/// Whether `/status` and `/metrics` show a server: a removed one only until its last
+/// connection closed (meanwhile its state is `draining`).
+pub fn listed(shared: &Shared, server: &crate::topology::ServerEntry) -> bool {
+    server.admission() != crate::topology::Admission::Removed
+        || shared
+            .stats
+            .server(server.index)
+            .is_some_and(|s| s.pool().0 > 0)
+}
+
 /// The router's decision for `sql` in a fresh session of the first configured user.
 pub fn explain(shared: &Shared, sql: &str) -> Value {
     let c = splitrail_router::classify(sql);
-    let user = shared
+    let snapshot = shared.snapshot();
+    let user = snapshot
         .config
         .users
         .first()
         .map(|u| u.user.as_str())
         .unwrap_or("");
     let session = splitrail_router::SessionState::new(user);
-    let d = splitrail_router::route(&c, &session, &shared.policy);
+    let d = splitrail_router::route(&c, &session, &snapshot.policy);
     json!({
         "target": d.target.as_str(),
         "reason": d.reason.to_string(),
@@ -300,8 +391,6 @@ mod tests {
             shared,
             info: ProxyInfo {
                 started: Instant::now(),
-                config_path: None,
-                config_hash: sha256_hex(b""),
                 listen: addr,
                 admin: addr,
             },

@@ -1,7 +1,12 @@
 //! Counters and gauges the admin API reads: per server statements, errors and pool sizes, and
 //! routing decisions by target and reason. Workers write them with relaxed atomic adds (no lock
 //! on the statement path); pools, being per worker, add their changes into the shared gauges.
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+//!
+//! Servers can be added at runtime (reload, discovery), so the per-server counters live in an
+//! append-only list of chunks ([`PerServer`]): growing it never moves a counter, and reading
+//! one is a bounds check and two loads, without a lock.
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use splitrail_router::{Decision, Reason, Target};
 
@@ -51,11 +56,65 @@ fn target_index(t: &Target) -> usize {
     }
 }
 
+/// Chunks of [`PerServer`]: chunk `k` holds `FIRST_CHUNK << k` servers.
+const CHUNKS: usize = 24;
+const FIRST_CHUNK: usize = 8;
+
+/// Per-server counters by server index, append-only: chunk `k` (of `8 << k` entries) is
+/// allocated when the list first grows into it and never moves, so a reference stays valid
+/// while more servers are added. Room for about 134 million servers.
+#[derive(Debug)]
+pub struct PerServer {
+    chunks: [OnceLock<Box<[ServerStats]>>; CHUNKS],
+    len: AtomicUsize,
+}
+
+impl PerServer {
+    fn new() -> Self {
+        PerServer {
+            chunks: std::array::from_fn(|_| OnceLock::new()),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// (chunk, offset) of `index`.
+    fn place(index: usize) -> (usize, usize) {
+        let n = index + FIRST_CHUNK;
+        let chunk =
+            (usize::BITS - 1 - n.leading_zeros()) as usize - FIRST_CHUNK.trailing_zeros() as usize;
+        (chunk, n - (FIRST_CHUNK << chunk))
+    }
+
+    /// Makes room for `servers` servers (never shrinks).
+    fn grow_to(&self, servers: usize) {
+        for index in self.len.load(Ordering::Acquire)..servers {
+            let (chunk, _) = Self::place(index);
+            if chunk >= CHUNKS {
+                return;
+            }
+            self.chunks[chunk].get_or_init(|| {
+                (0..FIRST_CHUNK << chunk)
+                    .map(|_| ServerStats::default())
+                    .collect()
+            });
+        }
+        self.len.fetch_max(servers, Ordering::AcqRel);
+    }
+
+    fn get(&self, index: usize) -> Option<&ServerStats> {
+        if index >= self.len.load(Ordering::Acquire) {
+            return None;
+        }
+        let (chunk, offset) = Self::place(index);
+        self.chunks.get(chunk)?.get()?.get(offset)
+    }
+}
+
 /// All the proxy's counters.
 #[derive(Debug)]
 pub struct Stats {
-    /// Per server, in configuration order.
-    pub servers: Box<[ServerStats]>,
+    /// Per server, by server index.
+    servers: PerServer,
     /// Routing decisions, `TARGETS.len() × REASONS.len()`, target-major.
     routes: Box<[AtomicU64]>,
     /// Reads sent to a replica behind a causal wait.
@@ -63,25 +122,49 @@ pub struct Stats {
     /// Reads that went to the primary because no replica had (or reached in time) the
     /// position they must see.
     pub consistency_fallbacks: AtomicU64,
+    /// Configuration reloads applied.
+    pub reloads_ok: AtomicU64,
+    /// Configuration reloads refused (an invalid file, or one that cannot be read).
+    pub reloads_failed: AtomicU64,
 }
 
 impl Stats {
     /// Zeroed counters for `servers` servers.
     pub fn new(servers: usize) -> Self {
-        Stats {
-            servers: (0..servers).map(|_| ServerStats::default()).collect(),
+        let stats = Stats {
+            servers: PerServer::new(),
             routes: (0..TARGETS.len() * REASONS.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             consistency_waits: AtomicU64::new(0),
             consistency_fallbacks: AtomicU64::new(0),
-        }
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+        };
+        stats.servers.grow_to(servers);
+        stats
     }
 
     /// The counters of server `index`, if it exists.
     #[inline]
     pub fn server(&self, index: usize) -> Option<&ServerStats> {
         self.servers.get(index)
+    }
+
+    /// Makes room for the counters of `servers` servers (added at runtime); existing counters
+    /// stay where they are.
+    pub fn grow_to(&self, servers: usize) {
+        self.servers.grow_to(servers);
+    }
+
+    /// Counts a reload and its result.
+    pub fn reloaded(&self, ok: bool) {
+        let counter = if ok {
+            &self.reloads_ok
+        } else {
+            &self.reloads_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a routing decision.
@@ -144,9 +227,30 @@ mod tests {
         stats.routed(&d);
         stats.routed(&d);
         assert_eq!(stats.routes(), vec![("replica", "plain_read", 2)]);
-        stats.servers[1].statement_done(true);
-        stats.servers[1].statement_done(false);
-        assert_eq!(stats.servers[1].queries.load(Ordering::Relaxed), 2);
-        assert_eq!(stats.servers[1].errors.load(Ordering::Relaxed), 1);
+        let server = stats.server(1).unwrap();
+        server.statement_done(true);
+        server.statement_done(false);
+        assert_eq!(server.queries.load(Ordering::Relaxed), 2);
+        assert_eq!(server.errors.load(Ordering::Relaxed), 1);
+        assert!(stats.server(2).is_none());
+    }
+
+    #[test]
+    fn per_server_counters_grow_without_moving() {
+        assert_eq!(PerServer::place(0), (0, 0));
+        assert_eq!(PerServer::place(7), (0, 7));
+        assert_eq!(PerServer::place(8), (1, 0));
+        assert_eq!(PerServer::place(23), (1, 15));
+        assert_eq!(PerServer::place(24), (2, 0));
+        let stats = Stats::new(3);
+        let first: *const ServerStats = stats.server(2).unwrap();
+        stats.server(2).unwrap().statement_done(false);
+        stats.grow_to(100);
+        assert!(std::ptr::eq(first, stats.server(2).unwrap()));
+        assert_eq!(stats.server(2).unwrap().queries.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.server(99).unwrap().queries.load(Ordering::Relaxed), 0);
+        assert!(stats.server(100).is_none());
+        stats.grow_to(5);
+        assert!(stats.server(99).is_some(), "never shrinks");
     }
 }

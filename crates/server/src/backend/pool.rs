@@ -2,7 +2,8 @@
 //! flags), a limit of open connections per server, and waiting for one to come back.
 //!
 //! Each worker owns its pools (`Rc`, no lock): a session's client and backend sockets are served
-//! by the same thread. A server's `max_size` is shared out among the workers.
+//! by the same thread. A server's `max_size` is shared out among the workers. The limits follow
+//! reloads and discovery ([`Pools::set_limits`]): servers only ever get added, by index.
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -56,12 +57,31 @@ struct Counts {
     open: RefCell<Vec<usize>>,
     /// Acquires waiting for a connection, per server.
     waiting: RefCell<Vec<usize>>,
-    freed: Vec<Notify>,
+    /// Woken when a connection to the server is freed (`Rc`: a waiter keeps its own handle
+    /// while the list grows).
+    freed: RefCell<Vec<Rc<Notify>>>,
     /// The shared gauges this worker's open and idle counts are added to.
     stats: Arc<Stats>,
 }
 
 impl Counts {
+    /// The wake-up of `server`.
+    fn freed(&self, server: usize) -> Option<Rc<Notify>> {
+        self.freed.borrow().get(server).cloned()
+    }
+
+    /// Makes room for `servers` servers.
+    fn grow_to(&self, servers: usize) {
+        let mut open = self.open.borrow_mut();
+        if open.len() < servers {
+            open.resize(servers, 0);
+            self.waiting.borrow_mut().resize(servers, 0);
+            self.freed
+                .borrow_mut()
+                .resize_with(servers, || Rc::new(Notify::new()));
+        }
+    }
+
     /// Adds to the shared open and idle gauges of `server`.
     fn gauge(&self, server: usize, open: i64, idle: i64) {
         if let Some(s) = self.stats.server(server) {
@@ -88,9 +108,21 @@ impl Drop for Slot {
             *n = n.saturating_sub(1);
         }
         self.counts.gauge(self.server, -1, 0);
-        if let Some(freed) = self.counts.freed.get(self.server) {
+        if let Some(freed) = self.counts.freed(self.server) {
             freed.notify_one();
         }
+    }
+}
+
+/// Takes a session's sticky connection if it goes to `server` (and the session is not using
+/// its holder right now).
+fn take_sticky(holder: &Weak<RefCell<Option<Lease>>>, server: usize) -> Option<Lease> {
+    let holder = holder.upgrade()?;
+    let mut slot = holder.try_borrow_mut().ok()?;
+    if slot.as_ref()?.conn.server == server {
+        slot.take()
+    } else {
+        None
     }
 }
 
@@ -118,25 +150,64 @@ pub struct Pools {
     /// Sessions' sticky connections, which an acquire at the limit may take back.
     stealable: RefCell<Vec<Weak<RefCell<Option<Lease>>>>>,
     counts: Rc<Counts>,
-    limits: PoolLimits,
+    /// `Rc`: an acquire keeps the limits it started with across its awaits.
+    limits: RefCell<Rc<PoolLimits>>,
 }
 
 impl Pools {
     /// Empty pools with these limits, publishing their sizes into `stats`.
     pub fn new(limits: PoolLimits, stats: Arc<Stats>) -> Self {
-        let servers = limits.max_per_server.len();
-        Pools {
+        let pools = Pools {
             idle: RefCell::new(HashMap::new()),
             stealable: RefCell::new(Vec::new()),
             seen: RefCell::new(Vec::new()),
             counts: Rc::new(Counts {
-                open: RefCell::new(vec![0; servers]),
-                waiting: RefCell::new(vec![0; servers]),
-                freed: (0..servers).map(|_| Notify::new()).collect(),
+                open: RefCell::new(Vec::new()),
+                waiting: RefCell::new(Vec::new()),
+                freed: RefCell::new(Vec::new()),
                 stats,
             }),
-            limits,
+            limits: RefCell::new(Rc::new(limits.clone())),
+        };
+        pools.set_limits(limits);
+        pools
+    }
+
+    /// New limits (after a reload or a discovered server); `max_per_server` never lists fewer
+    /// servers than before. Connections open beyond a lowered limit close as they come back.
+    pub fn set_limits(&self, limits: PoolLimits) {
+        self.counts.grow_to(limits.max_per_server.len());
+        *self.limits.borrow_mut() = Rc::new(limits);
+    }
+
+    fn limits(&self) -> Rc<PoolLimits> {
+        self.limits.borrow().clone()
+    }
+
+    /// Closes the idle connections to `server` and takes back the ones sessions keep only out
+    /// of stickiness, closing them too (the server is drained or removed). Connections in use
+    /// finish their work and close when they come back. Returns how many were closed.
+    pub fn close_server(&self, server: usize) -> usize {
+        let idle: Vec<(BackendConn, Slot)> = {
+            let mut idle = self.idle.borrow_mut();
+            idle.iter_mut()
+                .filter(|(k, _)| k.server == server)
+                .flat_map(|(_, v)| std::mem::take(v))
+                .collect()
+        };
+        if !idle.is_empty() {
+            self.counts.gauge(server, 0, -(idle.len() as i64));
         }
+        let mut closed = idle.len();
+        drop(idle);
+        let sticky: Vec<Lease> = self
+            .stealable
+            .borrow()
+            .iter()
+            .filter_map(|weak| take_sticky(weak, server))
+            .collect();
+        closed += sticky.len();
+        closed
     }
 
     /// Open connections to `server` in this worker (idle and lent out).
@@ -157,7 +228,7 @@ impl Pools {
     /// Lends a connection for `key`: an idle one, a new one, or the next one given back.
     pub async fn acquire(&self, key: &PoolKey, address: &str, password: &[u8]) -> Result<Lease> {
         self.remember(key);
-        let deadline = Instant::now() + self.limits.acquire_timeout;
+        let deadline = Instant::now() + self.limits().acquire_timeout;
         loop {
             if let Some((conn, slot)) = self.take_idle(key) {
                 return Ok(Lease {
@@ -174,7 +245,7 @@ impl Pools {
             if self.evict_other_idle(key) || self.steal(key.server) {
                 continue;
             }
-            let Some(freed) = self.counts.freed.get(key.server) else {
+            let Some(freed) = self.counts.freed(key.server) else {
                 return Err(Error::NoBackend(format!(
                     "server #{} is unknown",
                     key.server
@@ -218,7 +289,7 @@ impl Pools {
         let pruned: Vec<(BackendConn, Slot)> = {
             let mut idle = self.idle.borrow_mut();
             let list = idle.entry(key.clone()).or_default();
-            let limits = &self.limits;
+            let limits = self.limits();
             let mut keep = Vec::with_capacity(list.len());
             let mut drop_list = Vec::new();
             // Newest last: keep the freshest `min_idle` whatever their age.
@@ -255,7 +326,7 @@ impl Pools {
         mut have: usize,
     ) -> Result<usize> {
         let mut opened = 0;
-        while have < self.limits.min_idle {
+        while have < self.limits().min_idle {
             let Some(slot) = self.reserve(key.server) else {
                 break;
             };
@@ -276,14 +347,15 @@ impl Pools {
         address: &str,
         password: &[u8],
     ) -> Result<Lease> {
+        let limits = self.limits();
         let conn = BackendConn::connect(
             key.server,
             address,
             &key.user,
             password,
             key.flags,
-            self.limits.connect_timeout,
-            &self.limits.tls,
+            limits.connect_timeout,
+            &limits.tls,
         )
         .await?;
         Ok(Lease {
@@ -318,15 +390,11 @@ impl Pools {
 
     /// Takes a sticky connection to `server` away from its session and pools it.
     fn steal(&self, server: usize) -> bool {
-        let victim = self.stealable.borrow().iter().find_map(|weak| {
-            let holder = weak.upgrade()?;
-            let mut slot = holder.try_borrow_mut().ok()?;
-            if slot.as_ref()?.conn.server == server {
-                slot.take()
-            } else {
-                None
-            }
-        });
+        let victim = self
+            .stealable
+            .borrow()
+            .iter()
+            .find_map(|weak| take_sticky(weak, server));
         match victim {
             Some(lease) => {
                 self.release(lease);
@@ -342,8 +410,9 @@ impl Pools {
         while let Some((mut conn, slot)) = list.pop() {
             self.counts.gauge(key.server, 0, -1);
             let now = Instant::now();
-            let stale = now.duration_since(conn.created) > self.limits.max_lifetime
-                || now.duration_since(conn.idle_since) > self.limits.idle_timeout
+            let limits = self.limits.borrow();
+            let stale = now.duration_since(conn.created) > limits.max_lifetime
+                || now.duration_since(conn.idle_since) > limits.idle_timeout
                 || conn.closed_while_idle();
             if !stale {
                 return Some((conn, slot));
@@ -356,7 +425,13 @@ impl Pools {
     fn reserve(&self, server: usize) -> Option<Slot> {
         let mut open = self.counts.open.borrow_mut();
         let n = open.get_mut(server)?;
-        let max = self.limits.max_per_server.get(server).copied().unwrap_or(0);
+        let max = self
+            .limits
+            .borrow()
+            .max_per_server
+            .get(server)
+            .copied()
+            .unwrap_or(0);
         if *n >= max {
             return None;
         }
@@ -400,7 +475,7 @@ impl Pools {
             .or_default()
             .push((conn, slot));
         self.counts.gauge(key.server, 0, 1);
-        if let Some(freed) = self.counts.freed.get(key.server) {
+        if let Some(freed) = self.counts.freed(key.server) {
             freed.notify_one();
         }
     }

@@ -75,7 +75,7 @@ impl Session {
                 KillScope::Connection => "CONNECTION",
             };
             let address = shared
-                .topology
+                .topology()
                 .servers
                 .get(server)
                 .map(|s| s.address.clone())
@@ -86,7 +86,7 @@ impl Session {
                 &self.user,
                 &self.password,
                 ResultFlags::of(self.caps),
-                shared.config.pool.connect_timeout,
+                shared.config().pool.connect_timeout,
                 &shared.tls.backend,
             )
             .await?;
@@ -104,7 +104,7 @@ impl Session {
     /// state as that user. `Ok(false)`: refused, the connection closes (as MySQL does).
     pub(crate) async fn change_user(&mut self, change: ChangeUser<'_>) -> Result<bool> {
         let user = String::from_utf8_lossy(change.user).into_owned();
-        let config = self.worker.shared.config.clone();
+        let config = self.worker.shared.config();
         let verdict = authenticate(
             &mut self.client,
             &config,

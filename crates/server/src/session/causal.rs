@@ -26,8 +26,9 @@ impl Session {
     /// What the read being routed must see, from the consistency mode, the session's and the
     /// proxy's writes, and a `min_gtid` hint (`self.min_gtid`, consumed).
     pub(crate) fn read_requirement(&mut self) -> Requirement {
+        let view = self.worker.view();
         let shared = &self.worker.shared;
-        let routing = &shared.config.routing;
+        let routing = &view.config.routing;
         let hint = match self.min_gtid.take().map(|text| GtidSet::parse(&text)) {
             None => None,
             Some(Ok(set)) => Some(set),
@@ -75,7 +76,8 @@ impl Session {
     /// when it is known to have applied what the read must see, else another replica that has,
     /// else the pick with a causal wait (`self.causal_wait`), else the primary.
     pub(crate) fn read_server(&mut self, primary: usize) -> usize {
-        let topology = &self.worker.shared.topology;
+        let view = self.worker.view();
+        let topology = &view.topology;
         let pick = self
             .worker
             .balancer
@@ -108,14 +110,7 @@ impl Session {
         }) {
             return other.index;
         }
-        if self
-            .worker
-            .shared
-            .config
-            .routing
-            .causal_read_timeout
-            .is_zero()
-        {
+        if view.config.routing.causal_read_timeout.is_zero() {
             self.worker.shared.stats.consistency_fallback();
             return primary;
         }
@@ -134,7 +129,8 @@ impl Session {
         payload: &Bytes,
     ) -> Result<bool> {
         let shared = self.worker.shared.clone();
-        let timeout = shared.config.routing.causal_read_timeout;
+        let view = self.worker.view();
+        let timeout = view.config.routing.causal_read_timeout;
         let Some(sql) = wait_sql(&lease.conn.server_version, required, timeout) else {
             shared.stats.consistency_fallback();
             return Ok(false);
@@ -146,7 +142,7 @@ impl Session {
         shared.stats.consistency_wait();
         let answer = lease.conn.read_value().await?;
         if matches!(&answer, Ok(Some(v)) if v == "0") {
-            if let Some(server) = shared.topology.servers.get(lease.conn.server) {
+            if let Some(server) = view.topology.servers.get(lease.conn.server) {
                 server.note_applied(required);
             }
             return Ok(true);
@@ -184,11 +180,10 @@ impl Session {
         &mut self,
         since: &mut Option<Instant>,
     ) -> Result<()> {
-        let shared = self.worker.shared.clone();
-        if shared.topology.writable_primary().is_some() {
+        if self.worker.view().topology.writable_primary().is_some() {
             return Ok(());
         }
-        let timeout = shared.config.routing.failover_timeout;
+        let timeout = self.worker.view().config.routing.failover_timeout;
         let started = *since.get_or_insert_with(|| {
             info!(
                 ?timeout,
@@ -197,7 +192,7 @@ impl Session {
             Instant::now()
         });
         loop {
-            if shared.topology.writable_primary().is_some() {
+            if self.worker.view().topology.writable_primary().is_some() {
                 return Ok(());
             }
             if started.elapsed() >= timeout || self.info.is_killed() {
@@ -212,7 +207,7 @@ impl Session {
 
     /// Whether the failover wait that started at `since` still has time left.
     pub(crate) fn failover_time_left(&self, since: Option<Instant>) -> bool {
-        let timeout = self.worker.shared.config.routing.failover_timeout;
+        let timeout = self.worker.view().config.routing.failover_timeout;
         since.is_none_or(|s| s.elapsed() < timeout) && !timeout.is_zero()
     }
 

@@ -110,7 +110,7 @@ impl Session {
             self.put_back(lease);
             return self.send_backend_err(&err).await;
         }
-        let max = self.worker.shared.config.pool.max_prepared_statements as usize;
+        let max = self.worker.view().config.pool.max_prepared_statements as usize;
         let result = prepare_on(&mut lease.conn, &sql, max, true).await;
         let prepared = match result {
             Ok(p) => p,
@@ -186,7 +186,7 @@ impl Session {
                 .send_err(code::ER_UNKNOWN_ERROR, &self.reject_message(&c))
                 .await;
         };
-        let max = self.worker.shared.config.pool.max_prepared_statements as usize;
+        let max = self.worker.view().config.pool.max_prepared_statements as usize;
         let build = async |lease: &mut Lease| -> Result<Result<Bytes, ErrPacket>> {
             let backend = match backend_stmt(&mut lease.conn, &sql, max).await? {
                 Ok(s) => s,
@@ -247,7 +247,7 @@ impl Session {
 
     /// Where a statement goes, or `None` when a rule rejects it.
     fn choice_for(&mut self, c: &Classification) -> Option<Choice> {
-        let decision = route(c, &self.state, &self.worker.shared.policy);
+        let decision = route(c, &self.state, &self.worker.view().policy);
         self.max_lag = decision.max_lag;
         self.min_gtid = decision.min_gtid.clone();
         debug!(
@@ -265,7 +265,7 @@ impl Session {
     }
 
     fn reject_message(&self, c: &Classification) -> String {
-        match route(c, &self.state, &self.worker.shared.policy).target {
+        match route(c, &self.state, &self.worker.view().policy).target {
             Target::Reject(m) => m,
             _ => "rejected by a routing rule".into(),
         }

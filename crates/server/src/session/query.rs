@@ -60,7 +60,7 @@ impl Session {
                 )
                 .await;
         }
-        let decision = route(&c, &self.state, &self.worker.shared.policy);
+        let decision = route(&c, &self.state, &self.worker.view().policy);
         self.worker.shared.stats.routed(&decision);
         debug!(
             target = decision.target.as_str(),
@@ -266,7 +266,7 @@ impl Session {
         let shared = self.worker.shared.clone();
         if classification.is_some_and(|c| !c.analysis.is_read())
             && !shared.causal.gtids_seen()
-            && Some(lease.conn.server) == shared.topology.primary()
+            && Some(lease.conn.server) == self.worker.view().topology.primary()
         {
             self.write_mark = shared.causal.write_sent();
         }
@@ -334,7 +334,7 @@ impl Session {
     /// read balancing for a moment so a replay goes elsewhere.
     fn suspect(&self, server: usize, error: &Error) {
         if matches!(error, Error::BackendIo { .. })
-            && let Some(entry) = self.worker.shared.topology.servers.get(server)
+            && let Some(entry) = self.worker.view().topology.servers.get(server)
         {
             entry.set_healthy(false);
         }
@@ -426,7 +426,8 @@ impl Session {
 
     /// A connection for `choice`: the held one, the sticky one, a kept one, or a pooled one.
     pub(crate) async fn lease_for(&mut self, choice: Choice) -> Result<Lease> {
-        let topology = &self.worker.shared.topology;
+        let view = self.worker.view();
+        let topology = &view.topology;
         let primary = topology
             .primary()
             .ok_or_else(|| Error::NoBackend("no primary is configured or known".into()))?;
@@ -462,7 +463,8 @@ impl Session {
 
     async fn acquire(&mut self, server: usize) -> Result<Lease> {
         let shared = self.worker.shared.clone();
-        let entry = shared
+        let view = self.worker.view();
+        let entry = view
             .topology
             .servers
             .get(server)
@@ -480,7 +482,7 @@ impl Session {
         {
             Ok(lease) => {
                 entry.set_healthy(true);
-                if Some(server) == shared.topology.primary() {
+                if Some(server) == view.topology.primary() {
                     shared.set_server_version(&lease.conn.server_version);
                 }
                 Ok(lease)
