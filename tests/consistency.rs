@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Bed, MONITOR_USER, connect, one, opts_for, run, table};
+use common::{Bed, MONITOR_USER, ProxyProcess, connect, get, one, opts_for, run, table};
 use mysql_async::OptsBuilder;
 use mysql_async::prelude::*;
 
@@ -189,7 +189,7 @@ async fn global_and_session_consistency_read_no_stale_rows_while_replication_lag
         global_new.on_replica + global_same.on_replica > 0,
         "no read reached the replica"
     );
-    let metrics = reqwest_metrics(&bed);
+    let metrics = metrics_of(&bed);
     assert!(
         metric(&metrics, "splitrail_consistency_waits_total") > 0,
         "{metrics}"
@@ -265,18 +265,18 @@ async fn a_read_whose_replica_cannot_catch_up_in_time_goes_to_the_primary() {
     let other: u32 = one(&mut plain, "SELECT @@server_id").await;
     assert_ne!(other, primary);
     delay(&bed, 0);
-    let metrics = reqwest_metrics(&bed);
+    let metrics = metrics_of(&bed);
     assert!(metric(&metrics, "splitrail_consistency_primary_fallbacks_total") >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_consistency_token_gives_read_your_writes_through_another_proxy() {
+async fn the_consistency_token_gives_read_your_writes_through_another_proxy_process() {
     let bed = Bed::own(1, &yaml("global", ""));
     let primary = bed.primary().server_id();
     let t = create_table(&bed).await;
-    // The second proxy knows nothing of the first one's writes.
-    let other = bed.another_proxy(&yaml("eventual", ", causal_read_timeout: 300ms"));
-    let mut theirs = connect(opts_for(&other)).await;
+    // The second proxy, a process of its own, knows nothing of the first one's writes.
+    let other = ProxyProcess::start(&bed, &yaml("eventual", ", causal_read_timeout: 300ms"));
+    let mut theirs = connect(other.opts()).await;
 
     let mut mine = bed.conn().await;
     let none: Option<String> = one(&mut mine, "SELECT splitrail_last_gtid()").await;
@@ -316,18 +316,8 @@ async fn the_consistency_token_gives_read_your_writes_through_another_proxy() {
 }
 
 /// The proxy's `/metrics` text.
-fn reqwest_metrics(bed: &Bed) -> String {
-    let addr = bed.proxy.admin_addr();
-    let mut stream = std::net::TcpStream::connect(addr).expect("admin connect");
-    use std::io::{Read, Write};
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let mut out = String::new();
-    stream.read_to_string(&mut out).expect("response");
-    out
+fn metrics_of(bed: &Bed) -> String {
+    get(bed.proxy.admin_addr(), "/metrics").body
 }
 
 /// The value of an unlabelled metric.

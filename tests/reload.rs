@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Bed, MONITOR_USER, connect, get, request, server_id, wait_reads_on, wait_until};
+use common::{
+    Bed, MONITOR_USER, ProxyProcess, connect, get, request, server_id, wait_reads_on, wait_until,
+};
 use mysql_async::OptsBuilder;
 use serde_json::Value;
 
@@ -332,4 +334,35 @@ fn server_endpoints_ask_for_the_token_and_reload_needs_a_file() {
             .contains("without a configuration file")
     );
     proxy.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_running_binarys_file() {
+    let bed = Bed::shared();
+    let proxy = ProxyProcess::start(&bed, &monitor_yaml());
+    // An unchanged file: only the signal can cause this reload.
+    proxy.signal("HUP");
+    tokio::task::block_in_place(|| {
+        wait_until("a reload after SIGHUP", WAIT, || {
+            get(proxy.admin, "/metrics")
+                .body
+                .lines()
+                .any(|l| l == "splitrail_reloads_total{result=\"ok\"} 1")
+        })
+    });
+    // A broken file and SIGHUP: counted as a failed reload; the proxy keeps serving.
+    let text = std::fs::read_to_string(proxy.config_path()).expect("reading proxy.yaml");
+    std::fs::write(
+        proxy.config_path(),
+        text.replace("role: replica", "role: replica, weight: 0"),
+    )
+    .expect("writing proxy.yaml");
+    proxy.signal("HUP");
+    tokio::task::block_in_place(|| {
+        wait_until("a failed reload after SIGHUP", WAIT, || {
+            metric(proxy.admin, "splitrail_reloads_total{result=\"error\"}") >= 1.0
+        })
+    });
+    let mut conn = connect(proxy.opts()).await;
+    assert!(server_id(&mut conn).await > 0);
 }

@@ -543,3 +543,96 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) 
 pub fn get(addr: SocketAddr, path: &str) -> Answer {
     request(addr, "GET", path, None)
 }
+
+/// The `splitrail` binary running as a process of its own in front of a bed's cluster, from a
+/// `proxy.yaml` in a temporary directory; stopped with SIGTERM when dropped.
+pub struct ProxyProcess {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    /// Where MySQL clients connect.
+    pub port: u16,
+    /// The admin API.
+    pub admin: SocketAddr,
+}
+
+impl ProxyProcess {
+    /// Starts the binary with the harness's configuration for `bed`'s servers plus
+    /// `extra_yaml`, and waits until it accepts clients.
+    pub fn start(bed: &Bed, extra_yaml: &str) -> ProxyProcess {
+        let free = || splitrail_testbed::free_port().expect("a free port");
+        let (port, admin_port) = (free(), free());
+        let servers: Vec<&Server> = bed.cluster().servers().iter().collect();
+        let yaml = proxy_yaml(bed.cluster(), &servers, extra_yaml, false)
+            .replace(
+                "listen: 127.0.0.1:0\n",
+                &format!("listen: 127.0.0.1:{port}\n"),
+            )
+            .replace(
+                "admin: { listen: 127.0.0.1:0 }",
+                &format!("admin: {{ listen: 127.0.0.1:{admin_port} }}"),
+            );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("proxy.yaml");
+        std::fs::write(&file, yaml).expect("writing proxy.yaml");
+        let child = Command::new(env!("CARGO_BIN_EXE_splitrail"))
+            .arg("--config")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting splitrail");
+        let proxy = ProxyProcess {
+            child,
+            dir,
+            port,
+            admin: SocketAddr::from(([127, 0, 0, 1], admin_port)),
+        };
+        wait_until(
+            "the proxy process accepts clients",
+            Duration::from_secs(30),
+            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+        proxy
+    }
+
+    /// Its `proxy.yaml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("proxy.yaml")
+    }
+
+    /// Options for a client of this proxy as `app`.
+    pub fn opts(&self) -> OptsBuilder {
+        OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.port)
+            .user(Some("app"))
+            .pass(Some("app"))
+            .db_name(Some("app"))
+            .prefer_socket(false)
+    }
+
+    /// Sends it a signal (`kill -<signal>`).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
