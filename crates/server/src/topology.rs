@@ -51,6 +51,9 @@ pub struct ServerEntry {
     /// What the server is known to have applied: the monitor's last reading, raised by every
     /// successful causal wait there. A lower bound (positions only grow), read by causal reads.
     applied: Mutex<GtidSet>,
+    /// Until when ([`clock_ms`]) reads that need a position the server is not known to have
+    /// skip it rather than wait: a causal wait there just timed out, so the next would too.
+    no_wait_until: AtomicU64,
     /// Whether it takes new work: an [`Admission`] as `u8`. Set by the admin API and reloads,
     /// never by the monitor, so a manual drain outlives every check.
     admission: AtomicU8,
@@ -146,6 +149,7 @@ impl ServerEntry {
             last_check: AtomicU64::new(0),
             gtid: Mutex::new(String::new()),
             applied: Mutex::new(GtidSet::default()),
+            no_wait_until: AtomicU64::new(0),
             admission: AtomicU8::new(Admission::Open as u8),
             discovered: false,
         }
@@ -184,6 +188,7 @@ impl ServerEntry {
             last_check: AtomicU64::new(self.last_check.load(Ordering::Relaxed)),
             gtid: Mutex::new(self.gtid()),
             applied: Mutex::new(self.applied.lock().map(|a| a.clone()).unwrap_or_default()),
+            no_wait_until: AtomicU64::new(self.no_wait_until.load(Ordering::Relaxed)),
             admission: AtomicU8::new(self.admission.load(Ordering::Relaxed)),
             discovered,
         }
@@ -311,6 +316,18 @@ impl ServerEntry {
         if let Ok(mut applied) = self.applied.lock() {
             applied.merge(position);
         }
+    }
+
+    /// Records that a causal wait here timed out after `waited`: for as long again, reads that
+    /// would have to wait here go elsewhere at once.
+    pub fn wait_timed_out(&self, waited: Duration) {
+        let until = clock_ms() + (waited.as_millis() as u64).max(1);
+        self.no_wait_until.store(until, Ordering::Relaxed);
+    }
+
+    /// Whether a read may wait here for a position (no wait timed out here just now).
+    pub fn waitable(&self) -> bool {
+        clock_ms() >= self.no_wait_until.load(Ordering::Relaxed)
     }
 
     /// Records the outcome of a connection attempt: a failure leaves the server out of read
@@ -566,6 +583,9 @@ mod tests {
         assert!(r.has_applied(&pos("0-1-6")));
         r.record_check(true, 0, "0-1-7");
         assert!(!r.has_applied(&pos("0-1-9")));
+        assert!(r.waitable());
+        r.wait_timed_out(Duration::from_secs(60));
+        assert!(!r.waitable());
     }
 
     #[test]

@@ -74,7 +74,8 @@ impl Session {
 
     /// The server for a read, given its requirement (`self.requirement`): the balancer's pick
     /// when it is known to have applied what the read must see, else another replica that has,
-    /// else the pick with a causal wait (`self.causal_wait`), else the primary.
+    /// else the pick with a causal wait (`self.causal_wait`) — unless a wait there just timed
+    /// out, or waits are off — else the primary.
     pub(crate) fn read_server(&mut self, primary: usize) -> usize {
         let view = self.worker.view();
         let topology = &view.topology;
@@ -94,11 +95,10 @@ impl Session {
         let Some(pick) = pick.filter(|&s| s != primary) else {
             return primary;
         };
-        if topology
-            .servers
-            .get(pick)
-            .is_some_and(|s| s.has_applied(required))
-        {
+        let Some(picked) = topology.servers.get(pick) else {
+            return primary;
+        };
+        if picked.has_applied(required) {
             return pick;
         }
         let max_lag_ms = self.max_lag.map(|d| d.as_millis() as u64);
@@ -110,7 +110,7 @@ impl Session {
         }) {
             return other.index;
         }
-        if view.config.routing.causal_read_timeout.is_zero() {
+        if view.config.routing.causal_read_timeout.is_zero() || !picked.waitable() {
             self.worker.shared.stats.consistency_fallback();
             return primary;
         }
@@ -161,6 +161,9 @@ impl Session {
             ),
         }
         shared.stats.consistency_fallback();
+        if let (Ok(_), Some(server)) = (&answer, view.topology.servers.get(lease.conn.server)) {
+            server.wait_timed_out(timeout);
+        }
         // The read ran on a replica that had not caught up: its answer is dropped. A statement
         // that left state behind (a transaction, a cursor) takes its connection with it.
         let command = payload.first().copied().unwrap_or(cmd::QUERY);
