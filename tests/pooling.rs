@@ -151,3 +151,43 @@ async fn min_idle_connections_are_kept_open() {
         )
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn found_rows_keeps_its_connection_while_other_sessions_wait_for_one() {
+    // One connection per server per worker: other sessions queue for it and would take the
+    // session's last connection as soon as it is idle.
+    let bed = Bed::own(1, "pool: { max_size: 2 }");
+    let mut conn = bed.conn().await;
+    run(&mut conn, "CREATE TABLE app.rows20 (id INT PRIMARY KEY)").await;
+    run(
+        &mut conn,
+        "INSERT INTO app.rows20 SELECT seq FROM seq_1_to_20",
+    )
+    .await;
+    bed.caught_up();
+    for _ in 0..3 {
+        run(
+            &mut conn,
+            "SELECT SQL_CALC_FOUND_ROWS id FROM app.rows20 ORDER BY id LIMIT 2",
+        )
+        .await;
+        let others: Vec<_> = (0..10)
+            .map(|_| {
+                let opts = bed.opts();
+                tokio::spawn(async move {
+                    let mut c = common::connect(opts).await;
+                    // On the primary, where the session's SELECT ran.
+                    let sql = "SELECT COUNT(*) FROM app.rows20 /* splitrail:primary */";
+                    let n: i64 = one(&mut c, sql).await;
+                    assert_eq!(n, 20);
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let found: i64 = one(&mut conn, "SELECT FOUND_ROWS()").await;
+        assert_eq!(found, 20, "FOUND_ROWS() ran on another connection");
+        for o in others {
+            o.await.expect("another session");
+        }
+    }
+}

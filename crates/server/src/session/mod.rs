@@ -86,6 +86,10 @@ pub struct Session {
     pub(crate) requirement: Requirement,
     /// A causal wait to send before the statement on the chosen replica.
     pub(crate) causal_wait: Option<Arc<GtidSet>>,
+    /// The last statement left a result on its connection that the next may ask for
+    /// (`SQL_CALC_FOUND_ROWS` → `FOUND_ROWS()`): the connection is kept for one statement, so
+    /// no other session can take it in between.
+    pub(crate) keep_for_next: bool,
 }
 
 /// What to do after a command.
@@ -139,6 +143,7 @@ impl Session {
             min_gtid: None,
             requirement: Requirement::None,
             causal_wait: None,
+            keep_for_next: false,
         }
     }
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use splitrail_protocol::command::code as cmd;
 use splitrail_protocol::response::{ErrPacket, code};
 use splitrail_protocol::{End, StatusFlags};
-use splitrail_router::{Classification, Kind, ServerStatus, Target, route};
+use splitrail_router::{Classification, Effects, Kind, ServerStatus, Target, route};
 use tracing::{debug, warn};
 
 use super::Session;
@@ -366,9 +366,11 @@ impl Session {
         if status.contains(StatusFlags::SERVER_STATUS_LAST_ROW_SENT) {
             self.cursor_open = false;
         }
+        self.keep_for_next = false;
         if !matches!(done.completion.end, End::Err { .. })
             && let Some(c) = c
         {
+            self.keep_for_next = c.effects().contains(Effects::SESSION_FUNCTION);
             self.state.apply_statement(c);
             if c.analysis.kinds().any(|k| matches!(k, Kind::Prepare(_))) {
                 self.sql_prepared = true;
@@ -417,6 +419,7 @@ impl Session {
             || self.state.user_variables().next().is_some()
             || self.sql_prepared
             || self.cursor_open
+            || self.keep_for_next
     }
 
     /// The connection the session used last, if it still has it.
