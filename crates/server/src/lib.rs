@@ -22,7 +22,8 @@
 //!   response relay.
 //! - [`backend`]: backend connections (the proxy as a MySQL client) and per-worker pools.
 //! - [`monitor`]: the per-server health, role and replication-lag checks.
-//! - [`topology`]: the backend servers, their roles and health, read balancing.
+//! - [`topology`]: the backend servers, their roles and health.
+//! - [`balance`]: read balancing over them (one balancer per worker).
 //! - [`io`]: a framed packet stream over a socket.
 //! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
 //! - [`admin`]: the admin HTTP API (`/status`, `/sessions`, `/explain`, `/metrics`) and the
@@ -33,6 +34,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod balance;
 pub mod client;
 pub mod config;
 pub mod error;

@@ -13,9 +13,10 @@ use splitrail_router::{ClassifierCache, Policy};
 
 use crate::admin::Stats;
 use crate::backend::{PoolLimits, Pools};
+use crate::balance::Balancer;
 use crate::config::{Config, PoolMode};
 use crate::tls::Tls;
-use crate::topology::{Balancer, Topology};
+use crate::topology::Topology;
 
 /// State shared by every worker.
 #[derive(Debug)]
