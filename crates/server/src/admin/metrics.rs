@@ -138,6 +138,7 @@ mod tests {
             reason: splitrail_router::Reason::PlainRead,
             max_lag: None,
             min_gtid: None,
+            hash_key: None,
         });
         let text = render_metrics(&shared, 12.5);
         for line in [

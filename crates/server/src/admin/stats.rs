@@ -123,6 +123,7 @@ mod tests {
             reason: Reason::PlainRead,
             max_lag: None,
             min_gtid: None,
+            hash_key: None,
         };
         stats.routed(&d);
         stats.routed(&d);
