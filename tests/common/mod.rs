@@ -69,20 +69,32 @@ impl Bed {
     pub fn own_auto(replicas: usize, extra_yaml: &str) -> Bed {
         let cluster = Cluster::start(ClusterConfig::with_replicas(replicas))
             .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
-        Bed::start_with(Backends::Own(Box::new(cluster)), extra_yaml, true)
+        Bed::start_with(Backends::Own(Box::new(cluster)), extra_yaml, true, &[])
+    }
+
+    /// The binary's shared cluster with `replicas` replicas behind a new proxy whose server
+    /// entries get `servers[i]` (e.g. `"weight: 3"`, for the servers in [`Cluster::servers`]
+    /// order: primary first) and whose configuration gets `extra_yaml`.
+    pub fn shared_with(replicas: usize, servers: &[&str], extra_yaml: &str) -> Bed {
+        Bed::start_with(
+            Backends::Shared(shared_cluster(replicas)),
+            extra_yaml,
+            false,
+            servers,
+        )
     }
 
     fn start(backends: Backends, extra_yaml: &str) -> Bed {
-        Bed::start_with(backends, extra_yaml, false)
+        Bed::start_with(backends, extra_yaml, false, &[])
     }
 
-    fn start_with(backends: Backends, extra_yaml: &str, auto: bool) -> Bed {
+    fn start_with(backends: Backends, extra_yaml: &str, auto: bool, servers: &[&str]) -> Bed {
         let cluster = match &backends {
             Backends::Shared(c) => *c,
             Backends::Own(c) => &**c,
         };
         create_monitor_user(cluster);
-        let yaml = proxy_yaml(cluster, extra_yaml, auto);
+        let yaml = proxy_yaml(cluster, extra_yaml, auto, servers);
         let config = Config::from_yaml_str(&yaml)
             .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
         let proxy = splitrail_server::start(config)
@@ -217,7 +229,8 @@ fn create_monitor_user(cluster: &Cluster) {
 /// [`MONITOR_USER`] (the monitor's, unless `extra_yaml` sets `monitor`), the cluster's servers
 /// with their current roles (all `auto` with `auto`), pool of 10 per server unless `extra_yaml`
 /// sets `pool`, and no drain on shutdown (a test's clients may still be connected when it drops).
-fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool) -> String {
+/// `servers[i]` is added to the i-th server's entry.
+fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool, servers: &[&str]) -> String {
     let mut yaml = String::from(
         "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nshutdown_timeout: 0s\nusers:\n",
     );
@@ -232,7 +245,7 @@ fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool) -> String {
     );
     yaml.push_str("servers:\n");
     let primary = cluster.primary().port();
-    for server in cluster.servers() {
+    for (i, server) in cluster.servers().iter().enumerate() {
         let role = if auto {
             "auto"
         } else if server.port() == primary {
@@ -240,9 +253,13 @@ fn proxy_yaml(cluster: &Cluster, extra_yaml: &str, auto: bool) -> String {
         } else {
             "replica"
         };
+        let extra = match servers.get(i) {
+            Some(extra) => format!(", {extra}"),
+            None => String::new(),
+        };
         let _ = writeln!(
             yaml,
-            "  - {{ address: '{}', role: {role} }}",
+            "  - {{ address: '{}', role: {role}{extra} }}",
             server.address()
         );
     }

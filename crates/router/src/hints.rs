@@ -135,9 +135,9 @@ fn is_hash_key(v: &str) -> bool {
 /// The 64-bit hash of a balancing key (a `hash_key` hint, a user name, a client address):
 /// FNV-1a, finished with splitmix64 so nearby keys land far apart. Stable across processes and
 /// versions of this crate, so several proxies send the same key to the same replica.
-pub fn key_hash(key: &str) -> u64 {
+pub fn key_hash(key: impl AsRef<[u8]>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
+    for &b in key.as_ref() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(key_hash(""), 17_665_956_581_633_026_203);
         assert_eq!(key_hash("tenant-7"), 15_280_894_449_078_724_506);
         let high_bits: std::collections::HashSet<u64> = (0..64)
-            .map(|i| key_hash(&format!("user{i}")) >> 60)
+            .map(|i| key_hash(format!("user{i}")) >> 60)
             .collect();
         assert!(high_bits.len() > 8, "{high_bits:?}");
     }

@@ -1,17 +1,11 @@
 //! Which configured features this build does not provide yet. A setting that would silently do
 //! nothing is refused at start (with its key), and a default that is not fully enforced yet is
 //! logged once, so nobody relies on behaviour the proxy does not have.
-use crate::config::{Balance, Config, Consistency, PoolMode};
+use crate::config::{Config, Consistency, PoolMode};
 
 /// Settings the proxy refuses, as `key: why` lines.
 pub fn refused(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    if config.routing.balance != Balance::RoundRobin {
-        out.push(format!(
-            "routing.balance: {:?} is not implemented yet (round_robin is)",
-            config.routing.balance
-        ));
-    }
     if config.monitor.discovery {
         out.push("monitor.discovery: replica discovery is not implemented yet".to_string());
     }

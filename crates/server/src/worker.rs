@@ -295,7 +295,7 @@ impl Worker {
         Worker {
             pools: Pools::new(limits, shared.stats.clone()),
             router: RefCell::new(ClassifierCache::default()),
-            balancer: RefCell::new(Balancer::default()),
+            balancer: RefCell::new(Balancer::new(config.routing.balance, shared.stats.clone())),
             shared,
         }
     }

@@ -129,8 +129,8 @@ mod tests {
     #[test]
     fn text_format_has_every_family_with_its_samples() {
         let shared = crate::admin::tests::shared("");
-        shared.stats.servers[1].statement_done(false);
-        shared.stats.servers[1].statement_done(true);
+        shared.stats.begin(1).done(false);
+        shared.stats.begin(1).done(true);
         shared.stats.servers[0].open.fetch_add(3, Ordering::Relaxed);
         shared.stats.servers[0].idle.fetch_add(1, Ordering::Relaxed);
         shared.stats.routed(&splitrail_router::Decision {

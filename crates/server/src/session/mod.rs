@@ -16,12 +16,15 @@ use splitrail_protocol::command::SetOption;
 use splitrail_protocol::response::{EofPacket, ErrPacket, ErrorCode, OkPacket, code};
 use splitrail_protocol::{CapabilityFlags, Command, StatusFlags};
 use splitrail_router::SessionState;
+use splitrail_router::hints::key_hash;
 use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::backend::{Lease, ResultFlags, Sticky};
+use crate::balance::ReadRequest;
 use crate::client::ClientIo;
 use crate::client::handshake::Accepted;
+use crate::config::{Balance, HashKey};
 use crate::error::{Error, Result};
 use crate::io::ReadError;
 use crate::worker::{SessionInfo, Worker};
@@ -65,6 +68,8 @@ pub struct Session {
     pub(crate) sql_prepared: bool,
     /// The replica lag the statement being routed accepts (its decision's `max_lag`).
     pub(crate) max_lag: Option<std::time::Duration>,
+    /// The `hash_key` hint of the statement being routed (its decision's `hash_key`).
+    pub(crate) hash_hint: Option<u64>,
     /// Prepared statements by the client's statement id.
     pub(crate) stmts: HashMap<u32, prepared::ClientStmt>,
     /// The last client statement id handed out.
@@ -117,6 +122,7 @@ impl Session {
             sticky,
             sql_prepared: false,
             max_lag: None,
+            hash_hint: None,
             stmts: HashMap::new(),
             next_stmt_id: 0,
             last_insert_id: 0,
@@ -279,6 +285,27 @@ impl Session {
             }
         }
         Ok(Next::Continue)
+    }
+
+    /// What a read of this session asks of the balancer (no `accept` filter).
+    pub(crate) fn read_request(&self) -> ReadRequest<'static> {
+        let routing = &self.worker.shared.config.routing;
+        let hash_key = (routing.balance == Balance::Hash).then(|| {
+            let by_addr = || match self.info.peer.ip() {
+                std::net::IpAddr::V4(ip) => key_hash(ip.octets()),
+                std::net::IpAddr::V6(ip) => key_hash(ip.octets()),
+            };
+            match routing.hash_key {
+                HashKey::ClientAddr => by_addr(),
+                HashKey::User => key_hash(self.user.as_bytes()),
+                HashKey::Hint => self.hash_hint.unwrap_or_else(by_addr),
+            }
+        });
+        ReadRequest {
+            max_lag: self.max_lag,
+            hash_key,
+            accept: None,
+        }
     }
 
     /// Closes every backend connection the session holds (a transaction in progress is rolled

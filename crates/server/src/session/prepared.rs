@@ -249,6 +249,7 @@ impl Session {
     fn choice_for(&mut self, c: &Classification) -> Option<Choice> {
         let decision = route(c, &self.state, &self.worker.shared.policy);
         self.max_lag = decision.max_lag;
+        self.hash_hint = decision.hash_key;
         debug!(
             target = decision.target.as_str(),
             reason = decision.reason.as_str(),

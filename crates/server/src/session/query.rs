@@ -72,6 +72,7 @@ impl Session {
             Target::Replica => Choice::Read,
         };
         self.max_lag = decision.max_lag;
+        self.hash_hint = decision.hash_key;
         self.execute(choice, payload, Some(&c)).await
     }
 
@@ -228,6 +229,8 @@ impl Session {
         let command = payload.first().copied().unwrap_or(cmd::QUERY);
         self.info
             .set_running(Some((lease.conn.server, lease.conn.thread_id)));
+        let worker = self.worker.clone();
+        let in_flight = worker.shared.stats.begin(lease.conn.server);
         let result = match lease.conn.send_command(payload).await {
             Ok(()) => {
                 lease.conn.tracker.start(command);
@@ -236,13 +239,11 @@ impl Session {
             Err(error) => Err(RelayError::Backend { error, sent: None }),
         };
         self.info.set_running(None);
-        if let Some(stats) = self.worker.shared.stats.server(lease.conn.server) {
-            stats.statement_done(match &result {
-                Ok(done) => matches!(done.completion.end, End::Err { .. }),
-                Err(RelayError::Backend { .. }) => true,
-                Err(RelayError::Client(_)) => false, // the client left, not the server's fault
-            });
-        }
+        in_flight.done(match &result {
+            Ok(done) => matches!(done.completion.end, End::Err { .. }),
+            Err(RelayError::Backend { .. }) => true,
+            Err(RelayError::Client(_)) => false, // the client left, not the server's fault
+        });
         match result {
             Ok(done) => {
                 self.learn(classification, &done, &mut lease);
@@ -392,7 +393,7 @@ impl Session {
                 .worker
                 .balancer
                 .borrow_mut()
-                .pick_read(topology, self.max_lag)
+                .pick_read(topology, &self.read_request())
                 .unwrap_or(primary),
         };
         if let Some(lease) = sticky {
