@@ -81,7 +81,7 @@ pub mod policy;
 pub mod route;
 pub mod session;
 
-pub use cache::{CacheStats, ClassifierCache};
+pub use cache::{CacheStats, ClassifierCache, IdentityHasher};
 pub use classify::{Analysis, Classification, classify, classify_bytes};
 pub use digest::Digest;
 pub use hints::{HintRoute, Hints};

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::Notify;
@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use splitrail_router::{ClassifierCache, Policy};
 
 use crate::admin::Stats;
+use crate::admin::digests::Digests;
 use crate::backend::{PoolLimits, Pools};
 use crate::balance::Balancer;
 use crate::config::{Config, PoolMode};
@@ -39,6 +40,8 @@ pub struct Shared {
     pub tls: Tls,
     /// Counters for the admin API (relaxed atomics).
     pub stats: Arc<Stats>,
+    /// Per statement shape statistics (each worker writes its own shard).
+    pub digests: Digests,
 }
 
 /// What other sessions may need to know about a session: who it is, what backend statement it
@@ -58,8 +61,52 @@ pub struct SessionInfo {
     killed: AtomicBool,
     /// Wakes the session when it is killed while waiting for the client.
     pub kill_signal: Notify,
-    /// Whether the session holds a backend connection it must keep (transaction, locks …).
-    pinned: AtomicBool,
+    /// Why the session holds a backend connection it must keep: a [`PinReason`] + 1, 0 when
+    /// it holds none.
+    pinned: AtomicU8,
+}
+
+/// Why a session keeps its backend connection instead of giving it back to the pool: it holds
+/// state no other connection has. When several apply, the first in this order is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PinReason {
+    /// A transaction is open.
+    Transaction = 0,
+    /// Temporary tables exist.
+    TempTables = 1,
+    /// Table locks (`LOCK TABLES`) or named locks (`GET_LOCK`) are held.
+    Locks = 2,
+    /// User variables (`@x`) are set.
+    UserVariables = 3,
+    /// A SQL-level `PREPARE` ran.
+    SqlPrepare = 4,
+    /// A cursor is open.
+    Cursor = 5,
+}
+
+impl PinReason {
+    /// Every reason, in order.
+    pub const ALL: [PinReason; 6] = [
+        PinReason::Transaction,
+        PinReason::TempTables,
+        PinReason::Locks,
+        PinReason::UserVariables,
+        PinReason::SqlPrepare,
+        PinReason::Cursor,
+    ];
+
+    /// `transaction`, `temporary_tables`, `locks`, `user_variables`, `sql_prepare`, `cursor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinReason::Transaction => "transaction",
+            PinReason::TempTables => "temporary_tables",
+            PinReason::Locks => "locks",
+            PinReason::UserVariables => "user_variables",
+            PinReason::SqlPrepare => "sql_prepare",
+            PinReason::Cursor => "cursor",
+        }
+    }
 }
 
 impl SessionInfo {
@@ -72,7 +119,7 @@ impl SessionInfo {
             running: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
-            pinned: AtomicBool::new(false),
+            pinned: AtomicU8::new(0),
         }
     }
 
@@ -91,14 +138,17 @@ impl SessionInfo {
         (server > 0).then(|| (server - 1, packed as u32))
     }
 
-    /// Records whether the session holds a connection it must keep (for the admin API).
-    pub fn set_pinned(&self, pinned: bool) {
-        self.pinned.store(pinned, Ordering::Relaxed);
+    /// Records why the session holds a connection it must keep (`None`: it holds none), for
+    /// the admin API.
+    pub fn set_pinned(&self, reason: Option<PinReason>) {
+        let v = reason.map_or(0, |r| r as u8 + 1);
+        self.pinned.store(v, Ordering::Relaxed);
     }
 
-    /// Whether the session holds a connection it must keep.
-    pub fn pinned(&self) -> bool {
-        self.pinned.load(Ordering::Relaxed)
+    /// Why the session holds a connection it must keep, if it does.
+    pub fn pinned(&self) -> Option<PinReason> {
+        let v = self.pinned.load(Ordering::Relaxed);
+        PinReason::ALL.get(usize::from(v).checked_sub(1)?).copied()
     }
 
     /// Marks the session killed and wakes it.
@@ -124,6 +174,7 @@ impl Shared {
         let topology = Topology::from_config(&config);
         let topology_len = topology.servers.len();
         let policy = policy_for(&config);
+        let digests = Digests::new(config.admin.max_digests as usize);
         Shared {
             config,
             topology,
@@ -134,6 +185,7 @@ impl Shared {
             sessions: Mutex::new(HashMap::new()),
             tls,
             stats: Arc::new(Stats::new(topology_len)),
+            digests,
         }
     }
 
@@ -263,6 +315,8 @@ pub struct Worker {
     pub router: RefCell<ClassifierCache>,
     /// This worker's read balancer.
     pub balancer: RefCell<Balancer>,
+    /// The shard of [`Shared::digests`] this worker writes.
+    pub digest_shard: usize,
 }
 
 impl std::fmt::Debug for Worker {
@@ -295,6 +349,7 @@ impl Worker {
         Worker {
             pools: Pools::new(limits, shared.stats.clone()),
             router: RefCell::new(ClassifierCache::default()),
+            digest_shard: shared.digests.claim_shard(),
             balancer: RefCell::new(Balancer::new(config.routing.balance, shared.stats.clone())),
             shared,
         }

@@ -97,7 +97,8 @@ pub const TARGETS: [&str; 4] = ["primary", "replica", "pinned", "reject"];
 /// Every route reason, in counter order (all `Rule(n)` count as `rule`).
 pub const REASONS: [Reason; 28] = Reason::ALL;
 
-fn target_index(t: &Target) -> usize {
+/// `t`'s index in [`TARGETS`].
+pub fn target_index(t: &Target) -> usize {
     match t {
         Target::Primary => 0,
         Target::Replica => 1,

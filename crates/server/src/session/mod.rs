@@ -10,16 +10,18 @@ pub mod sync;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use splitrail_protocol::command::SetOption;
 use splitrail_protocol::response::{EofPacket, ErrPacket, ErrorCode, OkPacket, code};
-use splitrail_protocol::{CapabilityFlags, Command, StatusFlags};
-use splitrail_router::SessionState;
+use splitrail_protocol::{CapabilityFlags, Command, End, StatusFlags};
 use splitrail_router::hints::key_hash;
+use splitrail_router::{Classification, SessionState};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
+use crate::admin::digests::Outcome;
 use crate::backend::{Lease, ResultFlags, Sticky};
 use crate::balance::ReadRequest;
 use crate::client::ClientIo;
@@ -27,7 +29,8 @@ use crate::client::handshake::Accepted;
 use crate::config::{Balance, HashKey};
 use crate::error::{Error, Result};
 use crate::io::ReadError;
-use crate::worker::{SessionInfo, Worker};
+use crate::session::relay::Relayed;
+use crate::worker::{PinReason, SessionInfo, Worker};
 
 /// A client session after authentication.
 pub struct Session {
@@ -287,6 +290,60 @@ impl Session {
         Ok(Next::Continue)
     }
 
+    /// Counts a finished statement in the digest table: `target` is its route
+    /// ([`crate::admin::stats::TARGETS`] index), `done` what running it returned.
+    pub(crate) fn count_digest(
+        &self,
+        c: &Classification,
+        target: usize,
+        started: Instant,
+        done: &Result<Option<Relayed>>,
+    ) {
+        let digests = &self.worker.shared.digests;
+        if !digests.enabled() {
+            return;
+        }
+        let (failed, rows) = match done {
+            Ok(Some(d)) => match d.completion.end {
+                End::Err { .. } => (true, d.rows),
+                End::Ok { affected_rows, .. } => (false, d.rows + affected_rows),
+                _ => (false, d.rows),
+            },
+            // An error the client was told about (`None`), or a failed session.
+            _ => (true, 0),
+        };
+        let outcome = Outcome {
+            target,
+            failed,
+            rows,
+            elapsed: started.elapsed(),
+        };
+        let digest = c.digest();
+        let text = || digest.text.clone();
+        digests.record(self.worker.digest_shard, digest.hash, text, &outcome);
+    }
+
+    /// Why the session must keep its connection, if it must: the first state it holds that no
+    /// other connection has.
+    pub(crate) fn hold_reason(&self) -> Option<PinReason> {
+        let s = &self.state;
+        if s.in_transaction() {
+            Some(PinReason::Transaction)
+        } else if s.has_temp_tables() {
+            Some(PinReason::TempTables)
+        } else if s.holds_table_locks() || s.holds_named_locks() {
+            Some(PinReason::Locks)
+        } else if s.user_variables().next().is_some() {
+            Some(PinReason::UserVariables)
+        } else if self.sql_prepared {
+            Some(PinReason::SqlPrepare)
+        } else if self.cursor_open {
+            Some(PinReason::Cursor)
+        } else {
+            None
+        }
+    }
+
     /// What a read of this session asks of the balancer (no `accept` filter).
     pub(crate) fn read_request(&self) -> ReadRequest<'static> {
         let routing = &self.worker.shared.config.routing;
@@ -317,7 +374,7 @@ impl Session {
             }
             self.release(lease);
         }
-        self.info.set_pinned(false);
+        self.info.set_pinned(None);
         for lease in std::mem::take(&mut self.kept) {
             self.release(lease);
         }

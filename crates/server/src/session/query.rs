@@ -54,8 +54,10 @@ impl Session {
                 )
                 .await;
         }
+        let started = std::time::Instant::now();
         let decision = route(&c, &self.state, &self.worker.shared.policy);
         self.worker.shared.stats.routed(&decision);
+        let target = crate::admin::stats::target_index(&decision.target);
         debug!(
             target = decision.target.as_str(),
             reason = decision.reason.as_str(),
@@ -65,7 +67,9 @@ impl Session {
         let choice = match &decision.target {
             Target::Reject(message) => {
                 let message = message.clone();
-                return self.send_err(code::ER_UNKNOWN_ERROR, &message).await;
+                let sent = self.send_err(code::ER_UNKNOWN_ERROR, &message).await;
+                self.count_digest(&c, target, started, &Ok(None));
+                return sent;
             }
             Target::Pinned => Choice::Pinned,
             Target::Primary => Choice::Primary,
@@ -73,7 +77,9 @@ impl Session {
         };
         self.max_lag = decision.max_lag;
         self.hash_hint = decision.hash_key;
-        self.execute(choice, payload, Some(&c)).await
+        let done = self.execute_raw(choice, payload, Some(&c)).await;
+        self.count_digest(&c, target, started, &done);
+        done.map(drop)
     }
 
     /// COM_INIT_DB: checked on the primary (a replica may not have a new schema yet).
@@ -98,18 +104,6 @@ impl Session {
     /// Commands without SQL that any server answers: sent where the session's work is.
     pub(crate) async fn forward_to_primary(&mut self, payload: &Bytes) -> Result<()> {
         self.execute_raw(Choice::Pinned, payload, None)
-            .await
-            .map(drop)
-    }
-
-    /// Runs a statement (or command) and applies what it changed to the session state.
-    pub(crate) async fn execute(
-        &mut self,
-        choice: Choice,
-        payload: &Bytes,
-        classification: Option<&Classification>,
-    ) -> Result<()> {
-        self.execute_raw(choice, payload, classification)
             .await
             .map(drop)
     }
@@ -355,13 +349,7 @@ impl Session {
 
     /// Whether the session must keep its connection: it holds state no other connection has.
     pub(crate) fn must_hold(&self) -> bool {
-        self.state.in_transaction()
-            || self.state.has_temp_tables()
-            || self.state.holds_table_locks()
-            || self.state.holds_named_locks()
-            || self.state.user_variables().next().is_some()
-            || self.sql_prepared
-            || self.cursor_open
+        self.hold_reason().is_some()
     }
 
     /// The connection the session used last, if it still has it.
@@ -471,7 +459,8 @@ impl Session {
                 self.worker.pools.release(old);
             }
         }
-        self.info.set_pinned(self.held.is_some());
+        self.info
+            .set_pinned(self.held.as_ref().and_then(|_| self.hold_reason()));
     }
 }
 
