@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, clippy, and the whole test suite (unit tests, and the
-# integration tests, which start their own MariaDB servers on free 127.0.0.1 ports).
+# integration tests, which start their own MariaDB servers on free 127.0.0.1 ports), then the
+# Django example's check through the proxy (tests/django.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -10,6 +11,9 @@ python3 scripts/check-compose.py
 cargo clippy --workspace --all-targets -- -D warnings
 mkdir -p target
 cargo test --workspace 2>&1 | tee target/test-output.log
+# The Django example through the proxy (installs Django and mysqlclient into a venv the first
+# time; about a minute then, seconds after).
+cargo test --test django -- --ignored 2>&1 | tee -a target/test-output.log
 # One closing line for the whole run (the last crate's doc-tests may otherwise close on "0 passed").
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' \
   target/test-output.log

@@ -6,7 +6,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Bed, get, one, request, wait_until};
+use common::{Bed, get, one, request, run, table, wait_until};
+use mysql_async::prelude::Queryable;
+use serde_json::Value;
 
 /// The `queries` counter of the server at `address` in `/status`.
 fn queries_of(addr: SocketAddr, address: &str) -> u64 {
@@ -118,10 +120,18 @@ async fn sessions_list_a_connected_client_with_its_user() {
     wait_until("the session is idle", Duration::from_secs(10), || {
         me()["state"] == "idle"
     });
-    let me = me();
-    assert_eq!(me["user"], "app");
-    assert_eq!(me["pinned"], false);
-    assert!(me["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    let idle = me();
+    assert_eq!(idle["user"], "app");
+    assert_eq!(idle["pinned"], false);
+    assert_eq!(idle["pin_reason"], Value::Null);
+    assert!(idle["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    // A user variable pins the session's connection, and says so.
+    run(&mut conn, "SET @pinned = 1").await;
+    wait_until("the session is pinned", Duration::from_secs(10), || {
+        me()["pinned"] == true
+    });
+    let pinned = me();
+    assert_eq!(pinned["pin_reason"], "user_variables");
     drop(conn);
 }
 
@@ -164,6 +174,16 @@ async fn metrics_are_prometheus_text_with_the_expected_names() {
         "splitrail_pool_idle_connections{",
         "splitrail_pool_in_use_connections{",
         "splitrail_routing_decisions_total{target=\"replica\",reason=\"plain_read\"} ",
+        "splitrail_client_connections_total ",
+        "splitrail_server_in_flight{",
+        "splitrail_server_query_duration_seconds_bucket{",
+        "splitrail_server_query_duration_seconds_sum{",
+        "splitrail_server_query_duration_seconds_count{",
+        "splitrail_pool_acquire_waits_total{",
+        "splitrail_pool_acquire_wait_seconds_total{",
+        "splitrail_pinned_sessions{reason=\"transaction\"} ",
+        "splitrail_consistency_waits_total 0",
+        "splitrail_consistency_primary_fallbacks_total 0",
     ] {
         assert!(
             answer.body.lines().any(|l| l.starts_with(name)),
@@ -207,4 +227,147 @@ fn a_configured_token_is_required() {
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.json()["servers"][0]["address"], "127.0.0.1:1");
     proxy.shutdown();
+}
+
+/// The value of the sample `name` (labels included) in `/metrics`.
+fn metric(addr: SocketAddr, name: &str) -> f64 {
+    let text = get(addr, "/metrics").body;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_clients_latency_pins_and_acquire_waits() {
+    // One primary connection per worker: with one session more than there are workers, two
+    // sessions share a worker, and the second's statement waits for the first's transaction.
+    let bed = Bed::own(1, "pool: { max_size: 1 }");
+    let admin = bed.proxy.admin_addr();
+    let primary = format!("server=\"{}\",role=\"primary\"", bed.primary().address());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut first = bed.conn().await;
+    run(&mut first, "BEGIN").await;
+    let _: i64 = one(&mut first, "SELECT 1 FOR UPDATE").await;
+    wait_until("a pinned transaction", Duration::from_secs(10), || {
+        metric(admin, "splitrail_pinned_sessions{reason=\"transaction\"}") == 1.0
+    });
+    let mut others = Vec::new();
+    for _ in 0..workers {
+        let mut conn = bed.conn().await;
+        others.push(tokio::spawn(async move {
+            run(&mut conn, "BEGIN").await;
+            let _: i64 = one(&mut conn, "SELECT 2 FOR UPDATE").await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            run(&mut conn, "COMMIT").await;
+            conn
+        }));
+    }
+    assert!(metric(admin, "splitrail_client_connections_total") >= 1.0 + workers as f64);
+    // Overlap, not an assertion: the first holds its connection a little while.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    run(&mut first, "COMMIT").await;
+    let mut conns = vec![first];
+    for other in others {
+        conns.push(other.await.expect("a session"));
+    }
+    let waits = format!("splitrail_pool_acquire_waits_total{{{primary}}}");
+    assert!(metric(admin, &waits) >= 1.0, "no acquisition waited");
+    let waited = format!("splitrail_pool_acquire_wait_seconds_total{{{primary}}}");
+    assert!(metric(admin, &waited) > 0.0);
+    // A client can read an answer before the proxy counts the statement and updates the
+    // session's pin: poll until the last statements are in.
+    wait_until("no pinned transaction", Duration::from_secs(10), || {
+        metric(admin, "splitrail_pinned_sessions{reason=\"transaction\"}") == 0.0
+    });
+    let histogram = "splitrail_server_query_duration_seconds";
+    wait_until(
+        "every statement in the histogram",
+        Duration::from_secs(10),
+        || {
+            let count = metric(admin, &format!("{histogram}_count{{{primary}}}"));
+            let inf = metric(
+                admin,
+                &format!("{histogram}_bucket{{{primary},le=\"+Inf\"}}"),
+            );
+            let queries = metric(
+                admin,
+                &format!("splitrail_server_queries_total{{{primary}}}"),
+            );
+            count >= 2.0 * (workers as f64 + 1.0) && count == inf && count == queries
+        },
+    );
+    drop(conns);
+    wait_until("no client left", Duration::from_secs(10), || {
+        metric(admin, "splitrail_client_connections") == 0.0
+    });
+}
+
+/// The `/digests` entry whose text contains `needle`.
+fn digest_with(addr: SocketAddr, needle: &str) -> Option<Value> {
+    let all = get(addr, "/digests?limit=1000").json();
+    all["digests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["text"].as_str().is_some_and(|t| t.contains(needle)))
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_count_statements_rows_errors_and_routes() {
+    let bed = Bed::shared();
+    let admin = bed.proxy.admin_addr();
+    let t = table("digests");
+    let mut conn = bed.conn().await;
+    run(&mut conn, &format!("CREATE TABLE {t} (id INT PRIMARY KEY)")).await;
+    for id in 1..=3 {
+        run(&mut conn, &format!("INSERT INTO {t} VALUES ({id})")).await;
+    }
+    bed.caught_up();
+    for _ in 0..2 {
+        let n: Vec<i32> = conn.query(format!("SELECT id FROM {t}")).await.unwrap();
+        assert_eq!(n.len(), 3);
+    }
+    let missing = format!("{t}_missing");
+    for _ in 0..2 {
+        conn.query_drop(format!("SELECT id FROM {missing}"))
+            .await
+            .expect_err("no such table");
+    }
+    // The client can read the answer before the proxy counts the statement: poll.
+    wait_until("the digests", Duration::from_secs(10), || {
+        digest_with(admin, &missing).is_some_and(|d| d["count"] == 2)
+    });
+    let insert = digest_with(admin, &format!("INSERT INTO {t}")).expect("the INSERT");
+    assert_eq!(insert["count"], 3);
+    assert_eq!(insert["rows"], 3, "affected rows");
+    assert_eq!(insert["errors"], 0);
+    assert_eq!(insert["targets"]["primary"], 3);
+    assert_eq!(insert["digest"].as_str().unwrap().len(), 16);
+    let select = digest_with(admin, &format!("SELECT id FROM {t} "))
+        .unwrap_or_else(|| digest_with(admin, &format!("SELECT id FROM {t}")).expect("the SELECT"));
+    assert_eq!(select["count"], 2);
+    assert_eq!(select["rows"], 6, "rows sent");
+    assert_eq!(select["targets"]["replica"], 2);
+    let total = select["total_us"].as_u64().unwrap();
+    assert!(select["max_us"].as_u64().unwrap() <= total);
+    assert_eq!(select["avg_us"].as_u64().unwrap(), total / 2);
+    let failed = digest_with(admin, &missing).unwrap();
+    assert_eq!(
+        (failed["count"].as_u64(), failed["errors"].as_u64()),
+        (Some(2), Some(2))
+    );
+    // Sorted by total time, and limited.
+    let top = get(admin, "/digests?limit=2").json();
+    let top = top["digests"].as_array().unwrap();
+    assert!(top.len() <= 2);
+    if let [first, second] = top.as_slice() {
+        assert!(first["total_us"].as_u64() >= second["total_us"].as_u64());
+    }
+    assert_eq!(get(admin, "/digests?limit=zero").status, 400);
+    assert_eq!(get(admin, "/digests?limit=0").status, 400);
+    let reset = request(admin, "POST", "/digests/reset", None);
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert!(digest_with(admin, &missing).is_none());
+    run(&mut conn, &format!("DROP TABLE {t}")).await;
 }

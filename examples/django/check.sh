@@ -16,24 +16,9 @@ export DB_PASSWORD="${DB_PASSWORD:-app}" DB_NAME="${DB_NAME:-app}"
 ITERATIONS="${ITERATIONS:-200}"
 PYTHON="${PYTHON:-python3}"
 
-# mysqlclient is built from source: it needs pkg-config, the MariaDB (or MySQL) client library
-# headers, a C compiler and Python's headers. Install what is missing from Debian/Ubuntu.
-need=()
-command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
-if ! pkg-config --exists mysqlclient 2>/dev/null && ! pkg-config --exists mariadb 2>/dev/null \
-    && ! pkg-config --exists libmariadb 2>/dev/null; then
-  need+=(libmariadb-dev)
-fi
-command -v cc >/dev/null 2>&1 || need+=(gcc)
-"$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
-  || need+=(python3-dev)
-if [ "${#need[@]}" -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "check.sh: installing ${need[*]} (apt-get)" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# mysqlclient is built from source: scripts/lib.sh installs what it needs (Debian/Ubuntu).
+source ../../scripts/lib.sh
+ensure_python_packages
 
 # The venv (git-ignored) is reused; pip runs again only when requirements.txt changed.
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

@@ -75,7 +75,19 @@ impl Bed {
     pub fn own_auto(replicas: usize, extra_yaml: &str) -> Bed {
         let cluster = Cluster::start(ClusterConfig::with_replicas(replicas))
             .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
-        Bed::start_with(Backends::Own(Box::new(cluster)), extra_yaml, true)
+        Bed::start_with(Backends::Own(Box::new(cluster)), extra_yaml, true, &[])
+    }
+
+    /// The binary's shared cluster with `replicas` replicas behind a new proxy whose server
+    /// entries get `servers[i]` (e.g. `"weight: 3"`, for the servers in [`Cluster::servers`]
+    /// order: primary first) and whose configuration gets `extra_yaml`.
+    pub fn shared_with(replicas: usize, servers: &[&str], extra_yaml: &str) -> Bed {
+        Bed::start_with(
+            Backends::Shared(shared_cluster(replicas)),
+            extra_yaml,
+            false,
+            servers,
+        )
     }
 
     /// A cluster of the test's own with `replicas` replicas, behind a proxy started from a
@@ -85,7 +97,7 @@ impl Bed {
             .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
         create_monitor_user(&cluster);
         let servers: Vec<&Server> = cluster.servers().iter().take(listed).collect();
-        let yaml = proxy_yaml(&cluster, &servers, extra_yaml, false);
+        let yaml = proxy_yaml(&cluster, &servers, extra_yaml, false, &[]);
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
         let path = dir.path().join("proxy.yaml");
         std::fs::write(&path, &yaml).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
@@ -101,17 +113,17 @@ impl Bed {
     }
 
     fn start(backends: Backends, extra_yaml: &str) -> Bed {
-        Bed::start_with(backends, extra_yaml, false)
+        Bed::start_with(backends, extra_yaml, false, &[])
     }
 
-    fn start_with(backends: Backends, extra_yaml: &str, auto: bool) -> Bed {
+    fn start_with(backends: Backends, extra_yaml: &str, auto: bool, servers: &[&str]) -> Bed {
         let cluster = match &backends {
             Backends::Shared(c) => *c,
             Backends::Own(c) => &**c,
         };
         create_monitor_user(cluster);
-        let servers: Vec<&Server> = cluster.servers().iter().collect();
-        let yaml = proxy_yaml(cluster, &servers, extra_yaml, auto);
+        let all: Vec<&Server> = cluster.servers().iter().collect();
+        let yaml = proxy_yaml(cluster, &all, extra_yaml, auto, servers);
         let config = Config::from_yaml_str(&yaml)
             .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
         let proxy = splitrail_server::start(config)
@@ -140,7 +152,7 @@ impl Bed {
 
     /// The configuration text the harness writes for `servers` and `extra_yaml`.
     pub fn config_yaml(&self, servers: &[&Server], extra_yaml: &str) -> String {
-        proxy_yaml(self.cluster(), servers, extra_yaml, false)
+        proxy_yaml(self.cluster(), servers, extra_yaml, false, &[])
     }
 
     /// Writes `text` as the proxy's `proxy.yaml` (replacing it in one rename, as editors do).
@@ -240,7 +252,7 @@ impl Bed {
     /// `extra_yaml`; connect with [`opts_for`].
     pub fn another_proxy(&self, extra_yaml: &str) -> ProxyHandle {
         let servers: Vec<&Server> = self.cluster().servers().iter().collect();
-        let yaml = proxy_yaml(self.cluster(), &servers, extra_yaml, false);
+        let yaml = proxy_yaml(self.cluster(), &servers, extra_yaml, false, &[]);
         let config = Config::from_yaml_str(&yaml)
             .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
         let proxy = splitrail_server::start(config)
@@ -307,8 +319,14 @@ fn create_monitor_user(cluster: &Cluster) {
 /// [`OTHER_USER`] and [`MONITOR_USER`] (the monitor's, unless `extra_yaml` sets `monitor`), the
 /// servers with their current roles (all `auto` with `auto`), pool of 10 per server unless
 /// `extra_yaml` sets `pool`, and no drain on shutdown (a test's clients may still be connected
-/// when it drops).
-fn proxy_yaml(cluster: &Cluster, servers: &[&Server], extra_yaml: &str, auto: bool) -> String {
+/// when it drops). `server_extra[i]` is added to the i-th server's entry.
+fn proxy_yaml(
+    cluster: &Cluster,
+    servers: &[&Server],
+    extra_yaml: &str,
+    auto: bool,
+    server_extra: &[&str],
+) -> String {
     let mut yaml = String::from(
         "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nshutdown_timeout: 0s\nusers:\n",
     );
@@ -323,7 +341,7 @@ fn proxy_yaml(cluster: &Cluster, servers: &[&Server], extra_yaml: &str, auto: bo
     );
     yaml.push_str("servers:\n");
     let primary = cluster.primary().port();
-    for server in servers {
+    for (i, server) in servers.iter().enumerate() {
         let role = if auto {
             "auto"
         } else if server.port() == primary {
@@ -331,9 +349,13 @@ fn proxy_yaml(cluster: &Cluster, servers: &[&Server], extra_yaml: &str, auto: bo
         } else {
             "replica"
         };
+        let extra = match server_extra.get(i) {
+            Some(extra) => format!(", {extra}"),
+            None => String::new(),
+        };
         let _ = writeln!(
             yaml,
-            "  - {{ address: '{}', role: {role} }}",
+            "  - {{ address: '{}', role: {role}{extra} }}",
             server.address()
         );
     }
@@ -562,7 +584,7 @@ impl ProxyProcess {
         let free = || splitrail_testbed::free_port().expect("a free port");
         let (port, admin_port) = (free(), free());
         let servers: Vec<&Server> = bed.cluster().servers().iter().collect();
-        let yaml = proxy_yaml(bed.cluster(), &servers, extra_yaml, false)
+        let yaml = proxy_yaml(bed.cluster(), &servers, extra_yaml, false, &[])
             .replace(
                 "listen: 127.0.0.1:0\n",
                 &format!("listen: 127.0.0.1:{port}\n"),

@@ -185,6 +185,8 @@ pub struct ResponseTracker {
     client_continues: bool,
     prepared: (u32, u16, u16),
     warnings: u16,
+    /// Rows seen in the current response (every result set of it).
+    rows: u64,
 }
 
 impl ResponseTracker {
@@ -204,6 +206,7 @@ impl ResponseTracker {
             client_continues: false,
             prepared: (0, 0, 0),
             warnings: 0,
+            rows: 0,
         }
     }
 
@@ -217,6 +220,7 @@ impl ResponseTracker {
         self.server_continues = false;
         self.client_continues = false;
         self.warnings = 0;
+        self.rows = 0;
         self.state = match expect {
             Expect::Nothing => State::Idle,
             Expect::Simple => State::Simple,
@@ -238,6 +242,11 @@ impl ResponseTracker {
     /// True while the server waits for the client's LOCAL INFILE data.
     pub fn awaiting_client(&self) -> bool {
         self.state == State::InfileClient
+    }
+
+    /// Rows the current (or just finished) response carried, over all its result sets.
+    pub fn rows(&self) -> u64 {
+        self.rows
     }
 
     /// The latest server status seen (from OK and EOF packets).
@@ -277,6 +286,7 @@ impl ResponseTracker {
                 if is_eof_like(first, payload.len()) {
                     self.terminator(payload)
                 } else {
+                    self.rows += 1;
                     Ok(Step::More)
                 }
             }

@@ -267,6 +267,10 @@ fn large_rows_in_frames() {
         t.feed_frame(&eof(StatusFlags::empty())).unwrap(),
         Step::Done(_)
     ));
+    // One row: the large one, whose continuation frames (the last one short) are not rows.
+    assert_eq!(t.rows(), 1);
+    t.start(code::QUERY);
+    assert_eq!(t.rows(), 0);
 }
 
 #[test]

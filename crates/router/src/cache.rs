@@ -27,9 +27,9 @@ pub struct CacheStats {
     pub uncacheable: u64,
 }
 
-/// The key is already a well-mixed 64-bit hash: use it as is.
-#[derive(Default)]
-struct IdentityHasher(u64);
+/// For maps keyed by a digest hash (already a well-mixed 64-bit hash): uses the key as is.
+#[derive(Debug, Default)]
+pub struct IdentityHasher(u64);
 
 impl Hasher for IdentityHasher {
     fn finish(&self) -> u64 {

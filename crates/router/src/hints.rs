@@ -1,7 +1,9 @@
 //! Routing hints written in SQL comments.
 //!
 //! Owns the hint grammar: `/* splitrail:primary */`, `/* splitrail:replica */`,
-//! `/* splitrail:max_lag=500ms */`, `/* splitrail:min_gtid=0-1-42 */` (several may share one
+//! `/* splitrail:max_lag=500ms */`, `/* splitrail:min_gtid=0-1-42 */`,
+//! `/* splitrail:hash_key=customer-42 */` (the key `balance: hash` keeps on one replica when
+//! `routing.hash_key` is `hint`; several hints may share one
 //! comment, separated by spaces or commas), and MaxScale's `-- maxscale route to master|slave`
 //! (also written as a block comment). Hints are kept out of the digest and the cache: they are
 //! read afresh from every statement, so a `min_gtid` token that changes on every request does not
@@ -29,6 +31,9 @@ pub struct Hints {
     pub max_lag: Option<Duration>,
     /// A consistency token: the GTID position a replica must have applied (e.g. `0-1-42`).
     pub min_gtid: Option<Box<str>>,
+    /// A balancing key: reads with the same key go to the same replica under hash balancing.
+    /// Kept as its [`key_hash`], so carrying it allocates nothing.
+    pub hash_key: Option<u64>,
     /// A hint comment was present but could not be understood (it is otherwise ignored).
     pub malformed: bool,
 }
@@ -36,7 +41,10 @@ pub struct Hints {
 impl Hints {
     /// True when no hint was given.
     pub fn is_empty(&self) -> bool {
-        self.route.is_none() && self.max_lag.is_none() && self.min_gtid.is_none()
+        self.route.is_none()
+            && self.max_lag.is_none()
+            && self.min_gtid.is_none()
+            && self.hash_key.is_none()
     }
 
     /// Reads one hint comment body (as produced by the lexer) into `self`.
@@ -67,6 +75,7 @@ impl Hints {
                     None => self.malformed = true,
                 },
                 ("min_gtid", Some(v)) if is_gtid_list(v) => self.min_gtid = Some(v.into()),
+                ("hash_key", Some(v)) if is_hash_key(v) => self.hash_key = Some(key_hash(v)),
                 _ => self.malformed = true,
             }
         }
@@ -114,6 +123,31 @@ fn is_gtid_list(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b':' | b',' | b'_'))
 }
 
+/// A hash key: 1 to 256 bytes of letters, digits and `-_.:@` (what fits an id, an e-mail or a
+/// tenant name without quoting).
+fn is_hash_key(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 256
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
+}
+
+/// The 64-bit hash of a balancing key (a `hash_key` hint, a user name, a client address):
+/// FNV-1a, finished with splitmix64 so nearby keys land far apart. Stable across processes and
+/// versions of this crate, so several proxies send the same key to the same replica.
+pub fn key_hash(key: impl AsRef<[u8]>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key.as_ref() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +171,37 @@ mod tests {
         h.absorb("maxscale route to server db3");
         assert_eq!(h.route, None);
         assert!(h.malformed);
+    }
+
+    #[test]
+    fn reads_a_hash_key() {
+        let mut h = Hints::default();
+        h.absorb("splitrail:hash_key=tenant-7 splitrail:replica");
+        assert_eq!(h.hash_key, Some(key_hash("tenant-7")));
+        assert_eq!(h.route, Some(HintRoute::Replica));
+        assert!(!h.malformed && !h.is_empty());
+        for bad in ["hash_key=", "hash_key='x'", "hash_key=a/b", "hash_key"] {
+            let mut h = Hints::default();
+            h.absorb(bad);
+            assert_eq!(h.hash_key, None, "{bad}");
+            assert!(h.malformed, "{bad}");
+        }
+        let mut h = Hints::default();
+        h.absorb(&format!("hash_key={}", "k".repeat(257)));
+        assert!(h.malformed);
+    }
+
+    #[test]
+    fn key_hashes_are_stable_and_spread() {
+        // Pinned values (checked against an independent FNV-1a + splitmix64): several proxies,
+        // and versions, must agree on where a key goes.
+        assert_eq!(key_hash("tenant-7"), key_hash("tenant-7"));
+        assert_ne!(key_hash("tenant-7"), key_hash("tenant-8"));
+        assert_eq!(key_hash(""), 17_665_956_581_633_026_203);
+        assert_eq!(key_hash("tenant-7"), 15_280_894_449_078_724_506);
+        let high_bits: std::collections::HashSet<u64> = (0..64)
+            .map(|i| key_hash(format!("user{i}")) >> 60)
+            .collect();
+        assert!(high_bits.len() > 8, "{high_bits:?}");
     }
 }

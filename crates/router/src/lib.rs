@@ -38,9 +38,9 @@
 //! 2. `let d = route(&c, &session, &policy)` with the session's state *before* the statement.
 //!    [`Target::Pinned`] means the backend the session used last (it holds the transaction,
 //!    locks or diagnostics; the primary when there is none). [`Decision::max_lag`] and
-//!    [`Decision::min_gtid`] bound the choice of replica. Before running on a pooled
-//!    connection, bring it in line with [`SessionState::variables`] (see
-//!    [`SessionVariables::diff`]) and [`SessionState::schema`].
+//!    [`Decision::min_gtid`] bound the choice of replica, [`Decision::hash_key`] steers hash
+//!    balancing. Before running on a pooled connection, bring it in line with
+//!    [`SessionState::variables`] (see [`SessionVariables::diff`]) and [`SessionState::schema`].
 //! 3. When the backend answers: `session.apply_statement(&c)` (on success; calling it on failure
 //!    errs towards the primary), then `session.apply_server_status(..)` with the OK/EOF status
 //!    flags and `apply_tracked_variable` / `apply_tracked_schema` for session-tracking entries.
@@ -81,7 +81,7 @@ pub mod policy;
 pub mod route;
 pub mod session;
 
-pub use cache::{CacheStats, ClassifierCache};
+pub use cache::{CacheStats, ClassifierCache, IdentityHasher};
 pub use classify::{Analysis, Classification, classify, classify_bytes};
 pub use digest::Digest;
 pub use hints::{HintRoute, Hints};

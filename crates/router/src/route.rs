@@ -226,6 +226,9 @@ pub struct Decision {
     pub max_lag: Option<Duration>,
     /// GTID position a replica must have applied (from a `min_gtid` hint).
     pub min_gtid: Option<Box<str>>,
+    /// The [`crate::hints::key_hash`] of a `hash_key` hint: which replica hash balancing keeps
+    /// this read on (when the proxy hashes hints).
+    pub hash_key: Option<u64>,
 }
 
 impl fmt::Display for Decision {
@@ -247,6 +250,7 @@ pub fn route(c: &Classification, s: &SessionState, p: &Policy) -> Decision {
         } else {
             None
         },
+        hash_key: c.hints.hash_key.filter(|_| p.honor_hints),
     }
 }
 

@@ -69,10 +69,29 @@ fn lag_and_gtid_bounds_reach_the_decision() {
     let d = route(&c, &SessionState::new("app"), &Policy::default());
     assert_eq!(d.max_lag, Some(Duration::from_millis(500)));
     assert_eq!(d.min_gtid.as_deref(), Some("0-1-42"));
+    assert_eq!(d.hash_key, None);
     let policy = Policy {
         max_lag: Some(Duration::from_secs(2)),
         ..Policy::default()
     };
     let d = route(&classify("SELECT 1"), &SessionState::new("app"), &policy);
     assert_eq!(d.max_lag, Some(Duration::from_secs(2)));
+}
+
+#[test]
+fn a_hash_key_reaches_the_decision_and_stays_out_of_the_digest() {
+    let c = classify("/* splitrail:hash_key=tenant-7 */ SELECT * FROM t WHERE id = 1");
+    let d = route(&c, &SessionState::new("app"), &Policy::default());
+    assert_eq!(
+        d.hash_key,
+        Some(splitrail_router::hints::key_hash("tenant-7"))
+    );
+    assert_eq!((d.target, d.reason), (Replica, PlainRead));
+    let plain = classify("SELECT * FROM t WHERE id = 1");
+    assert_eq!(c.digest().hash, plain.digest().hash);
+    let policy = Policy {
+        honor_hints: false,
+        ..Policy::default()
+    };
+    assert_eq!(route(&c, &SessionState::new("app"), &policy).hash_key, None);
 }

@@ -27,7 +27,8 @@
 //!   change).
 //! - [`consistency`]: read-your-writes — the global write position, read requirements, waits.
 //! - [`gtid`]: GTID sets of both flavours, parsed, merged and compared.
-//! - [`topology`]: the backend servers, their roles and health, read balancing.
+//! - [`topology`]: the backend servers, their roles and health.
+//! - [`balance`]: read balancing over them (one balancer per worker).
 //! - [`io`]: a framed packet stream over a socket.
 //! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
 //! - [`admin`]: the admin HTTP API (`/status`, `/sessions`, `/explain`, `/metrics`, `/reload`,
@@ -38,6 +39,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod balance;
 pub mod client;
 pub mod config;
 pub mod consistency;

@@ -359,6 +359,7 @@ async fn serve_client(
     let id = shared.next_connection_id();
     let span = info_span!("session", id, %peer, user = tracing::field::Empty);
     let open = shared.clients.fetch_add(1, Ordering::Relaxed) + 1;
+    shared.stats.clients_total.fetch_add(1, Ordering::Relaxed);
     let _guard = ClientCount(shared.clone());
     async move {
         let _ = stream.set_nodelay(true);

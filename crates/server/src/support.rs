@@ -1,17 +1,11 @@
 //! Which configured features this build does not provide yet. A setting that would silently do
 //! nothing is refused at start (with its key), so nobody relies on behaviour the proxy does not
 //! have.
-use crate::config::{Balance, Config, PoolMode};
+use crate::config::{Config, PoolMode};
 
 /// Settings the proxy refuses, as `key: why` lines.
 pub fn refused(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    if config.routing.balance != Balance::RoundRobin {
-        out.push(format!(
-            "routing.balance: {:?} is not implemented yet (round_robin is)",
-            config.routing.balance
-        ));
-    }
     if config.pool.mode == PoolMode::Session && config.pool.max_size < 2 {
         out.push("pool.max_size: session pooling needs at least 2".to_string());
     }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use arc_swap::ArcSwap;
@@ -21,11 +21,13 @@ use tokio::sync::{Notify, watch};
 use splitrail_router::{ClassifierCache, Policy};
 
 use crate::admin::Stats;
+use crate::admin::digests::Digests;
 use crate::backend::{PoolLimits, Pools};
+use crate::balance::Balancer;
 use crate::config::{Address, Config, PoolMode};
 use crate::consistency::{Causal, GlobalCache};
 use crate::tls::Tls;
-use crate::topology::{Balancer, Topology};
+use crate::topology::Topology;
 
 /// What can change while the proxy runs, as one consistent, immutable value.
 #[derive(Debug)]
@@ -113,6 +115,8 @@ pub struct Shared {
     pub stats: Arc<Stats>,
     /// The GTIDs of writes acknowledged through this proxy (read-your-writes).
     pub causal: Causal,
+    /// Per statement shape statistics (each worker writes its own shard).
+    pub digests: Digests,
 }
 
 /// What other sessions may need to know about a session: who it is, what backend statement it
@@ -132,8 +136,58 @@ pub struct SessionInfo {
     killed: AtomicBool,
     /// Wakes the session when it is killed while waiting for the client.
     pub kill_signal: Notify,
-    /// Whether the session holds a backend connection it must keep (transaction, locks …).
-    pinned: AtomicBool,
+    /// Why the session holds a backend connection it must keep: a [`PinReason`] + 1, 0 when
+    /// it holds none.
+    pinned: AtomicU8,
+}
+
+/// Why a session keeps its backend connection instead of giving it back to the pool: it holds
+/// state no other connection has. When several apply, the first in this order is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PinReason {
+    /// A transaction is open.
+    Transaction = 0,
+    /// Temporary tables exist.
+    TempTables = 1,
+    /// Table locks (`LOCK TABLES`) or named locks (`GET_LOCK`) are held.
+    Locks = 2,
+    /// User variables (`@x`) are set.
+    UserVariables = 3,
+    /// A SQL-level `PREPARE` ran.
+    SqlPrepare = 4,
+    /// A cursor is open.
+    Cursor = 5,
+    /// The last statement left a result the next may ask for (`SQL_CALC_FOUND_ROWS`): kept
+    /// for one statement.
+    SessionFunction = 6,
+}
+
+impl PinReason {
+    /// Every reason, in order.
+    pub const ALL: [PinReason; 7] = [
+        PinReason::Transaction,
+        PinReason::TempTables,
+        PinReason::Locks,
+        PinReason::UserVariables,
+        PinReason::SqlPrepare,
+        PinReason::Cursor,
+        PinReason::SessionFunction,
+    ];
+
+    /// `transaction`, `temporary_tables`, `locks`, `user_variables`, `sql_prepare`, `cursor`,
+    /// `session_function`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinReason::Transaction => "transaction",
+            PinReason::TempTables => "temporary_tables",
+            PinReason::Locks => "locks",
+            PinReason::UserVariables => "user_variables",
+            PinReason::SqlPrepare => "sql_prepare",
+            PinReason::Cursor => "cursor",
+            PinReason::SessionFunction => "session_function",
+        }
+    }
 }
 
 impl SessionInfo {
@@ -146,7 +200,7 @@ impl SessionInfo {
             running: AtomicU64::new(0),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
-            pinned: AtomicBool::new(false),
+            pinned: AtomicU8::new(0),
         }
     }
 
@@ -165,14 +219,17 @@ impl SessionInfo {
         (server > 0).then(|| (server - 1, packed as u32))
     }
 
-    /// Records whether the session holds a connection it must keep (for the admin API).
-    pub fn set_pinned(&self, pinned: bool) {
-        self.pinned.store(pinned, Ordering::Relaxed);
+    /// Records why the session holds a connection it must keep (`None`: it holds none), for
+    /// the admin API.
+    pub fn set_pinned(&self, reason: Option<PinReason>) {
+        let v = reason.map_or(0, |r| r as u8 + 1);
+        self.pinned.store(v, Ordering::Relaxed);
     }
 
-    /// Whether the session holds a connection it must keep.
-    pub fn pinned(&self) -> bool {
-        self.pinned.load(Ordering::Relaxed)
+    /// Why the session holds a connection it must keep, if it does.
+    pub fn pinned(&self) -> Option<PinReason> {
+        let v = self.pinned.load(Ordering::Relaxed);
+        PinReason::ALL.get(usize::from(v).checked_sub(1)?).copied()
     }
 
     /// Marks the session killed and wakes it.
@@ -199,6 +256,7 @@ impl Shared {
         let topology_len = topology.servers.len();
         let policy = policy_for(&config);
         let sha256 = crate::admin::sha256_hex(&serde_json::to_vec(&*config).unwrap_or_default());
+        let digests = Digests::new(config.admin.max_digests as usize);
         Shared {
             current: ArcSwap::from_pointee(Snapshot {
                 config,
@@ -216,6 +274,7 @@ impl Shared {
             tls,
             stats: Arc::new(Stats::new(topology_len)),
             causal: Causal::default(),
+            digests,
         }
     }
 
@@ -410,6 +469,8 @@ pub struct Worker {
     pub router: RefCell<ClassifierCache>,
     /// This worker's read balancer.
     pub balancer: RefCell<Balancer>,
+    /// The shard of [`Shared::digests`] this worker writes.
+    pub digest_shard: usize,
     /// This worker's copy of the global write position.
     pub causal: RefCell<GlobalCache>,
     /// This worker's copy of the snapshot in force.
@@ -451,7 +512,11 @@ impl Worker {
         Worker {
             pools: Pools::new(limits, shared.stats.clone()),
             router: RefCell::new(ClassifierCache::default()),
-            balancer: RefCell::new(Balancer::default()),
+            digest_shard: shared.digests.claim_shard(),
+            balancer: RefCell::new(Balancer::new(
+                snapshot.config.routing.balance,
+                shared.stats.clone(),
+            )),
             causal: RefCell::new(GlobalCache::default()),
             view: RefCell::new(Rc::new(View {
                 generation,
@@ -471,6 +536,9 @@ impl Worker {
             let snapshot = self.shared.snapshot();
             self.pools
                 .set_limits(snapshot.pool_limits(self.workers, &self.shared.tls.backend));
+            self.balancer
+                .borrow_mut()
+                .set_mode(snapshot.config.routing.balance);
             *view = Rc::new(View {
                 generation,
                 snapshot,

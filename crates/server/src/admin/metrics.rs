@@ -2,7 +2,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use crate::worker::Shared;
+use crate::admin::stats::LATENCY_BUCKETS;
+use crate::worker::{PinReason, Shared};
 
 /// Renders every metric; `uptime` in seconds.
 pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
@@ -25,6 +26,47 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
         "splitrail_client_connections {}",
         shared.clients.load(Ordering::Relaxed)
     );
+    let (waits, fallbacks) = shared.stats.consistency();
+    let totals = [
+        (
+            "splitrail_client_connections_total",
+            "Client connections accepted since start.",
+            shared.stats.clients_total.load(Ordering::Relaxed),
+        ),
+        (
+            "splitrail_consistency_waits_total",
+            "Reads that waited on a replica for the GTID of earlier writes (read-your-writes).",
+            waits,
+        ),
+        (
+            "splitrail_consistency_primary_fallbacks_total",
+            "Reads sent to the primary because no replica had the GTID of earlier writes in time.",
+            fallbacks,
+        ),
+    ];
+    for (name, help, n) in totals {
+        family(&mut out, name, "counter", help);
+        let _ = writeln!(out, "{name} {n}");
+    }
+    family(
+        &mut out,
+        "splitrail_pinned_sessions",
+        "gauge",
+        "Client sessions holding a backend connection, by why (the first reason that applies).",
+    );
+    let mut pinned = [0u64; PinReason::ALL.len()];
+    for s in shared.sessions() {
+        if let Some(r) = s.pinned() {
+            pinned[r as usize] += 1;
+        }
+    }
+    for (reason, n) in PinReason::ALL.iter().zip(pinned) {
+        let _ = writeln!(
+            out,
+            "splitrail_pinned_sessions{{reason=\"{}\"}} {n}",
+            reason.as_str()
+        );
+    }
 
     let topology = shared.topology();
     let servers: Vec<_> = topology
@@ -40,7 +82,7 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
         )
     };
     type Read = fn(&crate::admin::ServerStats, &crate::topology::ServerEntry) -> f64;
-    let per_server: [(&str, &str, &str, Read); 8] = [
+    let per_server: [(&str, &str, &str, Read); 11] = [
         (
             "splitrail_server_queries_total",
             "counter",
@@ -89,6 +131,24 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
             "Backend connections lent to (or kept by) client sessions.",
             |s, _| s.pool().2 as f64,
         ),
+        (
+            "splitrail_server_in_flight",
+            "gauge",
+            "Statements sent to a server and not answered yet, all workers.",
+            |s, _| s.in_flight() as f64,
+        ),
+        (
+            "splitrail_pool_acquire_waits_total",
+            "counter",
+            "Connection acquisitions that had to wait for a connection to be given back.",
+            |s, _| s.acquire_waits.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "splitrail_pool_acquire_wait_seconds_total",
+            "counter",
+            "Total time those acquisitions waited.",
+            |s, _| s.acquire_wait_us.load(Ordering::Relaxed) as f64 / 1e6,
+        ),
     ];
     for (name, kind, help, read) in per_server {
         family(&mut out, name, kind, help);
@@ -97,6 +157,27 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
                 let _ = writeln!(out, "{name}{{{}}} {}", label(server), read(stats, server));
             }
         }
+    }
+
+    let name = "splitrail_server_query_duration_seconds";
+    family(
+        &mut out,
+        name,
+        "histogram",
+        "Statement duration on a server, from sending it to relaying the last byte of its answer.",
+    );
+    for server in &servers {
+        let Some(stats) = shared.stats.server(server.index) else {
+            continue;
+        };
+        let (counts, sum) = stats.latency();
+        let les = LATENCY_BUCKETS.iter().map(|b| b.to_string());
+        for (le, n) in les.chain(["+Inf".to_string()]).zip(&counts) {
+            let _ = writeln!(out, "{name}_bucket{{{},le=\"{le}\"}} {n}", label(server));
+        }
+        let _ = writeln!(out, "{name}_sum{{{}}} {sum}", label(server));
+        let count = counts.last().copied().unwrap_or(0);
+        let _ = writeln!(out, "{name}_count{{{}}} {count}", label(server));
     }
 
     family(
@@ -125,21 +206,6 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
             "splitrail_routing_decisions_total{{target=\"{target}\",reason=\"{reason}\"}} {n}"
         );
     }
-    for (name, help, counter) in [
-        (
-            "splitrail_consistency_waits_total",
-            "Reads sent to a replica behind a wait for the GTID position they must see.",
-            &shared.stats.consistency_waits,
-        ),
-        (
-            "splitrail_consistency_primary_fallbacks_total",
-            "Reads sent to the primary because no replica had, or reached in time, their position.",
-            &shared.stats.consistency_fallbacks,
-        ),
-    ] {
-        family(&mut out, name, "counter", help);
-        let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
-    }
     out
 }
 
@@ -163,8 +229,11 @@ mod tests {
     fn text_format_has_every_family_with_its_samples() {
         let shared = crate::admin::tests::shared("");
         let stats = |i| shared.stats.server(i).unwrap();
-        stats(1).statement_done(false);
-        stats(1).statement_done(true);
+        shared.stats.begin(1).done(false);
+        shared.stats.begin(1).done(true);
+        shared.stats.consistency_wait();
+        shared.stats.consistency_fallback();
+        stats(0).acquire_waited(std::time::Duration::from_millis(250));
         stats(0).open.fetch_add(3, Ordering::Relaxed);
         stats(0).idle.fetch_add(1, Ordering::Relaxed);
         shared.stats.reloaded(false);
@@ -173,6 +242,7 @@ mod tests {
             reason: splitrail_router::Reason::PlainRead,
             max_lag: None,
             min_gtid: None,
+            hash_key: None,
         });
         let text = render_metrics(&shared, 12.5);
         for line in [
@@ -190,6 +260,17 @@ mod tests {
             "# TYPE splitrail_reloads_total counter",
             "splitrail_reloads_total{result=\"ok\"} 0",
             "splitrail_reloads_total{result=\"error\"} 1",
+            "splitrail_client_connections_total 0",
+            "splitrail_consistency_waits_total 1",
+            "splitrail_consistency_primary_fallbacks_total 1",
+            "splitrail_pinned_sessions{reason=\"transaction\"} 0",
+            "splitrail_server_in_flight{server=\"127.0.0.1:2\",role=\"replica\"} 0",
+            "splitrail_pool_acquire_waits_total{server=\"127.0.0.1:1\",role=\"primary\"} 1",
+            "splitrail_pool_acquire_wait_seconds_total{server=\"127.0.0.1:1\",role=\"primary\"} 0.25",
+            "# TYPE splitrail_server_query_duration_seconds histogram",
+            "splitrail_server_query_duration_seconds_bucket{server=\"127.0.0.1:2\",role=\"replica\",le=\"10\"} 2",
+            "splitrail_server_query_duration_seconds_bucket{server=\"127.0.0.1:2\",role=\"replica\",le=\"+Inf\"} 2",
+            "splitrail_server_query_duration_seconds_count{server=\"127.0.0.1:2\",role=\"replica\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

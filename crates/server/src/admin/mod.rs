@@ -1,12 +1,14 @@
 //! The admin HTTP API: an HTTP/1.1 listener on `admin.listen`, on its own thread, answering
-//! `GET /status`, `/sessions`, `/explain?sql=…` and `/metrics` (Prometheus text), and
-//! `POST /reload`, `/servers/{address}/drain` and `/servers/{address}/enable`. When
-//! `admin.token` is set every request must carry `Authorization: Bearer <token>`.
+//! `GET /status`, `/sessions`, `/explain?sql=…`, `/digests?limit=N` and `/metrics` (Prometheus
+//! text), and `POST /digests/reset`, `/reload`, `/servers/{address}/drain` and
+//! `/servers/{address}/enable`. When `admin.token` is set every request must carry
+//! `Authorization: Bearer <token>`.
 //!
 //! It reads what the workers publish: [`Stats`] (relaxed atomics written on the statement path
-//! and by the pools), the session registry and the topology; its changes go through
-//! [`crate::reload`] and the servers' admission flags. The same runtime polls the configuration
-//! file for changes. `docs/operations.md` lists the endpoints and metrics.
+//! and by the pools), the digests, the session registry and the topology; its changes go
+//! through [`crate::reload`] and the servers' admission flags. The same runtime polls the
+//! configuration file for changes. `docs/operations.md` lists the endpoints and metrics.
+pub mod digests;
 pub mod http;
 mod metrics;
 pub mod stats;
@@ -29,7 +31,7 @@ use tracing::{debug, warn};
 pub use metrics::render_metrics;
 pub use stats::{ServerStats, Stats};
 
-use crate::worker::Shared;
+use crate::worker::{PinReason, Shared};
 
 /// What the admin API tells about the running proxy besides the shared state.
 #[derive(Debug, Clone)]
@@ -142,6 +144,12 @@ fn not_allowed(path: &str, what: &str, allow: &'static str) -> Reply {
     r
 }
 
+/// Shapes `/digests` lists without a `limit`.
+const DEFAULT_DIGESTS: usize = 100;
+
+/// The largest `limit` `/digests` takes.
+const MAX_DIGESTS_SHOWN: usize = 100_000;
+
 impl Admin {
     /// Answers one request.
     pub fn handle(&self, req: &Request<Incoming>) -> Reply {
@@ -170,10 +178,17 @@ impl Admin {
             );
             return r;
         }
+        if path == "/digests/reset" {
+            if method != Method::POST {
+                return not_allowed(path, "POST only", "POST");
+            }
+            self.shared.digests.reset();
+            return json_reply(StatusCode::OK, &json!({ "reset": true }));
+        }
         if let Some(reply) = self.answer_post(method, path) {
             return reply;
         }
-        let known = ["/status", "/sessions", "/explain", "/metrics"];
+        let known = ["/status", "/sessions", "/explain", "/digests", "/metrics"];
         if !known.contains(&path) {
             return error(StatusCode::NOT_FOUND, &format!("no endpoint {path}"));
         }
@@ -191,6 +206,16 @@ impl Admin {
                     StatusCode::BAD_REQUEST,
                     "give the statement as the sql query parameter: /explain?sql=SELECT+1",
                 ),
+            },
+            "/digests" => match query.and_then(|q| http::query_param(q, "limit")) {
+                None => json_reply(StatusCode::OK, &self.digests(DEFAULT_DIGESTS)),
+                Some(n) => match n.parse::<usize>() {
+                    Ok(n @ 1..=MAX_DIGESTS_SHOWN) => json_reply(StatusCode::OK, &self.digests(n)),
+                    _ => error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("limit must be a number from 1 to {MAX_DIGESTS_SHOWN}"),
+                    ),
+                },
             },
             _ => reply(
                 StatusCode::OK,
@@ -312,6 +337,35 @@ impl Admin {
         })
     }
 
+    /// The `limit` statement shapes with the largest total time.
+    fn digests(&self, limit: usize) -> Value {
+        let list: Vec<Value> = self
+            .shared
+            .digests
+            .top(limit)
+            .into_iter()
+            .map(|(hash, d)| {
+                let targets: serde_json::Map<String, Value> = stats::TARGETS
+                    .iter()
+                    .zip(d.targets)
+                    .map(|(t, n)| ((*t).to_string(), json!(n)))
+                    .collect();
+                json!({
+                    "digest": hash.map(|h| format!("{h:016x}")),
+                    "text": &*d.text,
+                    "count": d.count,
+                    "errors": d.errors,
+                    "rows": d.rows,
+                    "total_us": d.total_us,
+                    "avg_us": d.avg_us(),
+                    "max_us": d.max_us,
+                    "targets": targets,
+                })
+            })
+            .collect();
+        json!({ "digests": list })
+    }
+
     fn sessions(&self) -> Value {
         let mut sessions = self.shared.sessions();
         sessions.sort_by_key(|s| s.id);
@@ -327,7 +381,8 @@ impl Admin {
                     "state": if running.is_some() { "running" } else { "idle" },
                     "server": running.and_then(|(i, _)| topology.servers.get(i))
                         .map(|e| e.address.clone()),
-                    "pinned": s.pinned(),
+                    "pinned": s.pinned().is_some(),
+                    "pin_reason": s.pinned().map(PinReason::as_str),
                 })
             })
             .collect();
@@ -431,6 +486,24 @@ mod tests {
             a.answer(&Method::GET, "/explain", Some("sql=SELECT+1"), None)
                 .status(),
             StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn digests_limit_and_reset_methods() {
+        let a = admin("");
+        let get = |q: Option<&str>| a.answer(&Method::GET, "/digests", q, None).status();
+        assert_eq!(get(None), StatusCode::OK);
+        assert_eq!(get(Some("limit=5")), StatusCode::OK);
+        for bad in ["limit=0", "limit=x", "limit=-1", "limit=", "limit=100001"] {
+            assert_eq!(get(Some(bad)), StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let reset = |m: &Method| a.answer(m, "/digests/reset", None, None).status();
+        assert_eq!(reset(&Method::POST), StatusCode::OK);
+        assert_eq!(reset(&Method::GET), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            a.answer(&Method::POST, "/digests", None, None).status(),
+            StatusCode::METHOD_NOT_ALLOWED
         );
     }
 

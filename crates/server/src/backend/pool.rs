@@ -225,8 +225,28 @@ impl Pools {
             .sum()
     }
 
-    /// Lends a connection for `key`: an idle one, a new one, or the next one given back.
+    /// Lends a connection for `key`: an idle one, a new one, or the next one given back. An
+    /// acquisition that had to wait is counted, with its wait, in the server's stats.
     pub async fn acquire(&self, key: &PoolKey, address: &str, password: &[u8]) -> Result<Lease> {
+        let mut waiting_since = None;
+        let lease = self
+            .acquire_or_wait(key, address, password, &mut waiting_since)
+            .await;
+        if let Some(since) = waiting_since
+            && let Some(s) = self.counts.stats.server(key.server)
+        {
+            s.acquire_waited(since.elapsed());
+        }
+        lease
+    }
+
+    async fn acquire_or_wait(
+        &self,
+        key: &PoolKey,
+        address: &str,
+        password: &[u8],
+        waiting_since: &mut Option<Instant>,
+    ) -> Result<Lease> {
         self.remember(key);
         let deadline = Instant::now() + self.limits().acquire_timeout;
         loop {
@@ -251,6 +271,7 @@ impl Pools {
                     key.server
                 )));
             };
+            waiting_since.get_or_insert_with(Instant::now);
             self.add_waiting(key.server, 1);
             let waited = tokio::time::timeout_at(deadline.into(), freed.notified()).await;
             self.add_waiting(key.server, -1);

@@ -50,6 +50,7 @@ fn fully_populated() -> Config {
             listen: addr(6034),
             token: Some(Secret::new("t")),
             token_env: Some("TOKEN".into()),
+            max_digests: 1,
         },
         max_client_connections: 1,
         shutdown_timeout: secs(1),

@@ -121,6 +121,9 @@ pub struct AdminConfig {
     pub token: Option<Secret>,
     /// Read the token from this environment variable instead. At most one of the two.
     pub token_env: Option<String>,
+    /// Statement shapes `/digests` keeps statistics for, at most (0: none are recorded);
+    /// statements of further shapes are summed in one "other" row.
+    pub max_digests: u32,
 }
 
 impl Default for AdminConfig {
@@ -129,6 +132,7 @@ impl Default for AdminConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 6034)),
             token: None,
             token_env: None,
+            max_digests: 10_000,
         }
     }
 }

@@ -68,6 +68,9 @@ pub(super) fn validate(config: &Config, dropped: &Dropped) -> Vec<ConfigError> {
     report.0
 }
 
+/// Largest `admin.max_digests`: a million shapes is already hundreds of MB of digest text.
+const MAX_DIGESTS: u32 = 1_000_000;
+
 fn top_level(config: &Config, report: &mut Report) {
     report.positive(
         "max_client_connections",
@@ -83,6 +86,13 @@ fn top_level(config: &Config, report: &mut Report) {
     }
     report.not_empty("admin.token", admin.token.as_ref().map(|t| t.expose()));
     report.not_empty("admin.token_env", admin.token_env.as_deref());
+    if admin.max_digests > MAX_DIGESTS {
+        report.add(
+            ErrorKind::InvalidValue,
+            "admin.max_digests",
+            format!("must be at most {MAX_DIGESTS}"),
+        );
+    }
     if !admin.listen.ip().is_loopback() && admin.token.is_none() && admin.token_env.is_none() {
         report.add(
             ErrorKind::Missing,

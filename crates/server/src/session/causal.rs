@@ -14,10 +14,12 @@ use tracing::{debug, info, warn};
 use super::Session;
 use crate::backend::Lease;
 use crate::backend::conn::Outcome;
-use crate::config::{Consistency, Role};
+use crate::balance::ReadRequest;
+use crate::config::Consistency;
 use crate::consistency::{Requirement, gtid_of, wait_sql};
 use crate::error::{Error, Result};
 use crate::gtid::GtidSet;
+use crate::topology::ServerEntry;
 
 /// How often a write waiting for a writable primary looks again.
 const FAILOVER_POLL: Duration = Duration::from_millis(50);
@@ -79,42 +81,38 @@ impl Session {
     pub(crate) fn read_server(&mut self, primary: usize) -> usize {
         let view = self.worker.view();
         let topology = &view.topology;
-        let pick = self
-            .worker
-            .balancer
-            .borrow_mut()
-            .pick_read(topology, self.max_lag);
+        let request = self.read_request();
+        let mut balancer = self.worker.balancer.borrow_mut();
         let required = match &self.requirement {
-            Requirement::None => return pick.unwrap_or(primary),
+            Requirement::None => return balancer.pick_read(topology, &request).unwrap_or(primary),
             Requirement::Primary => {
                 self.worker.shared.stats.consistency_fallback();
                 return primary;
             }
-            Requirement::Gtid(required) => required,
+            Requirement::Gtid(required) => required.clone(),
         };
-        let Some(pick) = pick.filter(|&s| s != primary) else {
+        let has_it = |s: &ServerEntry| s.has_applied(&required);
+        let caught_up = ReadRequest {
+            accept: Some(&has_it),
+            ..request
+        };
+        if let Some(server) = balancer.pick_read(topology, &caught_up) {
+            return server;
+        }
+        let pick = balancer.pick_read(topology, &request);
+        let Some(picked) = pick
+            .filter(|&s| s != primary)
+            .and_then(|s| topology.servers.get(s))
+        else {
             return primary;
         };
-        let Some(picked) = topology.servers.get(pick) else {
-            return primary;
-        };
-        if picked.has_applied(required) {
-            return pick;
-        }
-        let max_lag_ms = self.max_lag.map(|d| d.as_millis() as u64);
-        if let Some(other) = topology.servers.iter().find(|s| {
-            s.index != primary
-                && s.role() == Role::Replica
-                && s.can_read(max_lag_ms)
-                && s.has_applied(required)
-        }) {
-            return other.index;
-        }
         if view.config.routing.causal_read_timeout.is_zero() || !picked.waitable() {
             self.worker.shared.stats.consistency_fallback();
             return primary;
         }
-        self.causal_wait = Some(required.clone());
+        let pick = picked.index;
+        drop(balancer);
+        self.causal_wait = Some(required);
         pick
     }
 

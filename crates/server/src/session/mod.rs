@@ -11,23 +11,29 @@ pub mod sync;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use splitrail_protocol::command::SetOption;
 use splitrail_protocol::response::{EofPacket, ErrPacket, ErrorCode, OkPacket, code};
-use splitrail_protocol::{CapabilityFlags, Command, StatusFlags};
-use splitrail_router::SessionState;
+use splitrail_protocol::{CapabilityFlags, Command, End, StatusFlags};
+use splitrail_router::hints::key_hash;
+use splitrail_router::{Classification, SessionState};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
+use crate::admin::digests::Outcome;
 use crate::backend::{Lease, ResultFlags, Sticky};
+use crate::balance::ReadRequest;
 use crate::client::ClientIo;
 use crate::client::handshake::Accepted;
+use crate::config::{Balance, HashKey};
 use crate::consistency::{Requirement, WriteMark};
 use crate::error::{Error, Result};
 use crate::gtid::GtidSet;
 use crate::io::ReadError;
-use crate::worker::{SessionInfo, Worker};
+use crate::session::relay::Relayed;
+use crate::worker::{PinReason, SessionInfo, Worker};
 
 /// A client session after authentication.
 pub struct Session {
@@ -68,6 +74,8 @@ pub struct Session {
     pub(crate) sql_prepared: bool,
     /// The replica lag the statement being routed accepts (its decision's `max_lag`).
     pub(crate) max_lag: Option<std::time::Duration>,
+    /// The `hash_key` hint of the statement being routed (its decision's `hash_key`).
+    pub(crate) hash_hint: Option<u64>,
     /// Prepared statements by the client's statement id.
     pub(crate) stmts: HashMap<u32, prepared::ClientStmt>,
     /// The last client statement id handed out.
@@ -134,6 +142,7 @@ impl Session {
             sticky,
             sql_prepared: false,
             max_lag: None,
+            hash_hint: None,
             stmts: HashMap::new(),
             next_stmt_id: 0,
             last_insert_id: 0,
@@ -304,6 +313,84 @@ impl Session {
         Ok(Next::Continue)
     }
 
+    /// Counts a finished statement in the digest table: `target` is its route
+    /// ([`crate::admin::stats::TARGETS`] index), `done` what running it returned.
+    pub(crate) fn count_digest(
+        &self,
+        c: &Classification,
+        target: usize,
+        started: Instant,
+        done: &Result<Option<Relayed>>,
+    ) {
+        let digests = &self.worker.shared.digests;
+        if !digests.enabled() {
+            return;
+        }
+        let (failed, rows) = match done {
+            Ok(Some(d)) => match d.completion.end {
+                End::Err { .. } => (true, d.rows),
+                End::Ok { affected_rows, .. } => (false, d.rows + affected_rows),
+                _ => (false, d.rows),
+            },
+            // An error the client was told about (`None`), or a failed session.
+            _ => (true, 0),
+        };
+        let outcome = Outcome {
+            target,
+            failed,
+            rows,
+            elapsed: started.elapsed(),
+        };
+        let digest = c.digest();
+        let text = || digest.text.clone();
+        digests.record(self.worker.digest_shard, digest.hash, text, &outcome);
+    }
+
+    /// Why the session must keep its connection, if it must: the first state it holds that no
+    /// other connection has.
+    pub(crate) fn hold_reason(&self) -> Option<PinReason> {
+        let s = &self.state;
+        if s.in_transaction() {
+            Some(PinReason::Transaction)
+        } else if s.has_temp_tables() {
+            Some(PinReason::TempTables)
+        } else if s.holds_table_locks() || s.holds_named_locks() {
+            Some(PinReason::Locks)
+        } else if s.user_variables().next().is_some() {
+            Some(PinReason::UserVariables)
+        } else if self.sql_prepared {
+            Some(PinReason::SqlPrepare)
+        } else if self.cursor_open {
+            Some(PinReason::Cursor)
+        } else if self.keep_for_next {
+            Some(PinReason::SessionFunction)
+        } else {
+            None
+        }
+    }
+
+    /// What a read of this session asks of the balancer (no `accept` filter).
+    pub(crate) fn read_request(&self) -> ReadRequest<'static> {
+        let view = self.worker.view();
+        let routing = &view.config.routing;
+        let hash_key = (routing.balance == Balance::Hash).then(|| {
+            let by_addr = || match self.info.peer.ip() {
+                std::net::IpAddr::V4(ip) => key_hash(ip.octets()),
+                std::net::IpAddr::V6(ip) => key_hash(ip.octets()),
+            };
+            match routing.hash_key {
+                HashKey::ClientAddr => by_addr(),
+                HashKey::User => key_hash(self.user.as_bytes()),
+                HashKey::Hint => self.hash_hint.unwrap_or_else(by_addr),
+            }
+        });
+        ReadRequest {
+            max_lag: self.max_lag,
+            hash_key,
+            accept: None,
+        }
+    }
+
     /// Closes every backend connection the session holds (a transaction in progress is rolled
     /// back by the server when its connection closes).
     fn close_backends(&mut self) {
@@ -313,7 +400,7 @@ impl Session {
             }
             self.release(lease);
         }
-        self.info.set_pinned(false);
+        self.info.set_pinned(None);
         for lease in std::mem::take(&mut self.kept) {
             self.release(lease);
         }

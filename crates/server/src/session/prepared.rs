@@ -16,6 +16,7 @@ use tracing::debug;
 
 use super::Session;
 use super::query::Choice;
+use crate::admin::stats::target_index;
 use crate::backend::Lease;
 use crate::backend::conn::{BackendConn, protocol, read};
 use crate::error::{Error, Result};
@@ -181,10 +182,14 @@ impl Session {
         let c = stmt.classification.clone();
         let long_data = std::mem::take(&mut stmt.long_data);
         let types = stmt.types.clone();
+        let started = std::time::Instant::now();
         let Some(choice) = self.choice_for(&c) else {
-            return self
+            let sent = self
                 .send_err(code::ER_UNKNOWN_ERROR, &self.reject_message(&c))
                 .await;
+            let reject = target_index(&Target::Reject(String::new()));
+            self.count_digest(&c, reject, started, &Ok(None));
+            return sent;
         };
         let max = self.worker.view().config.pool.max_prepared_statements as usize;
         let build = async |lease: &mut Lease| -> Result<Result<Bytes, ErrPacket>> {
@@ -212,7 +217,14 @@ impl Session {
             }
             Ok(Ok(rewritten.payload))
         };
-        self.execute_with(choice, Some(&c), build).await.map(drop)
+        let done = self.execute_with(choice, Some(&c), build).await;
+        let target = match choice {
+            Choice::Primary => Target::Primary,
+            Choice::Read => Target::Replica,
+            Choice::Pinned => Target::Pinned,
+        };
+        self.count_digest(&c, target_index(&target), started, &done);
+        done.map(drop)
     }
 
     /// COM_STMT_SEND_LONG_DATA: kept until the statement's next execution (no response).
@@ -250,6 +262,7 @@ impl Session {
         let decision = route(c, &self.state, &self.worker.view().policy);
         self.max_lag = decision.max_lag;
         self.min_gtid = decision.min_gtid.clone();
+        self.hash_hint = decision.hash_key;
         debug!(
             target = decision.target.as_str(),
             reason = decision.reason.as_str(),

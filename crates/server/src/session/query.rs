@@ -60,8 +60,10 @@ impl Session {
                 )
                 .await;
         }
+        let started = std::time::Instant::now();
         let decision = route(&c, &self.state, &self.worker.view().policy);
         self.worker.shared.stats.routed(&decision);
+        let target = crate::admin::stats::target_index(&decision.target);
         debug!(
             target = decision.target.as_str(),
             reason = decision.reason.as_str(),
@@ -71,7 +73,9 @@ impl Session {
         let choice = match &decision.target {
             Target::Reject(message) => {
                 let message = message.clone();
-                return self.send_err(code::ER_UNKNOWN_ERROR, &message).await;
+                let sent = self.send_err(code::ER_UNKNOWN_ERROR, &message).await;
+                self.count_digest(&c, target, started, &Ok(None));
+                return sent;
             }
             Target::Pinned => Choice::Pinned,
             Target::Primary => Choice::Primary,
@@ -79,7 +83,10 @@ impl Session {
         };
         self.max_lag = decision.max_lag;
         self.min_gtid = decision.min_gtid;
-        self.execute(choice, payload, Some(&c)).await
+        self.hash_hint = decision.hash_key;
+        let done = self.execute_raw(choice, payload, Some(&c)).await;
+        self.count_digest(&c, target, started, &done);
+        done.map(drop)
     }
 
     /// COM_INIT_DB: checked on the primary (a replica may not have a new schema yet).
@@ -104,18 +111,6 @@ impl Session {
     /// Commands without SQL that any server answers: sent where the session's work is.
     pub(crate) async fn forward_to_primary(&mut self, payload: &Bytes) -> Result<()> {
         self.execute_raw(Choice::Pinned, payload, None)
-            .await
-            .map(drop)
-    }
-
-    /// Runs a statement (or command) and applies what it changed to the session state.
-    pub(crate) async fn execute(
-        &mut self,
-        choice: Choice,
-        payload: &Bytes,
-        classification: Option<&Classification>,
-    ) -> Result<()> {
-        self.execute_raw(choice, payload, classification)
             .await
             .map(drop)
     }
@@ -263,12 +258,14 @@ impl Session {
         let command = payload.first().copied().unwrap_or(cmd::QUERY);
         self.info
             .set_running(Some((lease.conn.server, lease.conn.thread_id)));
-        let shared = self.worker.shared.clone();
+        let worker = self.worker.clone();
+        let in_flight = worker.shared.stats.begin(lease.conn.server);
+        let causal = &worker.shared.causal;
         if classification.is_some_and(|c| !c.analysis.is_read())
-            && !shared.causal.gtids_seen()
-            && Some(lease.conn.server) == self.worker.view().topology.primary()
+            && !causal.gtids_seen()
+            && Some(lease.conn.server) == worker.view().topology.primary()
         {
-            self.write_mark = shared.causal.write_sent();
+            self.write_mark = causal.write_sent();
         }
         let sent = match self.causal_wait.take() {
             None => lease.conn.send_command(payload).await,
@@ -285,18 +282,16 @@ impl Session {
         let result = match sent {
             Ok(()) => {
                 lease.conn.tracker.start(command);
-                relay(&mut lease.conn, &mut self.client, self.caps, &shared.causal).await
+                relay(&mut lease.conn, &mut self.client, self.caps, causal).await
             }
             Err(error) => Err(RelayError::Backend { error, sent: None }),
         };
         self.info.set_running(None);
-        if let Some(stats) = self.worker.shared.stats.server(lease.conn.server) {
-            stats.statement_done(match &result {
-                Ok(done) => matches!(done.completion.end, End::Err { .. }),
-                Err(RelayError::Backend { .. }) => true,
-                Err(RelayError::Client(_)) => false, // the client left, not the server's fault
-            });
-        }
+        in_flight.done(match &result {
+            Ok(done) => matches!(done.completion.end, End::Err { .. }),
+            Err(RelayError::Backend { .. }) => true,
+            Err(RelayError::Client(_)) => false, // the client left, not the server's fault
+        });
         match result {
             Ok(done) => {
                 self.learn(classification, &done, &mut lease);
@@ -412,14 +407,7 @@ impl Session {
 
     /// Whether the session must keep its connection: it holds state no other connection has.
     pub(crate) fn must_hold(&self) -> bool {
-        self.state.in_transaction()
-            || self.state.has_temp_tables()
-            || self.state.holds_table_locks()
-            || self.state.holds_named_locks()
-            || self.state.user_variables().next().is_some()
-            || self.sql_prepared
-            || self.cursor_open
-            || self.keep_for_next
+        self.hold_reason().is_some()
     }
 
     /// The connection the session used last, if it still has it.
@@ -526,7 +514,8 @@ impl Session {
                 self.worker.pools.release(old);
             }
         }
-        self.info.set_pinned(self.held.is_some());
+        self.info
+            .set_pinned(self.held.as_ref().and_then(|_| self.hold_reason()));
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Relayed {
     pub ok: Option<OkPacket>,
     /// OKs before the last result that carried session-state changes (`USE db; SELECT 1`).
     pub earlier: Vec<OkPacket>,
+    /// Rows relayed (every result set of the response).
+    pub rows: u64,
 }
 
 /// Why a relay stopped early.
@@ -141,6 +143,7 @@ pub async fn relay(
                         completion,
                         ok,
                         earlier,
+                        rows: conn.tracker.rows(),
                     });
                 }
                 Step::NeedClient => {
