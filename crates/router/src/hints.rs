@@ -141,6 +141,11 @@ pub fn key_hash(key: impl AsRef<[u8]>) -> u64 {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    mix64(h)
+}
+
+/// splitmix64's finaliser: every input bit reaches every output bit.
+pub fn mix64(mut h: u64) -> u64 {
     h ^= h >> 30;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^= h >> 27;

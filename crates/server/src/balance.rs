@@ -204,7 +204,7 @@ fn rendezvous(topology: &Topology, weights: &[u64], key: u64) -> Option<usize> {
         if w == 0 {
             continue;
         }
-        let h = mix(key ^ splitrail_router::hints::key_hash(&s.address));
+        let h = splitrail_router::hints::mix64(key ^ splitrail_router::hints::key_hash(&s.address));
         // 53 random bits, offset by half a step so u is never 0 or 1.
         let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
         let score = w as f64 / -u.ln();
@@ -213,15 +213,6 @@ fn rendezvous(topology: &Topology, weights: &[u64], key: u64) -> Option<usize> {
         }
     }
     best.map(|(i, _)| i)
-}
-
-/// splitmix64's finaliser: every input bit reaches every output bit.
-fn mix(mut h: u64) -> u64 {
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
 }
 
 #[cfg(test)]
