@@ -152,6 +152,15 @@ async fn explain_gives_the_route_and_needs_sql() {
     let missing = get(admin, "/explain");
     assert_eq!(missing.status, 400);
     assert!(missing.json()["error"].is_string());
+    // Malformed SQL is not an error of the API: the router sends it to the primary, which
+    // would answer it with its own syntax error.
+    let garbage = get(admin, "/explain?sql=this%20is%20%29%20not%20sql");
+    assert_eq!(garbage.status, 200);
+    assert_eq!(garbage.json()["target"], "primary");
+    // Bytes that are not UTF-8 are explained as their lossy text (U+FFFD), not a failure.
+    let bad = get(admin, "/explain?sql=%FF%FE");
+    assert_eq!(bad.status, 200, "{}", bad.body);
+    assert_eq!(bad.json()["target"], "primary");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
