@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Bed, MONITOR_USER, ProxyProcess, connect, get, one, opts_for, run, table};
+use common::{Bed, MONITOR_USER, ProxyProcess, connect, get, one, opts_for, run, server_id, table};
 use mysql_async::OptsBuilder;
 use mysql_async::prelude::*;
+use splitrail_testbed::ClusterConfig;
 
 /// Row keys, unique across probe runs on one table.
 static NEXT_KEY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
@@ -313,6 +314,41 @@ async fn the_consistency_token_gives_read_your_writes_through_another_proxy_proc
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     delay(&bed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_gtids_reads_after_a_write_go_to_the_primary_for_the_window() {
+    // No binary log: writes carry no GTID, and the "replica" shares nothing with the primary,
+    // so any read it answers after a write is stale.
+    let config = ClusterConfig {
+        binlog: false,
+        ..ClusterConfig::with_replicas(1)
+    };
+    let bed = Bed::own_config(config, &yaml("global", ", read_after_write_window: 3s"));
+    let (primary, replica) = (bed.primary().server_id(), bed.replica(0).server_id());
+    for server in bed.cluster().servers() {
+        server
+            .sql("CREATE TABLE app.nogtid (k INT PRIMARY KEY)")
+            .expect("creating the table");
+    }
+    let mut reader = bed.conn().await;
+    assert_eq!(
+        server_id(&mut reader).await,
+        replica,
+        "reads start on the replica"
+    );
+    let mut writer = bed.conn().await;
+    run(&mut writer, "INSERT INTO app.nogtid VALUES (1)").await;
+    // Right after the write, a read on another connection goes to the primary and sees it.
+    let (count, server): (i64, u32) = reader
+        .query_first("SELECT COUNT(*), @@server_id FROM app.nogtid")
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!((count, server), (1, primary));
+    // Once the window has passed, reads go back to the replica.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(server_id(&mut reader).await, replica);
 }
 
 /// The proxy's `/metrics` text.

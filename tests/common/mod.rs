@@ -70,6 +70,13 @@ impl Bed {
         Bed::start(Backends::Own(Box::new(cluster)), extra_yaml)
     }
 
+    /// A cluster of the test's own started from `config`, behind a proxy as in [`Bed::own`].
+    pub fn own_config(config: ClusterConfig, extra_yaml: &str) -> Bed {
+        let cluster = Cluster::start(config)
+            .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
+        Bed::start(Backends::Own(Box::new(cluster)), extra_yaml)
+    }
+
     /// As [`Bed::own`], but every server is configured `role: auto`: the monitor tells the
     /// primary from the replicas by `read_only`.
     pub fn own_auto(replicas: usize, extra_yaml: &str) -> Bed {

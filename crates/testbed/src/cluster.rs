@@ -30,6 +30,9 @@ pub struct ClusterConfig {
     pub detached: bool,
     /// Serve TLS with these files (every server the same certificate); `None`: no TLS.
     pub tls: Option<ServerTls>,
+    /// Binary log, GTIDs and replication (the default). Without: standalone servers that share
+    /// nothing — a primary whose writes carry no GTID, and "replicas" that never get them.
+    pub binlog: bool,
 }
 
 /// The files a server needs for TLS, passed as `--ssl-cert`, `--ssl-key` and `--ssl-ca`.
@@ -56,6 +59,7 @@ impl ClusterConfig {
             ports: None,
             detached: false,
             tls: None,
+            binlog: true,
         }
     }
 
@@ -158,16 +162,20 @@ impl Cluster {
             server.sql(&users)?;
         }
         let primary = self.primary();
+        let database = format!("CREATE DATABASE IF NOT EXISTS `{}`", self.config.database);
+        if !self.config.binlog {
+            for server in &self.servers {
+                server.sql(&database)?;
+            }
+            return Ok(());
+        }
         for replica in self.replicas() {
             replica.sql(&format!(
                 "{}; START SLAVE;",
                 change_master_to(primary.port())
             ))?;
         }
-        primary.sql(&format!(
-            "CREATE DATABASE IF NOT EXISTS `{}`",
-            self.config.database
-        ))?;
+        primary.sql(&database)?;
         Ok(())
     }
 
@@ -430,6 +438,7 @@ fn start_server(
             socket,
             detached: config.detached,
             tls: config.tls.clone(),
+            binlog: config.binlog,
         };
         let server = Server::new(spec, bins.clone(), role);
         if !server.is_initialised() {

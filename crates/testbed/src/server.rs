@@ -45,6 +45,8 @@ pub struct ServerSpec {
     pub detached: bool,
     /// TLS files; `None`: the server offers no TLS.
     pub tls: Option<crate::cluster::ServerTls>,
+    /// Binary log and GTIDs on (see [`crate::ClusterConfig::binlog`]).
+    pub binlog: bool,
 }
 
 /// A handle to one `mariadbd`. All methods take `&self` so a cluster can be shared between tests.
@@ -169,11 +171,7 @@ impl Server {
             format!("--pid-file={}", self.pid_file().display()),
             format!("--log-error={}", self.error_log().display()),
             format!("--server-id={}", s.server_id),
-            // Replication: row-based binlog on every server (a replica may be promoted), GTIDs.
-            "--log-bin=mariadb-bin".to_string(),
             "--relay-log=relay-bin".to_string(),
-            "--binlog-format=ROW".to_string(),
-            "--log-slave-updates".to_string(),
             // So the primary can list its replicas (`SHOW SLAVE HOSTS`) for discovery.
             "--report-host=127.0.0.1".to_string(),
             format!("--report-port={}", s.port),
@@ -193,6 +191,17 @@ impl Server {
             "--innodb-flush-log-at-trx-commit=2".to_string(),
             "--sync-binlog=0".to_string(),
         ];
+        if s.binlog {
+            // Replication: row-based binlog on every server (a replica may be promoted), GTIDs.
+            args.extend(
+                [
+                    "--log-bin=mariadb-bin",
+                    "--binlog-format=ROW",
+                    "--log-slave-updates",
+                ]
+                .map(String::from),
+            );
+        }
         if let Some(tls) = &s.tls {
             args.push(format!("--ssl-cert={}", tls.cert.display()));
             args.push(format!("--ssl-key={}", tls.key.display()));
