@@ -42,7 +42,11 @@ async fn status_lists_the_servers_and_counts_their_statements() {
         .iter()
         .map(|s| {
             assert_eq!(s["healthy"], true, "{s}");
-            assert!(s["pool"]["open"].is_u64(), "{s}");
+            for key in ["open", "idle", "in_use", "waiting"] {
+                assert!(s["pool"][key].is_u64(), "{key}: {s}");
+            }
+            assert!(s["in_flight"].is_u64(), "{s}");
+            assert!(s["gtid"].is_string() && s["weight"].is_u64(), "{s}");
             assert!(s["lag_ms"].is_u64(), "{s}");
             assert!(
                 ["up", "lagging", "down"].contains(&s["state"].as_str().unwrap()),

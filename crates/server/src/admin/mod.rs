@@ -312,7 +312,13 @@ impl Admin {
                     "weight": s.weight,
                     "read_weight": s.read_weight,
                     "discovered": s.is_discovered(),
-                    "pool": { "open": open, "idle": idle, "in_use": in_use },
+                    "pool": {
+                        "open": open,
+                        "idle": idle,
+                        "in_use": in_use,
+                        "waiting": stats.map_or(0, ServerStats::waiting),
+                    },
+                    "in_flight": stats.map_or(0, ServerStats::in_flight),
                     "queries": stats.map_or(0, |st| st.queries.load(Ordering::Relaxed)),
                     "errors": stats.map_or(0, |st| st.errors.load(Ordering::Relaxed)),
                 })

@@ -24,6 +24,8 @@ pub struct ServerStats {
     pub open: AtomicI64,
     /// Idle connections waiting in the pools.
     pub idle: AtomicI64,
+    /// Sessions waiting now for a connection to this server, all workers.
+    pub waiting: AtomicI64,
     /// Statements sent and not answered yet, all workers (what `least_outstanding` balances).
     in_flight: AtomicI64,
     /// Statement durations (send to last byte relayed): counts per [`LATENCY_BUCKETS`] bucket
@@ -58,6 +60,11 @@ impl ServerStats {
         self.latency[bucket].fetch_add(1, Ordering::Relaxed);
         self.latency_us
             .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Sessions waiting for a connection now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed).max(0) as u64
     }
 
     /// Statements in flight now.

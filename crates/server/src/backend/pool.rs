@@ -390,6 +390,9 @@ impl Pools {
         if let Some(n) = self.counts.waiting.borrow_mut().get_mut(server) {
             *n = n.saturating_add_signed(delta);
         }
+        if let Some(s) = self.counts.stats.server(server) {
+            s.waiting.fetch_add(delta as i64, Ordering::Relaxed);
+        }
     }
 
     /// Whether some session waits for a connection to `server`: a connection to it should go
