@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use splitrail_router::{ClassifierCache, Policy};
 
 use crate::admin::Stats;
+use crate::backend::mux::Muxes;
 use crate::backend::{PoolLimits, Pools};
 use crate::config::{Config, PoolMode};
 use crate::consistency::{Causal, GlobalCache};
@@ -268,6 +269,8 @@ pub struct Worker {
     pub balancer: RefCell<Balancer>,
     /// This worker's copy of the global write position.
     pub causal: RefCell<GlobalCache>,
+    /// This worker's pipelined connections (`pool.pipeline`).
+    pub muxes: Muxes,
 }
 
 impl std::fmt::Debug for Worker {
@@ -302,6 +305,7 @@ impl Worker {
             router: RefCell::new(ClassifierCache::default()),
             balancer: RefCell::new(Balancer::default()),
             causal: RefCell::new(GlobalCache::default()),
+            muxes: Muxes::default(),
             shared,
         }
     }

@@ -118,6 +118,11 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
             "Reads sent to the primary because no replica had, or reached in time, their position.",
             &shared.stats.consistency_fallbacks,
         ),
+        (
+            "splitrail_pipelined_statements_total",
+            "Statements answered over a backend connection shared by several sessions' reads.",
+            &shared.stats.pipelined,
+        ),
     ] {
         family(&mut out, name, "counter", help);
         let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));

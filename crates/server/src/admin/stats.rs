@@ -63,6 +63,8 @@ pub struct Stats {
     /// Reads that went to the primary because no replica had (or reached in time) the
     /// position they must see.
     pub consistency_fallbacks: AtomicU64,
+    /// Statements answered over a shared, pipelined connection (`pool.pipeline`).
+    pub pipelined: AtomicU64,
 }
 
 impl Stats {
@@ -75,6 +77,7 @@ impl Stats {
                 .collect(),
             consistency_waits: AtomicU64::new(0),
             consistency_fallbacks: AtomicU64::new(0),
+            pipelined: AtomicU64::new(0),
         }
     }
 
@@ -99,6 +102,11 @@ impl Stats {
     /// Counts a read sent to the primary for read-your-writes.
     pub fn consistency_fallback(&self) {
         self.consistency_fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a statement answered over a pipelined connection.
+    pub fn pipelined(&self) {
+        self.pipelined.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Every (target, reason, count) with a count above zero.

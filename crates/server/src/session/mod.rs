@@ -3,6 +3,7 @@
 //! connection to the session's state in [`sync`], response streaming in [`relay`].
 pub mod admin;
 pub mod causal;
+pub mod pipeline;
 pub mod prepared;
 pub mod query;
 pub mod relay;

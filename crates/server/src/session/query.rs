@@ -79,6 +79,12 @@ impl Session {
         };
         self.max_lag = decision.max_lag;
         self.min_gtid = decision.min_gtid;
+        if choice == Choice::Read
+            && let super::pipeline::Pipelined::Answered =
+                self.pipelined_query(choice, &c, payload).await?
+        {
+            return Ok(());
+        }
         self.execute(choice, payload, Some(&c)).await
     }
 
@@ -342,7 +348,11 @@ impl Session {
 
     /// Tells the client its statement was lost with its backend (error 2013), in sequence after
     /// whatever part of the response it already received; the session stays usable.
-    async fn report_lost_backend(&mut self, error: &Error, sent: Option<u8>) -> Result<()> {
+    pub(crate) async fn report_lost_backend(
+        &mut self,
+        error: &Error,
+        sent: Option<u8>,
+    ) -> Result<()> {
         if let Some(seq) = sent {
             self.client.codec.set_seq(seq.wrapping_add(1));
         }
@@ -350,15 +360,28 @@ impl Session {
         self.send_err(crate::error::CR_SERVER_LOST, &message).await
     }
 
-    /// Applies a finished response to the session state.
+    /// Applies a finished response to the session state and to the connection it ran on.
     fn learn(&mut self, c: Option<&Classification>, done: &Relayed, lease: &mut Lease) {
+        if let End::Ok { last_insert_id, .. } = done.completion.end
+            && last_insert_id != 0
+        {
+            lease.conn.last_insert_id = last_insert_id;
+        }
+        self.learn_response(c, done);
+        lease.conn.schema.clone_from(&self.state.schema);
+        if lease.conn.vars != *self.state.variables() {
+            lease.conn.vars = self.state.variables().clone();
+        }
+    }
+
+    /// Applies a finished response to the session state.
+    pub(crate) fn learn_response(&mut self, c: Option<&Classification>, done: &Relayed) {
         let status = done.completion.status;
         self.status = status;
         if let End::Ok { last_insert_id, .. } = done.completion.end
             && last_insert_id != 0
         {
             self.last_insert_id = last_insert_id;
-            lease.conn.last_insert_id = last_insert_id;
         }
         if status.contains(StatusFlags::SERVER_STATUS_CURSOR_EXISTS) {
             self.cursor_open = true;
@@ -401,10 +424,6 @@ impl Session {
                     _ => {}
                 }
             }
-        }
-        lease.conn.schema.clone_from(&self.state.schema);
-        if lease.conn.vars != *self.state.variables() {
-            lease.conn.vars = self.state.variables().clone();
         }
     }
 
