@@ -16,6 +16,32 @@ fn pipelined(bed: &Bed) -> u64 {
     bed.proxy.shared().stats.pipelined.load(Ordering::Relaxed)
 }
 
+/// `sessions` sessions each reading its own numbers (`SELECT n`) until `stop`, checking every
+/// answer and counting them in `reads`.
+fn spawn_readers(
+    bed: &Bed,
+    sessions: u64,
+    stop: &Arc<AtomicBool>,
+    reads: &Arc<AtomicU64>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..sessions)
+        .map(|session| {
+            let (opts, stop, reads) = (bed.opts(), stop.clone(), reads.clone());
+            tokio::spawn(async move {
+                let mut conn = common::connect(opts).await;
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let value = session * 1_000_000 + i;
+                    let v: u64 = one(&mut conn, &format!("SELECT {value}")).await;
+                    assert_eq!(v, value, "session {session}, read {i}");
+                    reads.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            })
+        })
+        .collect()
+}
+
 /// Text and prepared reads of 32 concurrent sessions, each checking that every answer is the
 /// one to its own statement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,20 +169,7 @@ async fn a_client_leaving_mid_result_does_not_disturb_the_others() {
     let bed = Bed::shared();
     let stop = Arc::new(AtomicBool::new(false));
     let reads = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for session in 0..8u64 {
-        let (opts, stop, reads) = (bed.opts(), stop.clone(), reads.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut conn = common::connect(opts).await;
-            let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let v: u64 = one(&mut conn, &format!("SELECT {}", session * 1_000_000 + i)).await;
-                assert_eq!(v, session * 1_000_000 + i);
-                reads.fetch_add(1, Ordering::Relaxed);
-                i += 1;
-            }
-        }));
-    }
+    let tasks = spawn_readers(&bed, 8, &stop, &reads);
     // The mariadb client streams the rows (--quick) into `head`, which stops after a few bytes:
     // the client dies of SIGPIPE with most of an 8 MB answer unread.
     let client = splitrail_testbed::binaries::Binaries::locate()
@@ -266,4 +279,28 @@ async fn a_backend_killed_mid_batch_fails_or_replays_only_the_reads_in_flight() 
         0,
         "reads were lost, not replayed"
     );
+}
+
+/// With one connection per worker and server, the pipelined connection gives its slot to a
+/// session that needs one of its own (here reads that wait on purpose, which are never
+/// pipelined) instead of keeping it while other sessions' reads keep coming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelined_connection_makes_room_for_a_session_waiting_for_one() {
+    let bed = Bed::own(1, "pool: { max_size: 2, acquire_timeout: 3s }");
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers = spawn_readers(&bed, 8, &stop, &Arc::default());
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        others.push(bed.conn().await);
+    }
+    for round in 0..10 {
+        for conn in &mut others {
+            let v: i64 = one(conn, "SELECT SLEEP(0)").await;
+            assert_eq!(v, 0, "round {round}");
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in readers {
+        task.await.expect("a reader");
+    }
 }

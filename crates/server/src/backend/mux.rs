@@ -183,16 +183,6 @@ impl Muxes {
         mux.wake.notify_one();
     }
 
-    /// How many muxes are running (tests, admin).
-    pub fn len(&self) -> usize {
-        self.list.borrow().len()
-    }
-
-    /// Whether none is running.
-    pub fn is_empty(&self) -> bool {
-        self.list.borrow().is_empty()
-    }
-
     /// Takes a mux out of the list, so the next request starts a new one.
     fn remove(&self, mux: &Mux) {
         mux.closed.set(true);
@@ -290,10 +280,14 @@ async fn pump(
     let conn = &mut lease.conn;
     let max_prepared = worker.shared.config.pool.max_prepared_statements as usize;
     loop {
+        if !mux.closed.get() && worker.pools.has_waiters(mux.key.pool.server) {
+            // A session waits for a connection to this server: the mux takes no new requests
+            // and gives its slot back once the ones it has are answered (the next request
+            // starts a new mux, which waits for a slot in line).
+            worker.muxes.remove(mux);
+        }
         if inflight.is_empty() && mux.queue.borrow().is_empty() {
-            if worker.pools.has_waiters(mux.key.pool.server) {
-                // A session waits for a connection to this server: the mux's slot is its.
-                worker.muxes.remove(mux);
+            if mux.closed.get() {
                 return Stop::Idle;
             }
             let woke = tokio::time::timeout(IDLE, mux.wake.notified()).await;
