@@ -365,17 +365,10 @@ async fn write_queued(
                         Prepared::Refused(_) => continue,
                     },
                 };
-                let rewritten = layout.rewrite(
-                    payload,
-                    stmt.id,
-                    (!stmt.typed).then(|| types.clone()).flatten(),
-                );
-                if rewritten.types_sent
-                    && let Some(s) = conn.statements.get(sql)
-                {
-                    s.typed = true;
-                }
-                rewritten.payload
+                // The session's types go with every execution that binds none: the sessions
+                // sharing this backend statement may have bound different ones, and the server
+                // would read these values with the last types it was given.
+                layout.rewrite(payload, stmt.id, types.clone()).payload
             }
         };
         // Answers may be half read: the reading side's sequence id is kept.
