@@ -7,7 +7,9 @@
 #   TIME=10 THREADS="1 16" TESTS=oltp_point_select bench/sysbench.sh
 #
 # "direct" runs against the primary (sysbench has one host); through the proxy, reads go to the
-# replica. The proxy listens on a free port with the dev cluster's servers and is stopped at the end.
+# replica. Two proxies run with the dev cluster's servers: "pipe" with `pool.pipeline: true`,
+# "nopipe" with it off, measured in the same run (ratios are to the direct run just before).
+# Both are stopped at the end; a dev cluster already running is used as it is and left running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -20,26 +22,36 @@ TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
 PROXY_PORT=${PROXY_PORT:-16033}
 ADMIN_PORT=${ADMIN_PORT:-16034}
+NOPIPE_PORT=${NOPIPE_PORT:-16035}
+NOPIPE_ADMIN_PORT=${NOPIPE_ADMIN_PORT:-16036}
 
 cargo build -q --release -p splitrail -p splitrail-testbed --bins
-target/release/splitrail-devcluster up >/dev/null
+if ! mariadb -h127.0.0.1 -P13306 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+  target/release/splitrail-devcluster up >/dev/null
+fi
 
 workdir=$(mktemp -d)
-trap 'kill "${proxy_pid:-}" 2>/dev/null || true; rm -rf "$workdir"' EXIT
-cat > "$workdir/proxy.yaml" <<YAML
-listen: 127.0.0.1:$PROXY_PORT
-admin: { listen: 127.0.0.1:$ADMIN_PORT }
+trap 'kill ${proxy_pids:-} 2>/dev/null || true; rm -rf "$workdir"' EXIT
+start_proxy() { # name port admin_port pipeline
+  cat > "$workdir/$1.yaml" <<YAML
+listen: 127.0.0.1:$2
+admin: { listen: 127.0.0.1:$3 }
 users: [{ user: app, password: app }]
 servers:
   - { address: 127.0.0.1:13306, role: primary }
   - { address: 127.0.0.1:13307, role: replica }
+pool: { pipeline: $4 }
 YAML
-target/release/splitrail --config "$workdir/proxy.yaml" >"$workdir/proxy.log" 2>&1 &
-proxy_pid=$!
-for _ in $(seq 100); do
-  mariadb -h127.0.0.1 -P"$PROXY_PORT" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && break
-  sleep 0.1
-done
+  target/release/splitrail --config "$workdir/$1.yaml" >"$workdir/$1.log" 2>&1 &
+  proxy_pids="${proxy_pids:-} $!"
+  echo "$1 proxy: pid $! port $2" >&2
+  for _ in $(seq 100); do
+    mariadb -h127.0.0.1 -P"$2" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+}
+start_proxy pipe "$PROXY_PORT" "$ADMIN_PORT" true
+start_proxy nopipe "$NOPIPE_PORT" "$NOPIPE_ADMIN_PORT" false
 
 sb() { # port test threads action
   sysbench "$2" --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$1" \
@@ -54,16 +66,18 @@ sb 13306 oltp_read_write 4 prepare >/dev/null
 pos=$(mariadb -h127.0.0.1 -P13306 -uroot -N -e "SELECT @@GLOBAL.gtid_binlog_pos")
 mariadb -h127.0.0.1 -P13307 -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" >/dev/null
 
-printf '%-20s %7s %12s %9s %12s %9s %7s\n' test threads direct_qps p95_ms proxy_qps p95_ms ratio
+qps() { awk '/queries:/ { gsub(/\(/, "", $3); print $3 }'; }
+p95() { awk '/95th percentile:/ { print $3 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+printf '%-18s %4s %9s %6s %9s %6s %5s %9s %6s %5s\n' test thr direct p95 pipe p95 ratio nopipe p95 ratio
 for test in $TESTS; do
   for threads in $THREADS; do
     d=$(sb 13306 "$test" "$threads" run)
     p=$(sb "$PROXY_PORT" "$test" "$threads" run)
-    dq=$(awk '/queries:/ { gsub(/\(/, "", $3); print $3 }' <<<"$d")
-    pq=$(awk '/queries:/ { gsub(/\(/, "", $3); print $3 }' <<<"$p")
-    dl=$(awk '/95th percentile:/ { print $3 }' <<<"$d")
-    pl=$(awk '/95th percentile:/ { print $3 }' <<<"$p")
-    ratio=$(awk -v a="$pq" -v b="$dq" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-    printf '%-20s %7s %12s %9s %12s %9s %7s\n' "$test" "$threads" "$dq" "$dl" "$pq" "$pl" "$ratio"
+    n=$(sb "$NOPIPE_PORT" "$test" "$threads" run)
+    dq=$(qps <<<"$d"); pq=$(qps <<<"$p"); nq=$(qps <<<"$n")
+    printf '%-18s %4s %9s %6s %9s %6s %5s %9s %6s %5s\n' "$test" "$threads" \
+      "$dq" "$(p95 <<<"$d")" "$pq" "$(p95 <<<"$p")" "$(ratio "$pq" "$dq")" \
+      "$nq" "$(p95 <<<"$n")" "$(ratio "$nq" "$dq")"
   done
 done

@@ -22,6 +22,7 @@ use splitrail_router::{ClassifierCache, Policy};
 
 use crate::admin::Stats;
 use crate::admin::digests::Digests;
+use crate::backend::mux::Muxes;
 use crate::backend::{PoolLimits, Pools};
 use crate::balance::Balancer;
 use crate::config::{Address, Config, PoolMode};
@@ -473,6 +474,8 @@ pub struct Worker {
     pub digest_shard: usize,
     /// This worker's copy of the global write position.
     pub causal: RefCell<GlobalCache>,
+    /// This worker's pipelined connections (`pool.pipeline`).
+    pub muxes: Muxes,
     /// This worker's copy of the snapshot in force.
     view: RefCell<Rc<View>>,
     /// How many workers share the pool limits.
@@ -523,6 +526,7 @@ impl Worker {
                 snapshot,
             })),
             workers,
+            muxes: Muxes::default(),
             shared,
         }
     }

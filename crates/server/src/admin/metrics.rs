@@ -206,6 +206,17 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
             "splitrail_routing_decisions_total{{target=\"{target}\",reason=\"{reason}\"}} {n}"
         );
     }
+    family(
+        &mut out,
+        "splitrail_pipelined_statements_total",
+        "counter",
+        "Statements answered over a backend connection shared by several sessions' reads.",
+    );
+    let _ = writeln!(
+        out,
+        "splitrail_pipelined_statements_total {}",
+        shared.stats.pipelined.load(Ordering::Relaxed)
+    );
     out
 }
 

@@ -218,6 +218,8 @@ pub struct Stats {
     pub reloads_failed: AtomicU64,
     /// Client connections accepted since start.
     pub clients_total: AtomicU64,
+    /// Statements answered over a shared, pipelined connection (`pool.pipeline`).
+    pub pipelined: AtomicU64,
 }
 
 impl Stats {
@@ -233,6 +235,7 @@ impl Stats {
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             clients_total: AtomicU64::new(0),
+            pipelined: AtomicU64::new(0),
         };
         stats.servers.grow_to(servers);
         stats
@@ -296,6 +299,11 @@ impl Stats {
     pub fn routed(&self, d: &Decision) {
         let i = target_index(&d.target) * REASONS.len() + d.reason.index();
         self.routes[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a statement answered over a pipelined connection.
+    pub fn pipelined(&self) {
+        self.pipelined.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Every (target, reason, count) with a count above zero.

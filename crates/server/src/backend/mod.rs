@@ -1,5 +1,7 @@
-//! Backends: one connection ([`conn`]) and the per-worker pools of them ([`pool`]).
+//! Backends: one connection ([`conn`]), the per-worker pools of them ([`pool`]), and the
+//! connections several sessions' reads are pipelined on ([`mux`]).
 pub mod conn;
+pub mod mux;
 pub mod pool;
 
 pub use conn::{BackendConn, Outcome, ResultFlags, TextRows};

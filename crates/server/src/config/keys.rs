@@ -76,6 +76,7 @@ fn fully_populated() -> Config {
             max_lifetime: secs(1),
             connect_timeout: secs(1),
             max_prepared_statements: 1,
+            pipeline: false,
         },
         routing: RoutingConfig {
             balance: Balance::Hash,

@@ -32,6 +32,9 @@ pub struct PoolConfig {
     /// Prepared statements kept per backend connection (least recently used are closed),
     /// to stay under the server's `max_prepared_stmt_count`.
     pub max_prepared_statements: u32,
+    /// Autocommit reads of different sessions with the same session state share one backend
+    /// connection per worker, several in one write (see `backend::mux`).
+    pub pipeline: bool,
 }
 
 impl Default for PoolConfig {
@@ -45,6 +48,7 @@ impl Default for PoolConfig {
             max_lifetime: Duration::from_secs(1800),
             connect_timeout: Duration::from_secs(5),
             max_prepared_statements: 256,
+            pipeline: true,
         }
     }
 }

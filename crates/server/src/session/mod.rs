@@ -1,8 +1,10 @@
 //! One client session: its state, the loop that reads commands, and the dispatch on the command
 //! type. Statement routing and execution live in [`query`], bringing a borrowed backend
-//! connection to the session's state in [`sync`], response streaming in [`relay`].
+//! connection to the session's state in [`sync`], response streaming in [`relay`], reads
+//! handed to a worker's shared pipelined connection in [`pipeline`].
 pub mod admin;
 pub mod causal;
+pub mod pipeline;
 pub mod prepared;
 pub mod query;
 pub mod relay;

@@ -15,10 +15,12 @@ use splitrail_router::{Classification, Target, route};
 use tracing::debug;
 
 use super::Session;
+use super::pipeline::Pipelined;
 use super::query::Choice;
 use crate::admin::stats::target_index;
 use crate::backend::Lease;
 use crate::backend::conn::{BackendConn, protocol, read};
+use crate::backend::mux::Work;
 use crate::error::{Error, Result};
 
 /// A statement as the client knows it.
@@ -191,6 +193,20 @@ impl Session {
             self.count_digest(&c, reject, started, &Ok(None));
             return sent;
         };
+        // No cursor (flags byte 0) and no long data: the execution may share a connection.
+        if choice == Choice::Read && long_data.is_empty() && payload.get(5) == Some(&0) {
+            let work = || Work::Execute {
+                sql: sql.clone(),
+                payload: payload.clone(),
+                layout,
+                types: types.clone(),
+            };
+            if let Pipelined::Answered(relayed) = self.pipelined(choice, &c, &sql, work).await? {
+                let target = target_index(&Target::Replica);
+                self.count_digest(&c, target, started, &Ok(relayed));
+                return Ok(());
+            }
+        }
         let max = self.worker.view().config.pool.max_prepared_statements as usize;
         let build = async |lease: &mut Lease| -> Result<Result<Bytes, ErrPacket>> {
             let backend = match backend_stmt(&mut lease.conn, &sql, max).await? {
@@ -205,11 +221,10 @@ impl Session {
                 p.put_slice(data);
                 lease.conn.send_command(&p).await?;
             }
-            let rewritten = layout.rewrite(
-                payload,
-                backend.id,
-                (!backend.typed).then(|| types.clone()).flatten(),
-            );
+            // The session's own parameter types, every time: another session may have executed
+            // this backend statement with other types since, and a client that binds no new
+            // types (libmariadb after the first execution) means its own previous ones.
+            let rewritten = layout.rewrite(payload, backend.id, types.clone());
             if rewritten.types_sent
                 && let Some(s) = lease.conn.statements.get(&sql)
             {
@@ -293,7 +308,7 @@ impl Session {
 }
 
 /// A prepare's result on one connection.
-enum Prepared {
+pub(crate) enum Prepared {
     /// Prepared: the statement and the response packets (for the client).
     Ready {
         stmt: BackendStmt,
@@ -304,7 +319,7 @@ enum Prepared {
 }
 
 /// Prepares `sql` on `conn` and caches it; `keep_packets` returns the response for the client.
-async fn prepare_on(
+pub(crate) async fn prepare_on(
     conn: &mut BackendConn,
     sql: &Bytes,
     max: usize,
@@ -398,17 +413,18 @@ async fn close_evicted(conn: &mut BackendConn) -> Result<()> {
 
 /// Where the parts of a COM_STMT_EXECUTE payload are, for a statement with `params` parameters:
 /// `0x17, id(4), flags(1), iterations(4), [null bitmap, bound flag, [types], values]`.
+/// (Used by the mux to rewrite an execution for its own connection.)
 #[derive(Debug, Clone, Copy)]
-struct ExecuteLayout {
+pub struct ExecuteLayout {
     params: usize,
     /// Offset of the bound flag (when there are parameters).
     bound_at: usize,
 }
 
 /// A rewritten execute payload.
-struct Rewritten {
-    payload: Bytes,
-    types_sent: bool,
+pub(crate) struct Rewritten {
+    pub(crate) payload: Bytes,
+    pub(crate) types_sent: bool,
 }
 
 impl ExecuteLayout {
@@ -437,7 +453,12 @@ impl ExecuteLayout {
 
     /// The payload with the backend's statement id, and with `types` inserted when the packet
     /// binds none but the backend statement was never given any.
-    fn rewrite(&self, payload: &[u8], backend_id: u32, types: Option<Vec<u8>>) -> Rewritten {
+    pub(crate) fn rewrite(
+        &self,
+        payload: &[u8],
+        backend_id: u32,
+        types: Option<Vec<u8>>,
+    ) -> Rewritten {
         let mut out = BytesMut::with_capacity(payload.len() + 2 * self.params + 1);
         out.put_u8(cmd::STMT_EXECUTE);
         out.put_u32_le(backend_id);

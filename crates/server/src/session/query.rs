@@ -84,6 +84,13 @@ impl Session {
         self.max_lag = decision.max_lag;
         self.min_gtid = decision.min_gtid;
         self.hash_hint = decision.hash_key;
+        if choice == Choice::Read
+            && let super::pipeline::Pipelined::Answered(relayed) =
+                self.pipelined_query(choice, &c, payload).await?
+        {
+            self.count_digest(&c, target, started, &Ok(relayed));
+            return Ok(());
+        }
         let done = self.execute_raw(choice, payload, Some(&c)).await;
         self.count_digest(&c, target, started, &done);
         done.map(drop)
@@ -337,7 +344,11 @@ impl Session {
 
     /// Tells the client its statement was lost with its backend (error 2013), in sequence after
     /// whatever part of the response it already received; the session stays usable.
-    async fn report_lost_backend(&mut self, error: &Error, sent: Option<u8>) -> Result<()> {
+    pub(crate) async fn report_lost_backend(
+        &mut self,
+        error: &Error,
+        sent: Option<u8>,
+    ) -> Result<()> {
         if let Some(seq) = sent {
             self.client.codec.set_seq(seq.wrapping_add(1));
         }
@@ -345,15 +356,28 @@ impl Session {
         self.send_err(crate::error::CR_SERVER_LOST, &message).await
     }
 
-    /// Applies a finished response to the session state.
+    /// Applies a finished response to the session state and to the connection it ran on.
     fn learn(&mut self, c: Option<&Classification>, done: &Relayed, lease: &mut Lease) {
+        if let End::Ok { last_insert_id, .. } = done.completion.end
+            && last_insert_id != 0
+        {
+            lease.conn.last_insert_id = last_insert_id;
+        }
+        self.learn_response(c, done);
+        lease.conn.schema.clone_from(&self.state.schema);
+        if lease.conn.vars != *self.state.variables() {
+            lease.conn.vars = self.state.variables().clone();
+        }
+    }
+
+    /// Applies a finished response to the session state.
+    pub(crate) fn learn_response(&mut self, c: Option<&Classification>, done: &Relayed) {
         let status = done.completion.status;
         self.status = status;
         if let End::Ok { last_insert_id, .. } = done.completion.end
             && last_insert_id != 0
         {
             self.last_insert_id = last_insert_id;
-            lease.conn.last_insert_id = last_insert_id;
         }
         if status.contains(StatusFlags::SERVER_STATUS_CURSOR_EXISTS) {
             self.cursor_open = true;
@@ -398,10 +422,6 @@ impl Session {
                     _ => {}
                 }
             }
-        }
-        lease.conn.schema.clone_from(&self.state.schema);
-        if lease.conn.vars != *self.state.variables() {
-            lease.conn.vars = self.state.variables().clone();
         }
     }
 

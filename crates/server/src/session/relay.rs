@@ -109,19 +109,7 @@ pub async fn relay(
                     last_seq = Some(seq);
                 }
                 Step::Done(completion) => {
-                    let ok = match completion.end {
-                        End::Ok { .. }
-                            if completion
-                                .status
-                                .contains(StatusFlags::SERVER_SESSION_STATE_CHANGED) =>
-                        {
-                            OkPacket::decode(payload, conn.caps).ok()
-                        }
-                        _ => None,
-                    };
-                    if let Some(ok) = &ok {
-                        causal.observe(ok);
-                    }
+                    let ok = final_ok(&completion, payload, conn.caps, causal);
                     let rewrite = match &ok {
                         Some(ok) if strip_tracking => Some(client_view(ok, seq, client_caps)),
                         _ => None,
@@ -192,8 +180,29 @@ pub async fn relay(
     }
 }
 
+/// The final packet of a response decoded as an OK when it carries session-state changes, and
+/// shown to `causal` (its GTID is recorded before the client can see the OK).
+pub(crate) fn final_ok(
+    completion: &Completion,
+    payload: &[u8],
+    caps: CapabilityFlags,
+    causal: &Causal,
+) -> Option<OkPacket> {
+    let changed = completion
+        .status
+        .contains(StatusFlags::SERVER_SESSION_STATE_CHANGED);
+    let ok = match completion.end {
+        End::Ok { .. } if changed => OkPacket::decode(payload, caps).ok(),
+        _ => None,
+    };
+    if let Some(ok) = &ok {
+        causal.observe(ok);
+    }
+    ok
+}
+
 /// The final OK as a client without CLIENT_SESSION_TRACK expects it: no state-change block.
-fn client_view(ok: &OkPacket, seq: u8, client_caps: CapabilityFlags) -> BytesMut {
+pub(crate) fn client_view(ok: &OkPacket, seq: u8, client_caps: CapabilityFlags) -> BytesMut {
     let mut plain = ok.clone();
     plain.session_state.clear();
     plain

@@ -1,0 +1,529 @@
+//! Pipelining: several sessions' independent reads on one shared backend connection.
+//!
+//! A per-session forwarder pays one backend write, one backend read and a server wake-up per
+//! statement. A [`Mux`] owns one connection of a worker for one (server, user, result flags,
+//! session state) and runs a task that writes every request queued since its last write in one
+//! flush (each command with sequence id 0: MySQL servers answer commands in order), then reads
+//! the answers in order with the response tracker and hands each one's bytes to its session
+//! through a small bounded channel. The session writes them to its client.
+//!
+//! Only statements that leave nothing behind come here: autocommit plain reads and executions of
+//! prepared reads, from sessions that hold no connection (see `session::pipeline`). The mux's
+//! connection carries exactly the session state of its key, so sessions whose schema or
+//! variables differ never share it.
+//!
+//! **Invariants:** a request's answer goes to that request's session only; a session that
+//! leaves mid-answer costs the others nothing (the rest of its answer is read and dropped); when
+//! the connection fails, requests of which nothing was delivered are dropped unanswered (their
+//! sessions replay them on the normal path), a request partly delivered ends its channel early
+//! (its session reports error 2013); memory per request is bounded by the channel
+//! ([`PIECES`] × [`CHUNK`]): a big result waits for its client (head-of-line blocking of this
+//! connection, never unbounded buffering).
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use splitrail_protocol::response::OkPacket;
+use splitrail_protocol::{CapabilityFlags, Step};
+use splitrail_router::SessionVariables;
+use tokio::sync::{Notify, mpsc};
+use tracing::{debug, warn};
+
+use super::conn::protocol;
+use super::{Lease, PoolKey};
+use crate::error::{Error, Result};
+use crate::session::prepared::{ExecuteLayout, Prepared, prepare_on};
+use crate::session::relay::{Relayed, client_view, final_ok};
+use crate::worker::Worker;
+
+/// Bytes of one answer handed over at a time (whole frames; more when one frame is bigger).
+pub const CHUNK: usize = 64 * 1024;
+
+/// Pieces of one answer that may wait for their session: with [`CHUNK`], what bounds the
+/// memory one slow client can hold (about 256 KiB).
+pub const PIECES: usize = 4;
+
+/// A mux with nothing to do for this long gives its connection back to the pool.
+const IDLE: Duration = Duration::from_secs(2);
+
+/// What a pipelined connection must look like: the pool key and the session state on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MuxKey {
+    /// Server, user and result flags.
+    pub pool: PoolKey,
+    /// The default schema.
+    pub schema: Option<Box<str>>,
+    /// Replayed session variables (charset included).
+    pub vars: SessionVariables,
+}
+
+/// The command of a request.
+#[derive(Debug)]
+pub enum Work {
+    /// A COM_QUERY payload, sent as it is.
+    Query(Bytes),
+    /// A COM_STMT_EXECUTE of the client's, given the backend statement id of the mux's
+    /// connection (prepared there first when missing).
+    Execute {
+        /// The statement text (the connection's statement cache key).
+        sql: Bytes,
+        /// The client's payload.
+        payload: Bytes,
+        /// Where its parts are.
+        layout: ExecuteLayout,
+        /// Parameter types last bound by the client, for a backend statement never given any.
+        types: Option<Vec<u8>>,
+    },
+}
+
+/// One session's statement waiting for, or in, a batch.
+#[derive(Debug)]
+pub struct Request {
+    /// What to send.
+    pub work: Work,
+    /// Whether the session's client lacks CLIENT_SESSION_TRACK (its OKs are rewritten).
+    pub strip_tracking: bool,
+    /// The client's capabilities (to encode rewritten OKs).
+    pub client_caps: CapabilityFlags,
+    /// Where the answer goes. Dropped without a [`Piece::Done`]: the answer was lost.
+    pub reply: mpsc::Sender<Piece>,
+}
+
+impl Request {
+    fn command(&self) -> u8 {
+        use splitrail_protocol::command::code as cmd;
+        match self.work {
+            Work::Query(_) => cmd::QUERY,
+            Work::Execute { .. } => cmd::STMT_EXECUTE,
+        }
+    }
+}
+
+/// Part of an answer, as the client gets it (whole frames, sequence ids as the server sent
+/// them, OKs rewritten for clients without session tracking).
+#[derive(Debug)]
+pub enum Piece {
+    /// More of the answer; `last_seq` is the sequence id of its last frame.
+    Data {
+        /// The frames.
+        bytes: Bytes,
+        /// The last frame's sequence id.
+        last_seq: u8,
+    },
+    /// The end of the answer.
+    Done {
+        /// The last frames.
+        bytes: Bytes,
+        /// How it ended, as the relay reports it.
+        relayed: Relayed,
+    },
+}
+
+/// One pipelined connection's queue; its task runs the connection.
+#[derive(Debug)]
+pub struct Mux {
+    /// The state its connection has.
+    pub key: MuxKey,
+    queue: RefCell<VecDeque<Request>>,
+    wake: Notify,
+    /// Set when its task stopped taking requests.
+    closed: Cell<bool>,
+}
+
+/// The muxes of one worker.
+#[derive(Debug, Default)]
+pub struct Muxes {
+    list: RefCell<Vec<Rc<Mux>>>,
+}
+
+impl Muxes {
+    /// Queues `request` on the mux for the session state described by `pool`, `schema` and
+    /// `vars`, starting one (with its task) if there is none.
+    pub fn submit(
+        &self,
+        worker: &Rc<Worker>,
+        pool: &PoolKey,
+        schema: Option<&str>,
+        vars: &SessionVariables,
+        password: &[u8],
+        request: Request,
+    ) {
+        let found = self
+            .list
+            .borrow()
+            .iter()
+            .find(|m| {
+                !m.closed.get()
+                    && m.key.pool == *pool
+                    && m.key.schema.as_deref() == schema
+                    && m.key.vars == *vars
+            })
+            .cloned();
+        let mux = match found {
+            Some(mux) => mux,
+            None => {
+                let mux = Rc::new(Mux {
+                    key: MuxKey {
+                        pool: pool.clone(),
+                        schema: schema.map(Into::into),
+                        vars: vars.clone(),
+                    },
+                    queue: RefCell::new(VecDeque::new()),
+                    wake: Notify::new(),
+                    closed: Cell::new(false),
+                });
+                self.list.borrow_mut().push(mux.clone());
+                tokio::task::spawn_local(run(worker.clone(), mux.clone(), password.to_vec()));
+                mux
+            }
+        };
+        mux.queue.borrow_mut().push_back(request);
+        mux.wake.notify_one();
+    }
+
+    /// Takes a mux out of the list, so the next request starts a new one.
+    fn remove(&self, mux: &Mux) {
+        mux.closed.set(true);
+        self.list.borrow_mut().retain(|m| !std::ptr::eq(&**m, mux));
+    }
+}
+
+/// A request whose command was written, and how far its answer got.
+struct InFlight {
+    request: Request,
+    /// Frames not yet handed over.
+    buf: BytesMut,
+    /// Sequence id of the last frame in `buf` or handed over.
+    last_seq: u8,
+    /// The session left: the rest of the answer is read and dropped.
+    gone: bool,
+    earlier: Vec<OkPacket>,
+}
+
+/// Why the pump stopped.
+enum Stop {
+    /// Nothing to do for [`IDLE`]: the connection goes back to the pool.
+    Idle,
+    /// The connection cannot be used any more.
+    Failed(Error),
+}
+
+/// The mux's task: opens its connection, serves batches until idle or broken, then gives
+/// everything left back (unanswered requests are dropped: their sessions replay them).
+async fn run(worker: Rc<Worker>, mux: Rc<Mux>, password: Vec<u8>) {
+    let mut inflight: VecDeque<InFlight> = VecDeque::new();
+    let stop = match open(&worker, &mux, &password).await {
+        Ok(mut lease) => {
+            let stop = pump(&worker, &mux, &mut lease, &mut inflight).await;
+            match &stop {
+                Stop::Idle => worker.pools.release(lease),
+                Stop::Failed(_) => {
+                    lease.conn.broken = true;
+                    drop(lease);
+                }
+            }
+            stop
+        }
+        Err(e) => Stop::Failed(e),
+    };
+    worker.muxes.remove(&mux);
+    if let Stop::Failed(error) = stop {
+        if matches!(error, Error::BackendIo { .. })
+            && let Some(entry) = worker.view().topology.servers.get(mux.key.pool.server)
+        {
+            entry.set_healthy(false);
+        }
+        warn!(error = %error, in_flight = inflight.len(), "pipelined connection failed");
+    }
+    // Dropping the senders tells each session its answer will not come.
+    inflight.clear();
+    mux.queue.borrow_mut().clear();
+}
+
+/// A connection with the mux's session state.
+async fn open(worker: &Rc<Worker>, mux: &Mux, password: &[u8]) -> Result<Lease> {
+    let key = &mux.key;
+    let view = worker.view();
+    let entry = view
+        .topology
+        .servers
+        .get(key.pool.server)
+        .ok_or_else(|| Error::NoBackend(format!("server #{} is unknown", key.pool.server)))?;
+    let mut lease = worker
+        .pools
+        .acquire(&key.pool, &entry.address, password)
+        .await?;
+    match crate::session::sync::sync_state(&mut lease.conn, key.schema.as_deref(), &key.vars)
+        .await?
+    {
+        None => Ok(lease),
+        Some(err) => {
+            // The state is refused (an unknown schema): the sessions' normal path reports it.
+            worker.pools.release(lease);
+            Err(Error::StateSync {
+                server: entry.address.clone(),
+                message: String::from_utf8_lossy(&err.message).into_owned(),
+            })
+        }
+    }
+}
+
+/// Writes what is queued, reads what is answered, until idle or broken.
+async fn pump(
+    worker: &Rc<Worker>,
+    mux: &Mux,
+    lease: &mut Lease,
+    inflight: &mut VecDeque<InFlight>,
+) -> Stop {
+    let conn = &mut lease.conn;
+    let max_prepared = worker.view().config.pool.max_prepared_statements as usize;
+    loop {
+        if !mux.closed.get() && worker.pools.has_waiters(mux.key.pool.server) {
+            // A session waits for a connection to this server: the mux takes no new requests
+            // and gives its slot back once the ones it has are answered (the next request
+            // starts a new mux, which waits for a slot in line).
+            worker.muxes.remove(mux);
+        }
+        if inflight.is_empty() && mux.queue.borrow().is_empty() {
+            if mux.closed.get() {
+                return Stop::Idle;
+            }
+            let woke = tokio::time::timeout(IDLE, mux.wake.notified()).await;
+            if woke.is_err() && mux.queue.borrow().is_empty() {
+                // No await between this check and the removal: nothing can be queued between.
+                worker.muxes.remove(mux);
+                return Stop::Idle;
+            }
+            continue;
+        }
+        if let Err(e) = write_queued(conn, mux, inflight, max_prepared).await {
+            return Stop::Failed(e);
+        }
+        if inflight.is_empty() {
+            continue;
+        }
+        if let Err(e) = deliver(conn, inflight, &worker.shared.causal).await {
+            return Stop::Failed(e);
+        }
+        if inflight.is_empty() {
+            continue;
+        }
+        match conn.io.fill().await {
+            Ok(n) if n > 0 => {}
+            Ok(_) => {
+                return Stop::Failed(Error::BackendIo {
+                    server: conn.address.clone(),
+                    source: std::io::ErrorKind::UnexpectedEof.into(),
+                });
+            }
+            Err(source) => {
+                return Stop::Failed(Error::BackendIo {
+                    server: conn.address.clone(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Writes every queued request in one flush. A statement not yet prepared on the connection is
+/// prepared first, only while no answer is pending (the prepare's answer is read at once);
+/// otherwise it waits for the next round.
+async fn write_queued(
+    conn: &mut super::BackendConn,
+    mux: &Mux,
+    inflight: &mut VecDeque<InFlight>,
+    max_prepared: usize,
+) -> Result<()> {
+    let mut wrote = false;
+    loop {
+        let next = mux.queue.borrow_mut().pop_front();
+        let Some(request) = next else { break };
+        if request.reply.is_closed() {
+            continue; // its session left before it was sent
+        }
+        let payload = match &request.work {
+            Work::Query(payload) => payload.clone(),
+            Work::Execute {
+                sql,
+                payload,
+                layout,
+                types,
+            } => {
+                let stmt = match conn.statements.get(sql) {
+                    Some(stmt) => stmt.clone(),
+                    None if !inflight.is_empty() || wrote => {
+                        mux.queue.borrow_mut().push_front(request);
+                        break;
+                    }
+                    None => match prepare_on(conn, sql, max_prepared, false).await? {
+                        Prepared::Ready { stmt, .. } => stmt,
+                        // Dropped: the session prepares it on the normal path and reports the
+                        // server's error itself.
+                        Prepared::Refused(_) => continue,
+                    },
+                };
+                // The session's types go with every execution that binds none: the sessions
+                // sharing this backend statement may have bound different ones, and the server
+                // would read these values with the last types it was given.
+                layout.rewrite(payload, stmt.id, types.clone()).payload
+            }
+        };
+        // Answers may be half read: the reading side's sequence id is kept.
+        let reading = conn.io.codec.seq();
+        conn.io.reset_seq();
+        let queued = conn.io.queue(&payload);
+        conn.io.codec.set_seq(reading);
+        if queued.is_err() {
+            continue; // larger than the connection allows: the normal path reports it
+        }
+        if inflight.is_empty() {
+            conn.tracker.start(request.command());
+            conn.io.codec.set_seq(1);
+        }
+        inflight.push_back(InFlight {
+            request,
+            buf: BytesMut::new(),
+            last_seq: 0,
+            gone: false,
+            earlier: Vec::new(),
+        });
+        wrote = true;
+    }
+    if wrote {
+        conn.io.flush().await.map_err(|source| Error::BackendIo {
+            server: conn.address.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Hands every complete frame in the read buffer to its request, in order.
+async fn deliver(
+    conn: &mut super::BackendConn,
+    inflight: &mut VecDeque<InFlight>,
+    causal: &crate::consistency::Causal,
+) -> Result<()> {
+    loop {
+        let Some(head) = inflight.front_mut() else {
+            return Ok(());
+        };
+        let io = &mut conn.io;
+        let frame = match io.codec.next_frame(&io.rbuf) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(protocol(&conn.address, e)),
+        };
+        let (seq, payload, total) = (frame.seq, frame.payload, frame.wire_len());
+        let step = conn
+            .tracker
+            .feed_frame(payload)
+            .map_err(|e| protocol(&conn.address, e))?;
+        let strip = head.request.strip_tracking;
+        let caps = head.request.client_caps;
+        head.last_seq = seq;
+        match step {
+            Step::More => take(&mut conn.io.rbuf, total, head),
+            Step::MoreWithSessionState => {
+                let ok = OkPacket::decode(payload, conn.caps).ok();
+                match ok {
+                    Some(ok) => {
+                        causal.observe(&ok);
+                        if strip {
+                            let plain = client_view(&ok, seq, caps);
+                            conn.io.rbuf.advance(total);
+                            if !head.gone {
+                                head.buf.extend_from_slice(&plain);
+                            }
+                        } else {
+                            take(&mut conn.io.rbuf, total, head);
+                        }
+                        head.earlier.push(ok);
+                    }
+                    None => take(&mut conn.io.rbuf, total, head),
+                }
+            }
+            Step::Done(completion) => {
+                let rows = conn.tracker.rows();
+                let ok = final_ok(&completion, payload, conn.caps, causal);
+                match &ok {
+                    Some(ok) if strip => {
+                        let plain = client_view(ok, seq, caps);
+                        conn.io.rbuf.advance(total);
+                        head.buf.extend_from_slice(&plain);
+                    }
+                    _ => take(&mut conn.io.rbuf, total, head),
+                }
+                let changed_state = ok.as_ref().is_some_and(|ok| {
+                    ok.session_state.iter().any(|c| {
+                        use splitrail_protocol::response::SessionStateChange as S;
+                        matches!(c, S::SystemVariable { name, .. } if &name[..] != b"last_gtid")
+                            || matches!(c, S::Schema(_))
+                    })
+                });
+                let Some(done) = inflight.pop_front() else {
+                    return Ok(());
+                };
+                if let Some(next) = inflight.front() {
+                    conn.tracker.start(next.request.command());
+                    conn.io.codec.set_seq(1);
+                }
+                if !done.gone {
+                    let relayed = Relayed {
+                        completion,
+                        ok,
+                        earlier: done.earlier,
+                        rows,
+                    };
+                    let piece = Piece::Done {
+                        bytes: done.buf.freeze(),
+                        relayed,
+                    };
+                    // A closed channel: the session left; nothing to do.
+                    let _ = done.request.reply.send(piece).await;
+                }
+                if changed_state {
+                    // A read changed the connection's session state: it no longer matches
+                    // the key. Stop here; the answers behind it are replayed.
+                    return Err(Error::StateSync {
+                        server: conn.address.clone(),
+                        message: "a pipelined statement changed the session state".into(),
+                    });
+                }
+                continue;
+            }
+            Step::NeedClient => {
+                return Err(protocol(
+                    &conn.address,
+                    splitrail_protocol::Error::UnexpectedPacket {
+                        state: "pipelined read",
+                        byte: 0xFB,
+                    },
+                ));
+            }
+        }
+        if head.buf.len() >= CHUNK {
+            let bytes = std::mem::take(&mut head.buf).freeze();
+            let piece = Piece::Data {
+                bytes,
+                last_seq: head.last_seq,
+            };
+            if head.request.reply.send(piece).await.is_err() {
+                debug!("pipelined answer's session left; dropping the rest");
+                head.gone = true;
+            }
+        }
+    }
+}
+
+/// Moves one frame of `total` bytes from the read buffer to the request's pending bytes
+/// (dropped when its session left).
+fn take(rbuf: &mut BytesMut, total: usize, head: &mut InFlight) {
+    if !head.gone {
+        head.buf.extend_from_slice(&rbuf[..total]);
+    }
+    rbuf.advance(total);
+}

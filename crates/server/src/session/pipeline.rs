@@ -1,0 +1,188 @@
+//! The session's side of pipelining (`pool.pipeline`, see [`crate::backend::mux`]): which
+//! statements may share a connection with other sessions' statements, handing one to the
+//! worker's mux, and writing its answer to the client.
+use bytes::Bytes;
+use splitrail_protocol::{CapabilityFlags, End};
+use splitrail_router::{Classification, Effects};
+use tokio::sync::mpsc;
+
+use super::Session;
+use super::query::Choice;
+use super::relay::Relayed;
+use crate::backend::PoolKey;
+use crate::backend::mux::{PIECES, Piece, Request, Work};
+use crate::consistency::Requirement;
+use crate::error::{Error, Result};
+use crate::io::write_out;
+
+/// How a pipelined attempt ended.
+pub(crate) enum Pipelined {
+    /// The client has its answer (`None`: error 2013 after part of it).
+    Answered(Option<Relayed>),
+    /// Nothing reached the client: the statement takes the normal path.
+    NotRun,
+}
+
+impl Session {
+    /// The server a read may be pipelined to, or `None` when it must take the normal path: only
+    /// autocommit plain reads of a session that holds nothing, with no `min_gtid` hint, no
+    /// session function, and a target known to have applied what the read must see.
+    fn pipeline_server(&mut self, choice: Choice, c: &Classification, sql: &[u8]) -> Option<usize> {
+        let worker = self.worker.clone();
+        let shared = &worker.shared;
+        let view = worker.view();
+        if !view.config.pool.pipeline
+            || choice != Choice::Read
+            || shared.session_pooling()
+            || self.held.is_some()
+            || self.must_hold()
+            || self.min_gtid.is_some()
+            || self.info.is_killed()
+            || !c.analysis.is_read()
+            || !c.analysis.rest.is_empty()
+            || c.effects().contains(Effects::SESSION_FUNCTION)
+            || waits_on_purpose(sql)
+        {
+            return None;
+        }
+        let topology = &view.topology;
+        let primary = topology.primary()?;
+        let requirement = self.read_requirement();
+        let request = self.read_request();
+        let pick = worker.balancer.borrow_mut().pick_read(topology, &request)?;
+        let ready = match &requirement {
+            Requirement::None => true,
+            Requirement::Primary => false,
+            Requirement::Gtid(required) => {
+                pick == primary
+                    || topology
+                        .servers
+                        .get(pick)
+                        .is_some_and(|s| s.has_applied(required))
+            }
+        };
+        ready.then_some(pick)
+    }
+
+    /// Runs `work` on the worker's shared connection when [`Session::pipeline_server`] allows.
+    pub(crate) async fn pipelined(
+        &mut self,
+        choice: Choice,
+        c: &Classification,
+        sql: &[u8],
+        work: impl FnOnce() -> Work,
+    ) -> Result<Pipelined> {
+        let Some(server) = self.pipeline_server(choice, c, sql) else {
+            return Ok(Pipelined::NotRun);
+        };
+        let (reply, mut answer) = mpsc::channel(PIECES);
+        let request = Request {
+            work: work(),
+            strip_tracking: !self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK),
+            client_caps: self.caps,
+            reply,
+        };
+        let pool = PoolKey {
+            server,
+            user: self.user.clone(),
+            flags: self.flags,
+        };
+        let worker = self.worker.clone();
+        worker.muxes.submit(
+            &worker,
+            &pool,
+            self.state.schema.as_deref(),
+            self.state.variables(),
+            &self.password,
+            request,
+        );
+        // KILL QUERY finds no backend statement of this session's own to kill: the mux's
+        // connection runs other sessions' statements too.
+        self.info.set_running(None);
+        let stats = worker.shared.stats.clone();
+        let in_flight = stats.begin(server);
+        let mut sent: Option<u8> = None;
+        loop {
+            match answer.recv().await {
+                Some(Piece::Data { bytes, last_seq }) => {
+                    write_out(&mut self.client.stream, &bytes)
+                        .await
+                        .map_err(Error::ClientIo)?;
+                    sent = Some(last_seq);
+                }
+                Some(Piece::Done { bytes, relayed }) => {
+                    in_flight.done(matches!(relayed.completion.end, End::Err { .. }));
+                    stats.pipelined();
+                    self.learn_response(Some(c), &relayed);
+                    write_out(&mut self.client.stream, &bytes)
+                        .await
+                        .map_err(Error::ClientIo)?;
+                    return Ok(Pipelined::Answered(Some(relayed)));
+                }
+                // The connection failed before any of the answer was handed over: the read is
+                // replayed on the normal path, invisibly.
+                None if sent.is_none() => return Ok(Pipelined::NotRun),
+                None => {
+                    in_flight.done(true);
+                    let error = Error::BackendIo {
+                        server: worker
+                            .view()
+                            .topology
+                            .servers
+                            .get(server)
+                            .map(|s| s.address.clone())
+                            .unwrap_or_default(),
+                        source: std::io::Error::other("pipelined connection lost"),
+                    };
+                    self.report_lost_backend(&error, sent).await?;
+                    return Ok(Pipelined::Answered(None));
+                }
+            }
+        }
+    }
+
+    /// [`Session::pipelined`] for a COM_QUERY payload.
+    pub(crate) async fn pipelined_query(
+        &mut self,
+        choice: Choice,
+        c: &Classification,
+        payload: &Bytes,
+    ) -> Result<Pipelined> {
+        let sql = payload.get(1..).unwrap_or_default();
+        self.pipelined(choice, c, sql, || Work::Query(payload.clone()))
+            .await
+    }
+}
+
+/// Functions that make a read wait on purpose. Such a read is never pipelined: it would hold
+/// up every statement behind it on the shared connection, and `KILL QUERY` must be able to
+/// reach it (the normal path records its backend thread). Matched anywhere in the text, in any
+/// case; a false match only costs the normal path.
+const WAITING_FUNCTIONS: &[&[u8]] = &[b"SLEEP", b"BENCHMARK", b"_WAIT", b"GET_LOCK"];
+
+/// Whether `sql` names one of [`WAITING_FUNCTIONS`].
+fn waits_on_purpose(sql: &[u8]) -> bool {
+    // One pass, comparing only where a name's first letter is (a point select has few).
+    (0..sql.len()).any(|i| {
+        let first = sql[i].to_ascii_uppercase();
+        WAITING_FUNCTIONS.iter().any(|f| {
+            f.first() == Some(&first)
+                && sql
+                    .get(i..i + f.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(f))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::waits_on_purpose;
+
+    #[test]
+    fn waiting_reads_are_recognised_in_any_case() {
+        assert!(waits_on_purpose(b"select sleep(1)"));
+        assert!(waits_on_purpose(b"SELECT MASTER_GTID_WAIT('0-1-2', 1)"));
+        assert!(waits_on_purpose(b"SELECT Benchmark(10, md5('a'))"));
+        assert!(!waits_on_purpose(b"SELECT c FROM sbtest1 WHERE id = ?"));
+    }
+}
