@@ -476,6 +476,8 @@ pub struct Worker {
     pub causal: RefCell<GlobalCache>,
     /// This worker's pipelined connections (`pool.pipeline`).
     pub muxes: Muxes,
+    /// Sessions of this worker running a command now: pipelining pays only when several do.
+    pub busy: std::cell::Cell<u32>,
     /// This worker's copy of the snapshot in force.
     view: RefCell<Rc<View>>,
     /// How many workers share the pool limits.
@@ -495,6 +497,24 @@ impl Deref for View {
 
     fn deref(&self) -> &Snapshot {
         &self.snapshot
+    }
+}
+
+/// Counts a session in [`Worker::busy`] while it lives.
+#[derive(Debug)]
+pub struct Busy(Rc<Worker>);
+
+impl Busy {
+    /// Counts one more busy session on `worker`.
+    pub fn new(worker: &Rc<Worker>) -> Self {
+        worker.busy.set(worker.busy.get() + 1);
+        Busy(worker.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.set(self.0.busy.get().saturating_sub(1));
     }
 }
 
@@ -527,6 +547,7 @@ impl Worker {
             })),
             workers,
             muxes: Muxes::default(),
+            busy: std::cell::Cell::new(0),
             shared,
         }
     }

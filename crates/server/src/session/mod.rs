@@ -212,8 +212,11 @@ impl Session {
                     break;
                 }
             };
+            let busy = crate::worker::Busy::new(&self.worker);
             // Boxed: the statement path is a deep future; an idle session should not carry it.
-            match Box::pin(self.dispatch(&packet.payload)).await {
+            let result = Box::pin(self.dispatch(&packet.payload)).await;
+            drop(busy);
+            match result {
                 Ok(Next::Continue) => {}
                 Ok(Next::Quit) => break,
                 Err(e) if e.side() == crate::error::Side::Client => {

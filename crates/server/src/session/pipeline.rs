@@ -31,7 +31,10 @@ impl Session {
         let worker = self.worker.clone();
         let shared = &worker.shared;
         let view = worker.view();
+        // A session alone on its worker gains nothing from sharing a connection (a batch of
+        // one), only the hop through the mux's task: it takes the normal path.
         if !view.config.pool.pipeline
+            || worker.busy.get() < 2
             || choice != Choice::Read
             || shared.session_pooling()
             || self.held.is_some()
