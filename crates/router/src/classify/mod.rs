@@ -6,6 +6,7 @@
 //! the digest and is what [`crate::ClassifierCache`] keeps; [`Classification`] adds the hints read
 //! from this particular text.
 
+mod compound;
 mod functions;
 mod markers;
 mod parse;
@@ -249,9 +250,23 @@ fn statements(sql: &str, escapes: Escapes, versioned: Versioned) -> Vec<Stmt> {
     let mut toks: Vec<Token<'_>> = Vec::new();
     let mut overflow = false;
     let mut markers = MarkerScanner::default();
+    let mut body = compound::Body::default();
     let mut lexer = Lexer::with_modes(sql, escapes, versioned);
     loop {
         let tok = lexer.next();
+        if let Some(t) = &tok
+            && !matches!(
+                t.kind,
+                TokKind::Hint | TokKind::ExecOpen | TokKind::ExecClose
+            )
+        {
+            // A `;` inside a stored program's body does not end the statement.
+            let inside = body.inside();
+            body.feed(t);
+            if t.kind == TokKind::Semi && inside {
+                continue;
+            }
+        }
         match tok {
             Some(t)
                 if matches!(
@@ -282,6 +297,7 @@ fn statements(sql: &str, escapes: Escapes, versioned: Versioned) -> Vec<Stmt> {
         }
         toks.clear();
         overflow = false;
+        body = compound::Body::default();
         if tok.is_none() {
             break;
         }
