@@ -116,8 +116,7 @@ mod tests {
     fn splits(sql: &str) -> usize {
         let mut body = Body::default();
         let mut n = 0;
-        let mut lexer = Lexer::new(sql);
-        while let Some(t) = lexer.next() {
+        for t in Lexer::new(sql) {
             if t.kind == TokKind::Semi && !body.inside() {
                 n += 1;
                 body = Body::default();
