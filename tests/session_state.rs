@@ -312,3 +312,22 @@ async fn connection_id_is_the_proxys_stable_id() {
     let printed = bed.mariadb_ok(&["-e", "SELECT CONNECTION_ID()"], "");
     assert!(printed.trim().parse::<u32>().is_ok(), "{printed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_idle_past_its_wait_timeout_is_disconnected_as_by_the_server() {
+    let bed = Bed::shared();
+    let mut conn = bed.conn().await;
+    run(&mut conn, "SET SESSION wait_timeout = 1").await;
+    let other = bed.conn().await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // The server would have closed the connection; the proxy does the same for the client.
+    let gone = conn.query_drop("SELECT 1").await;
+    assert!(
+        gone.is_err(),
+        "a connection idle past wait_timeout was still served"
+    );
+    // Sessions that set no wait_timeout stay.
+    let mut other = other;
+    let n: i32 = one(&mut other, "SELECT 1").await;
+    assert_eq!(n, 1);
+}

@@ -168,12 +168,21 @@ impl Session {
                 Read(std::result::Result<Option<splitrail_protocol::Packet>, ReadError>),
                 Killed,
                 Shutdown,
+                IdleTimeout,
             }
             let info = self.info.clone();
+            let idle_limit = self.idle_limit();
+            let idle = async move {
+                match idle_limit {
+                    Some(limit) => tokio::time::sleep(limit).await,
+                    None => std::future::pending().await,
+                }
+            };
             let wake = tokio::select! {
                 read = self.client.read_packet() => Wake::Read(read),
                 _ = info.kill_signal.notified() => Wake::Killed,
                 _ = self.shutdown.wait_for(|stop| *stop) => Wake::Shutdown,
+                () = idle => Wake::IdleTimeout,
             };
             let read = match wake {
                 Wake::Read(read) => read,
@@ -181,6 +190,12 @@ impl Session {
                     let _ = self
                         .send_err(code::ER_QUERY_INTERRUPTED, "Connection was killed")
                         .await;
+                    break;
+                }
+                Wake::IdleTimeout => {
+                    // As the server does when its `wait_timeout` runs out: the connection
+                    // closes, and the client's next statement finds it gone.
+                    debug!("client idle longer than its wait_timeout: closing");
                     break;
                 }
                 Wake::Shutdown => {
@@ -349,6 +364,15 @@ impl Session {
         let digest = c.digest();
         let text = || digest.text.clone();
         digests.record(self.worker.digest_shard, digest.hash, text, &outcome);
+    }
+
+    /// How long the client may stay idle: the `wait_timeout` it set for its session, if it set
+    /// one (the servers' own limit applies to the proxy's connections, not to clients').
+    fn idle_limit(&self) -> Option<std::time::Duration> {
+        let fragment = self.state.variables().get("wait_timeout")?;
+        let value = fragment.rsplit('=').next()?.trim().trim_matches('\'');
+        let seconds: u64 = value.parse().ok()?;
+        (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
     }
 
     /// Why the session must keep its connection, if it must: the first state it holds that no
