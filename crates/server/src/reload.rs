@@ -187,6 +187,10 @@ fn keep_restart_only(old: &Config, new: &mut Config, notes: &mut Vec<String>) {
         // The whole section: the new token was validated against the new address only.
         new.admin = old.admin.clone();
     }
+    if new.workers != old.workers {
+        note("workers", old.workers.to_string(), new.workers.to_string());
+        new.workers = old.workers;
+    }
     if new.pool.mode != old.pool.mode {
         note(
             "pool.mode",

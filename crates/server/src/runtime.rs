@@ -1,4 +1,5 @@
-//! Threads and listeners: one worker thread per core, each with a current-thread tokio runtime
+//! Threads and listeners: `workers` worker threads (default half the cores), each with a
+//! current-thread tokio runtime
 //! and its own `SO_REUSEPORT` listener on the proxy address, so the kernel spreads clients over
 //! workers and a session's client and backend sockets stay on one thread. Shutdown is a watch
 //! every accept loop and idle session listens to, with a drain deadline.
@@ -85,13 +86,6 @@ impl Drop for ProxyHandle {
     }
 }
 
-/// How many worker threads: one per core.
-fn worker_count() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-}
-
 /// Binds the listeners and starts the workers and the admin API.
 ///
 /// The admin API reports the configuration's hash as the SHA-256 of its JSON form (secrets
@@ -121,7 +115,7 @@ fn start_with(config: Config, path: Option<&std::path::Path>) -> std::io::Result
     let tls = Tls::load(&config.tls)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let config = Arc::new(config);
-    let workers = worker_count();
+    let workers = config.worker_threads();
     let first = bind(config.listen)?;
     let local_addr = first
         .local_addr()?

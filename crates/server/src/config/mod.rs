@@ -79,6 +79,10 @@ pub struct Config {
     /// closed. 0: close at once.
     #[serde(with = "duration")]
     pub shutdown_timeout: Duration,
+    /// Worker threads, each with its own listener, sessions and pools. 0: half the cores (at
+    /// least one) — the proxy usually shares the machine with its clients or servers, and a
+    /// worker that serves more sessions per wake-up batches more (see `docs/benchmarks.md`).
+    pub workers: u32,
     /// Who may connect; also the credentials used towards the backends.
     pub users: Vec<User>,
     /// The backends.
@@ -93,6 +97,19 @@ pub struct Config {
     pub tls: TlsConfig,
 }
 
+impl Config {
+    /// How many worker threads to run: `workers`, or for 0 half the cores (at least one).
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get() / 2)
+                .unwrap_or(1)
+                .max(1),
+            n => n as usize,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -100,6 +117,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             max_client_connections: 10_000,
             shutdown_timeout: Duration::from_secs(25),
+            workers: 0,
             users: Vec::new(),
             servers: Vec::new(),
             pool: PoolConfig::default(),
