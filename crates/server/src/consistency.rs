@@ -16,13 +16,14 @@
 //! primary for `routing.read_after_write_window` after a write instead. A write marks the
 //! window when it is *sent*, so the window covers its acknowledgement whatever the timing.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use splitrail_protocol::response::{OkPacket, SessionStateChange};
 use tracing::{debug, info};
 
 use crate::gtid::GtidSet;
+use crate::topology::clock_ms;
 
 /// The proxy-wide position of acknowledged writes.
 #[derive(Debug, Default)]
@@ -45,12 +46,6 @@ pub struct Causal {
 pub struct GlobalCache {
     generation: u64,
     position: Arc<GtidSet>,
-}
-
-/// Milliseconds since the first call: a cheap shared clock for the write window.
-fn clock_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 /// The GTID a write's OK packet reports, if any.

@@ -40,6 +40,7 @@ use tracing::{debug, info, warn};
 use crate::backend::{BackendConn, ResultFlags, TextRows};
 use crate::config::Role;
 use crate::error::{Error, Result};
+use crate::gtid::GtidSet;
 use crate::topology::{Admission, LAG_UNKNOWN, ServerEntry, ServerState};
 use crate::worker::Shared;
 
@@ -201,72 +202,23 @@ pub fn status_lag_ms(channels: &[ReplicaStatus]) -> u64 {
         .unwrap_or(0)
 }
 
-/// A GTID position reduced to what ordering needs: per stream (MariaDB domain, MySQL source
-/// UUID), the highest sequence number.
-pub type GtidPosition = Vec<(String, u64)>;
-
-/// Parses a MariaDB position (`0-1-100,1-2-7`) or a MySQL GTID set
-/// (`uuid:1-100:105,uuid2:1-5`). Unparsable parts are skipped.
-pub fn parse_gtid(text: &str) -> GtidPosition {
-    let mut out: GtidPosition = Vec::new();
-    for part in text.split(',').map(|p| p.trim()).filter(|p| !p.is_empty()) {
-        let parsed = if let Some((uuid, intervals)) = part.split_once(':') {
-            let max = intervals
-                .split(':')
-                .filter_map(|i| i.rsplit('-').next()?.trim().parse::<u64>().ok())
-                .max();
-            max.map(|m| (uuid.to_ascii_lowercase(), m))
-        } else {
-            let mut fields = part.split('-');
-            match (fields.next(), fields.next(), fields.next()) {
-                (Some(domain), Some(_server), Some(seq)) => {
-                    seq.parse::<u64>().ok().map(|s| (domain.to_string(), s))
-                }
-                _ => None,
-            }
-        };
-        if let Some((stream, seq)) = parsed {
-            match out.iter_mut().find(|(s, _)| *s == stream) {
-                Some(entry) => entry.1 = entry.1.max(seq),
-                None => out.push((stream, seq)),
-            }
-        }
-    }
-    out
-}
-
-/// Whether `applied` includes everything in `target` (each stream at least as far).
-pub fn has_applied(applied: &GtidPosition, target: &GtidPosition) -> bool {
-    target.iter().all(|(stream, seq)| {
-        applied
-            .iter()
-            .find(|(s, _)| s == stream)
-            .is_some_and(|(_, a)| a >= seq)
-    })
-}
-
 /// Turns "behind the primary's GTID position" into a time: the target the replica has not
 /// reached yet and since when it was known.
 #[derive(Debug, Default)]
 pub struct GtidLag {
-    pending: Option<(GtidPosition, Instant)>,
+    pending: Option<(GtidSet, Instant)>,
 }
 
 impl GtidLag {
     /// Updates with the replica's applied position and the primary's current one at `now`;
     /// returns the lag implied (0 when caught up with everything it was shown).
-    pub fn observe(
-        &mut self,
-        applied: &GtidPosition,
-        primary: &GtidPosition,
-        now: Instant,
-    ) -> Duration {
+    pub fn observe(&mut self, applied: &GtidSet, primary: &GtidSet, now: Instant) -> Duration {
         if let Some((target, _)) = &self.pending
-            && has_applied(applied, target)
+            && applied.contains(target)
         {
             self.pending = None;
         }
-        if self.pending.is_none() && !has_applied(applied, primary) {
+        if self.pending.is_none() && !applied.contains(primary) {
             self.pending = Some((primary.clone(), now));
         }
         self.pending
@@ -633,8 +585,9 @@ impl Watcher {
             let from_status = reading.channels.as_deref().map(status_lag_ms).unwrap_or(0);
             let from_gtid = match topology.primary().filter(|p| *p != self.index) {
                 Some(p) => {
-                    let primary = parse_gtid(&topology.servers[p].gtid());
-                    let applied = parse_gtid(&reading.applied);
+                    // What cannot be parsed (never seen from a server) counts as empty.
+                    let primary = GtidSet::parse(&topology.servers[p].gtid()).unwrap_or_default();
+                    let applied = GtidSet::parse(&reading.applied).unwrap_or_default();
                     let lag = self.gtid_lag.observe(&applied, &primary, Instant::now());
                     lag.as_millis().min(u128::from(LAG_UNKNOWN - 1)) as u64
                 }
@@ -755,64 +708,51 @@ mod tests {
     }
 
     #[test]
-    fn gtid_positions_of_both_flavors() {
-        assert_eq!(
-            parse_gtid("0-1-100,1-2-7"),
-            vec![("0".to_string(), 100), ("1".to_string(), 7)]
-        );
-        assert_eq!(parse_gtid(""), vec![]);
-        let mysql = parse_gtid(
+    fn applied_positions_of_both_flavors() {
+        let set = |text| GtidSet::parse(text).unwrap();
+        assert!(set("0-1-10,1-1-3").contains(&set("0-2-10")));
+        assert!(!set("0-1-9").contains(&set("0-1-10")));
+        assert!(!set("0-1-9").contains(&set("1-1-1")));
+        assert!(set("0-1-9").contains(&set("")));
+        let mysql = set(
             "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:11-18,\n2174B383-5441-11E8-B90A-C80AA9429562:1-3",
         );
-        assert_eq!(
-            mysql,
-            vec![
-                ("3e11fa47-71ca-11e1-9e33-c80aa9429562".to_string(), 18),
-                ("2174b383-5441-11e8-b90a-c80aa9429562".to_string(), 3)
-            ]
-        );
-        assert!(has_applied(
-            &parse_gtid("0-1-10,1-1-3"),
-            &parse_gtid("0-2-10")
-        ));
-        assert!(!has_applied(&parse_gtid("0-1-9"), &parse_gtid("0-1-10")));
-        assert!(!has_applied(&parse_gtid("0-1-9"), &parse_gtid("1-1-1")));
-        assert!(has_applied(&parse_gtid("0-1-9"), &parse_gtid("")));
+        assert!(mysql.contains(&set("3e11fa47-71ca-11e1-9e33-c80aa9429562:18")));
+        assert!(mysql.contains(&set("2174b383-5441-11e8-b90a-c80aa9429562:1-3")));
+        assert!(!mysql.contains(&set("2174b383-5441-11e8-b90a-c80aa9429562:4")));
+    }
+
+    fn gtid(text: &str) -> GtidSet {
+        GtidSet::parse(text).unwrap()
     }
 
     #[test]
     fn gtid_lag_counts_from_when_the_target_was_seen() {
         let mut lag = GtidLag::default();
         let t0 = Instant::now();
-        let primary = parse_gtid("0-1-10");
-        assert_eq!(
-            lag.observe(&parse_gtid("0-1-10"), &primary, t0),
-            Duration::ZERO
-        );
-        let primary = parse_gtid("0-1-12");
-        assert_eq!(
-            lag.observe(&parse_gtid("0-1-10"), &primary, t0),
-            Duration::ZERO
-        );
+        let primary = gtid("0-1-10");
+        assert_eq!(lag.observe(&gtid("0-1-10"), &primary, t0), Duration::ZERO);
+        let primary = gtid("0-1-12");
+        assert_eq!(lag.observe(&gtid("0-1-10"), &primary, t0), Duration::ZERO);
         let t1 = t0 + Duration::from_millis(700);
         // The primary moved on, but the target stays the first one not applied.
         assert_eq!(
-            lag.observe(&parse_gtid("0-1-11"), &parse_gtid("0-1-20"), t1),
+            lag.observe(&gtid("0-1-11"), &gtid("0-1-20"), t1),
             Duration::from_millis(700)
         );
         // Reached it: a new target from now.
         let t2 = t1 + Duration::from_millis(100);
         assert_eq!(
-            lag.observe(&parse_gtid("0-1-12"), &parse_gtid("0-1-20"), t2),
+            lag.observe(&gtid("0-1-12"), &gtid("0-1-20"), t2),
             Duration::ZERO
         );
         let t3 = t2 + Duration::from_millis(50);
         assert_eq!(
-            lag.observe(&parse_gtid("0-1-19"), &parse_gtid("0-1-20"), t3),
+            lag.observe(&gtid("0-1-19"), &gtid("0-1-20"), t3),
             Duration::from_millis(50)
         );
         assert_eq!(
-            lag.observe(&parse_gtid("0-1-20"), &parse_gtid("0-1-20"), t3),
+            lag.observe(&gtid("0-1-20"), &gtid("0-1-20"), t3),
             Duration::ZERO
         );
     }

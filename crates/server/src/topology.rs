@@ -126,8 +126,9 @@ impl std::fmt::Display for ServerState {
 /// tried again: the fast path between two monitor checks, which decide for longer.
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
 
-/// Milliseconds since the first call: a cheap shared clock for health deadlines.
-fn clock_ms() -> u64 {
+/// Milliseconds since the first call: a cheap shared clock for health deadlines and the
+/// write window of read-your-writes.
+pub(crate) fn clock_ms() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }

@@ -37,25 +37,22 @@ impl Session {
             // The router only passes GTID-looking text; anything else cannot be waited for.
             Some(Err(_)) => return Requirement::Primary,
         };
-        let base: Option<Arc<GtidSet>> = match routing.consistency {
-            Consistency::Eventual => None,
-            Consistency::Session => {
-                if !shared.causal.gtids_seen()
-                    && self.write_mark.within(routing.read_after_write_window)
-                {
-                    return Requirement::Primary;
-                }
-                Some(self.session_gtid.clone())
-            }
-            Consistency::Global => {
-                if !shared.causal.gtids_seen()
-                    && shared.causal.within_window(routing.read_after_write_window)
-                {
-                    return Requirement::Primary;
-                }
-                Some(shared.causal.global(&mut self.worker.causal.borrow_mut()))
-            }
+        let window = routing.read_after_write_window;
+        let (wrote_recently, base) = match routing.consistency {
+            Consistency::Eventual => (false, None),
+            Consistency::Session => (
+                self.write_mark.within(window),
+                Some(self.session_gtid.clone()),
+            ),
+            Consistency::Global => (
+                shared.causal.within_window(window),
+                Some(shared.causal.global(&mut self.worker.causal.borrow_mut())),
+            ),
         };
+        // Without GTIDs, only the primary is known to have a recent write.
+        if wrote_recently && !shared.causal.gtids_seen() {
+            return Requirement::Primary;
+        }
         let required = match (base, hint) {
             (None, None) => return Requirement::None,
             (Some(base), None) => base,
@@ -74,35 +71,54 @@ impl Session {
         }
     }
 
-    /// The server for a read, given its requirement (`self.requirement`): the balancer's pick
-    /// when it is known to have applied what the read must see, else another replica that has,
-    /// else the pick with a causal wait (`self.causal_wait`) — unless a wait there just timed
-    /// out, or waits are off — else the primary.
-    pub(crate) fn read_server(&mut self, primary: usize) -> usize {
+    /// A server that can answer a read with `requirement` at once, with no wait: the
+    /// balancer's pick among the replicas known to have applied it (the primary by its read
+    /// weight, which has everything). `None` when none can.
+    pub(crate) fn ready_read_server(&mut self, requirement: &Requirement) -> Option<usize> {
         let view = self.worker.view();
-        let topology = &view.topology;
         let request = self.read_request();
         let mut balancer = self.worker.balancer.borrow_mut();
-        let required = match &self.requirement {
-            Requirement::None => return balancer.pick_read(topology, &request).unwrap_or(primary),
+        match requirement {
+            Requirement::None => balancer.pick_read(&view.topology, &request),
+            Requirement::Primary => None,
+            Requirement::Gtid(required) => {
+                let has_it = |s: &ServerEntry| s.has_applied(required);
+                let caught_up = ReadRequest {
+                    accept: Some(&has_it),
+                    ..request
+                };
+                balancer.pick_read(&view.topology, &caught_up)
+            }
+        }
+    }
+
+    /// The server for a read, given its requirement (`self.requirement`): a server that can
+    /// answer at once ([`Session::ready_read_server`]), else the balancer's pick with a causal
+    /// wait (`self.causal_wait`) — unless a wait there just timed out, or waits are off — else
+    /// the primary.
+    pub(crate) fn read_server(&mut self, primary: usize) -> usize {
+        let requirement = self.requirement.clone();
+        if let Some(server) = self.ready_read_server(&requirement) {
+            return server;
+        }
+        let required = match requirement {
+            Requirement::None => return primary,
             Requirement::Primary => {
                 self.worker.shared.stats.consistency_fallback();
                 return primary;
             }
-            Requirement::Gtid(required) => required.clone(),
+            Requirement::Gtid(required) => required,
         };
-        let has_it = |s: &ServerEntry| s.has_applied(&required);
-        let caught_up = ReadRequest {
-            accept: Some(&has_it),
-            ..request
-        };
-        if let Some(server) = balancer.pick_read(topology, &caught_up) {
-            return server;
-        }
-        let pick = balancer.pick_read(topology, &request);
+        let view = self.worker.view();
+        let request = self.read_request();
+        let pick = self
+            .worker
+            .balancer
+            .borrow_mut()
+            .pick_read(&view.topology, &request);
         let Some(picked) = pick
             .filter(|&s| s != primary)
-            .and_then(|s| topology.servers.get(s))
+            .and_then(|s| view.topology.servers.get(s))
         else {
             return primary;
         };
@@ -110,10 +126,8 @@ impl Session {
             self.worker.shared.stats.consistency_fallback();
             return primary;
         }
-        let pick = picked.index;
-        drop(balancer);
         self.causal_wait = Some(required);
-        pick
+        picked.index
     }
 
     /// Sends `payload` behind a wait for `required` on the lease's server, in one write. `true`:

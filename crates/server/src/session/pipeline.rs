@@ -11,7 +11,6 @@ use super::query::Choice;
 use super::relay::Relayed;
 use crate::backend::PoolKey;
 use crate::backend::mux::{PIECES, Piece, Request, Work};
-use crate::consistency::Requirement;
 use crate::error::{Error, Result};
 use crate::io::write_out;
 
@@ -48,23 +47,10 @@ impl Session {
         {
             return None;
         }
-        let topology = &view.topology;
-        let primary = topology.primary()?;
+        // As on the normal path, nothing is served while no primary is known.
+        view.topology.primary()?;
         let requirement = self.read_requirement();
-        let request = self.read_request();
-        let pick = worker.balancer.borrow_mut().pick_read(topology, &request)?;
-        let ready = match &requirement {
-            Requirement::None => true,
-            Requirement::Primary => false,
-            Requirement::Gtid(required) => {
-                pick == primary
-                    || topology
-                        .servers
-                        .get(pick)
-                        .is_some_and(|s| s.has_applied(required))
-            }
-        };
-        ready.then_some(pick)
+        self.ready_read_server(&requirement)
     }
 
     /// Runs `work` on the worker's shared connection when [`Session::pipeline_server`] allows.
