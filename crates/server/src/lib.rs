@@ -33,7 +33,6 @@
 //! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
 //! - [`admin`]: the admin HTTP API (`/status`, `/sessions`, `/explain`, `/metrics`, `/reload`,
 //!   server drain / enable) and the counters it reads.
-//! - [`support`]: configured features this build does not provide yet (refused or logged).
 //! - [`error`]: the server's [`Error`], with its side, retry verdict and MySQL code.
 #![forbid(unsafe_code)]
 
@@ -50,7 +49,6 @@ pub mod monitor;
 pub mod reload;
 pub mod runtime;
 pub mod session;
-pub mod support;
 pub mod tls;
 pub mod topology;
 pub mod worker;

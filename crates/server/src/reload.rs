@@ -46,9 +46,6 @@ pub enum ReloadError {
     /// The file has problems (each with its line, column and key).
     #[error("{0}")]
     Invalid(ConfigErrors),
-    /// The file asks for something this build does not do.
-    #[error("{0}")]
-    Refused(String),
 }
 
 impl ReloadError {
@@ -122,10 +119,6 @@ fn load_and_apply(shared: &Shared) -> Result<Summary, ReloadError> {
         .base_dir(path.parent().unwrap_or(Path::new("")))
         .from_yaml_str(&text)
         .map_err(ReloadError::Invalid)?;
-    let refused = crate::support::refused(&config);
-    if !refused.is_empty() {
-        return Err(ReloadError::Refused(refused.join("\n")));
-    }
     let summary = apply(shared, config);
     shared.set_source(ConfigSource {
         path: Some(path),

@@ -104,13 +104,6 @@ pub fn start_from_file(config: Config, path: &std::path::Path) -> std::io::Resul
 
 fn start_with(config: Config, path: Option<&std::path::Path>) -> std::io::Result<ProxyHandle> {
     let started = std::time::Instant::now();
-    let refused = crate::support::refused(&config);
-    if !refused.is_empty() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            refused.join("\n"),
-        ));
-    }
     log_consistency(&config);
     let tls = Tls::load(&config.tls)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;

@@ -329,6 +329,13 @@ fn pool_sizes_and_timeouts() {
             says,
         );
     }
+    check(
+        &format!("{BASE}pool:\n  mode: session\n  max_size: 1\n"),
+        "pool.max_size",
+        ErrorKind::InvalidValue,
+        (5, 3),
+        "session pooling needs at least 2",
+    );
 }
 
 #[test]

@@ -244,6 +244,13 @@ fn weights(server: &super::Server, path: &str, report: &mut Report) {
 fn pool(config: &Config, report: &mut Report) {
     let pool = &config.pool;
     report.positive("pool.max_size", pool.max_size.into());
+    if pool.mode == super::PoolMode::Session && pool.max_size == 1 {
+        report.add(
+            ErrorKind::InvalidValue,
+            "pool.max_size",
+            "session pooling needs at least 2",
+        );
+    }
     report.positive(
         "pool.max_prepared_statements",
         pool.max_prepared_statements.into(),
