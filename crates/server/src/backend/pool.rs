@@ -133,6 +133,9 @@ pub struct Lease {
     pub conn: BackendConn,
     /// Its key, to find its idle list again.
     pub key: PoolKey,
+    /// Whether the acquire that returned it opened it: proof the server takes connections now.
+    /// An idle connection taken from the pool proves nothing (its server may have died since).
+    pub fresh: bool,
     slot: Slot,
 }
 
@@ -254,6 +257,7 @@ impl Pools {
                 return Ok(Lease {
                     conn,
                     key: key.clone(),
+                    fresh: false,
                     slot,
                 });
             }
@@ -382,6 +386,7 @@ impl Pools {
         Ok(Lease {
             conn,
             key: key.clone(),
+            fresh: true,
             slot,
         })
     }
@@ -487,6 +492,7 @@ impl Pools {
             mut conn,
             key,
             slot,
+            ..
         } = lease;
         if conn.broken || !conn.tracker.is_done() {
             return; // dropping closes the socket and frees the slot

@@ -492,7 +492,12 @@ impl Session {
             .await
         {
             Ok(lease) => {
-                entry.set_healthy(true);
+                // Only a new connection ends a back-off: an idle one may be to a server that
+                // died since, and clearing another session's suspicion on its strength sends
+                // that session's replay back to the dead server.
+                if lease.fresh {
+                    entry.set_healthy(true);
+                }
                 if Some(server) == view.topology.primary() {
                     shared.set_server_version(&lease.conn.server_version);
                 }
