@@ -640,6 +640,22 @@ impl ProxyProcess {
             .prefer_socket(false)
     }
 
+    /// The CPU time (user and system) the process has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("reading the proxy's /proc stat");
+        // After the command name in parentheses: state, ppid, … utime (14th), stime (15th).
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<u64> = after_name
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().expect("a tick count"))
+            .collect();
+        // Linux reports these in USER_HZ, 100 per second on every architecture it exports.
+        Duration::from_millis(fields.iter().sum::<u64>() * 10)
+    }
+
     /// Sends it a signal (`kill -<signal>`).
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")

@@ -17,6 +17,7 @@
 //!   loader that reports every problem with its key path and line, and the duration format.
 //! - [`runtime`]: worker threads, `SO_REUSEPORT` listeners, accepting clients, shutdown.
 //! - [`worker`]: what is shared between workers ([`worker::Shared`]) and what each owns.
+//! - [`busy_poll`]: a lightly loaded worker polls its sockets briefly instead of sleeping.
 //! - [`client`]: what the proxy offers clients, and the handshake and authentication.
 //! - [`session`]: one client session — command dispatch, statement execution, state sync,
 //!   response relay.
@@ -39,6 +40,7 @@
 pub mod admin;
 pub mod backend;
 pub mod balance;
+pub mod busy_poll;
 pub mod client;
 pub mod config;
 pub mod consistency;

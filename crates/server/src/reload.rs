@@ -184,6 +184,14 @@ fn keep_restart_only(old: &Config, new: &mut Config, notes: &mut Vec<String>) {
         note("workers", old.workers.to_string(), new.workers.to_string());
         new.workers = old.workers;
     }
+    if new.busy_poll != old.busy_poll {
+        note(
+            "busy_poll",
+            crate::config::duration::format(old.busy_poll),
+            crate::config::duration::format(new.busy_poll),
+        );
+        new.busy_poll = old.busy_poll;
+    }
     if new.pool.mode != old.pool.mode {
         note(
             "pool.mode",

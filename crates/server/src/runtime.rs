@@ -265,6 +265,10 @@ fn run_worker(
         };
         let worker = Rc::new(Worker::new(shared.clone(), workers));
         tokio::task::spawn_local(keep_pools(worker.clone(), shutdown.clone()));
+        let busy_poll = shared.config().busy_poll;
+        if !busy_poll.is_zero() {
+            tokio::task::spawn_local(crate::busy_poll::spin(worker.clone(), busy_poll));
+        }
         loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {

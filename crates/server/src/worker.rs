@@ -25,6 +25,7 @@ use crate::admin::digests::Digests;
 use crate::backend::mux::Muxes;
 use crate::backend::{PoolLimits, Pools};
 use crate::balance::Balancer;
+use crate::busy_poll::BusyPoll;
 use crate::config::{Address, Config, PoolMode};
 use crate::consistency::{Causal, GlobalCache};
 use crate::tls::Tls;
@@ -478,6 +479,8 @@ pub struct Worker {
     pub muxes: Muxes,
     /// Sessions of this worker running a command now: pipelining pays only when several do.
     pub busy: std::cell::Cell<u32>,
+    /// What this worker's busy-polling spinner watches (`busy_poll`).
+    pub busy_poll: BusyPoll,
     /// This worker's copy of the snapshot in force.
     view: RefCell<Rc<View>>,
     /// How many workers share the pool limits.
@@ -505,9 +508,10 @@ impl Deref for View {
 pub struct Busy(Rc<Worker>);
 
 impl Busy {
-    /// Counts one more busy session on `worker`.
-    pub fn new(worker: &Rc<Worker>) -> Self {
+    /// Counts one more busy session on `worker`: session `session` starts a command.
+    pub fn new(worker: &Rc<Worker>, session: u32) -> Self {
         worker.busy.set(worker.busy.get() + 1);
+        worker.busy_poll.started(session);
         Busy(worker.clone())
     }
 }
@@ -515,6 +519,7 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.busy.set(self.0.busy.get().saturating_sub(1));
+        self.0.busy_poll.ended();
     }
 }
 
@@ -548,6 +553,7 @@ impl Worker {
             workers,
             muxes: Muxes::default(),
             busy: std::cell::Cell::new(0),
+            busy_poll: BusyPoll::default(),
             shared,
         }
     }

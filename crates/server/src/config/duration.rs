@@ -1,4 +1,5 @@
-//! Durations written as strings with a unit: `"500ms"`, `"5s"`, `"2m"`, `"1h"`, `"1m30s"`.
+//! Durations written as strings with a unit: `"50us"`, `"500ms"`, `"5s"`, `"2m"`, `"1h"`,
+//! `"1m30s"`.
 //!
 //! A bare number is refused on purpose: `timeout: 5` could mean seconds or milliseconds, and
 //! pgcat's unit-less integers are the kind of mistake this config format exists to avoid.
@@ -9,12 +10,18 @@ use std::time::Duration;
 use serde::de::{self, Visitor};
 use serde::{Deserializer, Serializer};
 
-/// The units a duration may use, longest name first so `ms` wins over `m`.
-const UNITS: [(&str, u64); 4] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
+/// The units a duration may use, in microseconds, smallest first.
+const UNITS: [(&str, u64); 5] = [
+    ("us", 1),
+    ("ms", 1_000),
+    ("s", 1_000_000),
+    ("m", 60_000_000),
+    ("h", 3_600_000_000),
+];
 
 /// Parses `"500ms"`, `"5s"`, `"2m"`, `"1h"` or a sum such as `"1m30s"`.
 ///
-/// Each part is a whole number followed by `ms`, `s`, `m` or `h` (a space between the two is
+/// Each part is a whole number followed by `us`, `ms`, `s`, `m` or `h` (a space between the two is
 /// allowed). Fractions, negative values and bare numbers are errors; the message says why.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let fail = |why: String| Err(format!("invalid duration {text:?}: {why}"));
@@ -25,7 +32,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if rest.starts_with('-') {
         return fail("negative durations are not allowed".into());
     }
-    let mut total_ms: u64 = 0;
+    let mut total_us: u64 = 0;
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
@@ -42,38 +49,38 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         let (unit, tail) = after.split_at(unit_len);
         if unit.is_empty() {
             return fail(format!(
-                "{number} has no unit; add ms, s, m or h (e.g. \"{number}s\")"
+                "{number} has no unit; add us, ms, s, m or h (e.g. \"{number}s\")"
             ));
         }
         let Some(&(_, scale)) = UNITS.iter().find(|(name, _)| *name == unit) else {
-            return fail(format!("unknown unit {unit:?}; use ms, s, m or h"));
+            return fail(format!("unknown unit {unit:?}; use us, ms, s, m or h"));
         };
         let part = number
             .parse::<u64>()
             .ok()
             .and_then(|n| n.checked_mul(scale))
-            .and_then(|ms| ms.checked_add(total_ms));
-        total_ms = match part {
-            Some(ms) => ms,
+            .and_then(|us| us.checked_add(total_us));
+        total_us = match part {
+            Some(us) => us,
             None => return fail("too large".into()),
         };
         rest = tail.trim_start();
     }
-    Ok(Duration::from_millis(total_ms))
+    Ok(Duration::from_micros(total_us))
 }
 
 /// Writes a duration the way [`parse`] reads it, largest unit first: 90 s is `"1m30s"`,
-/// 1.5 s is `"1s500ms"`. Anything below a millisecond is dropped; parsed durations never have it.
+/// 1.5 s is `"1s500ms"`. Anything below a microsecond is dropped; parsed durations never have it.
 pub fn format(duration: Duration) -> String {
-    let mut ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-    if ms == 0 {
+    let mut us = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+    if us == 0 {
         return "0s".into();
     }
     let mut out = String::new();
     for (name, scale) in UNITS.iter().rev() {
-        if ms >= *scale {
-            out.push_str(&format!("{}{name}", ms / scale));
-            ms %= scale;
+        if us >= *scale {
+            out.push_str(&format!("{}{name}", us / scale));
+            us %= scale;
         }
     }
     out
@@ -131,6 +138,7 @@ mod tests {
 
     #[test]
     fn parses_each_unit_and_sums() {
+        assert_eq!(parse("50us"), Ok(Duration::from_micros(50)));
         assert_eq!(parse("500ms"), Ok(ms(500)));
         assert_eq!(parse("5s"), Ok(ms(5_000)));
         assert_eq!(parse("2m"), Ok(ms(120_000)));
@@ -162,7 +170,9 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        for text in ["500ms", "5s", "2m", "1h", "1m30s", "1s500ms", "0s", "25h"] {
+        for text in [
+            "50us", "1ms250us", "500ms", "5s", "2m", "1h", "1m30s", "1s500ms", "0s", "25h",
+        ] {
             assert_eq!(format(parse(text).unwrap()), text);
         }
     }

@@ -55,6 +55,7 @@ fn fully_populated() -> Config {
         max_client_connections: 1,
         shutdown_timeout: secs(1),
         workers: 1,
+        busy_poll: Duration::from_micros(50),
         users: vec![User {
             user: "app".into(),
             password: Secret::new("p"),

@@ -83,6 +83,10 @@ pub struct Config {
     /// least one) — the proxy usually shares the machine with its clients or servers, and a
     /// worker that serves more sessions per wake-up batches more (see `docs/benchmarks.md`).
     pub workers: u32,
+    /// How long a worker serving at most one statement at a time keeps polling its sockets
+    /// after a command starts or ends before it sleeps; zero turns busy polling off.
+    #[serde(with = "duration")]
+    pub busy_poll: Duration,
     /// Who may connect; also the credentials used towards the backends.
     pub users: Vec<User>,
     /// The backends.
@@ -118,6 +122,7 @@ impl Default for Config {
             max_client_connections: 10_000,
             shutdown_timeout: Duration::from_secs(25),
             workers: 0,
+            busy_poll: Duration::from_micros(100),
             users: Vec::new(),
             servers: Vec::new(),
             pool: PoolConfig::default(),
