@@ -17,6 +17,19 @@ pub struct Collation {
     pub is_default: bool,
 }
 
+impl Collation {
+    /// The most bytes one character of this collation's character set takes (`mbmaxlen`): a
+    /// server announces a text column of N characters as N × this many bytes long.
+    pub fn max_bytes_per_char(&self) -> u32 {
+        match self.charset {
+            "utf8mb4" | "utf16" | "utf16le" | "utf32" | "gb18030" => 4,
+            "utf8mb3" | "ujis" | "eucjpms" => 3,
+            "ucs2" | "big5" | "gbk" | "gb2312" | "sjis" | "cp932" | "euckr" => 2,
+            _ => 1,
+        }
+    }
+}
+
 const fn c(id: u16, name: &'static str, charset: &'static str, is_default: bool) -> Collation {
     Collation {
         id,
@@ -134,6 +147,19 @@ pub fn default_for_charset(charset: &str) -> Option<&'static Collation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_per_char_follow_the_character_set() {
+        let width = |id| by_id(id).map(Collation::max_bytes_per_char);
+        assert_eq!(width(UTF8MB4_GENERAL_CI), Some(4));
+        assert_eq!(width(UTF8MB3_GENERAL_CI), Some(3));
+        assert_eq!(width(LATIN1_SWEDISH_CI), Some(1));
+        assert_eq!(width(BINARY), Some(1));
+        assert_eq!(
+            by_name("sjis_japanese_ci").map(Collation::max_bytes_per_char),
+            Some(2)
+        );
+    }
 
     #[test]
     fn table_is_sorted_and_lookups_work() {

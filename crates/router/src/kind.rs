@@ -58,8 +58,15 @@ pub enum ReadKind {
     Select,
     /// `WITH … SELECT …`.
     With,
-    /// `SHOW …`.
+    /// `SHOW …` (other than `SHOW [FULL] PROCESSLIST`).
     Show,
+    /// `SHOW [FULL] PROCESSLIST`, nothing after it: the proxy lists its own client sessions
+    /// (a backend would list its threads, the proxy's pooled connections). `full`: the
+    /// statements are not cut to 100 characters.
+    ProcessList {
+        /// `SHOW FULL PROCESSLIST`.
+        full: bool,
+    },
     /// `DESCRIBE`/`DESC`.
     Describe,
     /// `EXPLAIN` without ANALYZE.

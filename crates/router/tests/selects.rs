@@ -177,3 +177,45 @@ fn stored_functions_may_write_so_they_stay_on_the_primary() {
         &[("SELECT transfer_funds(1, 2, 10.00)", Replica, PlainRead)],
     );
 }
+
+#[test]
+fn processlist_is_told_apart_in_its_exact_forms_only() {
+    use splitrail_router::{Kind, ReadKind, classify};
+    let processlist = |full| Some(Kind::Read(ReadKind::ProcessList { full }));
+    let rows = [
+        ("SHOW PROCESSLIST", processlist(false)),
+        ("show processlist", processlist(false)),
+        ("  SHOW  PROCESSLIST ; ", processlist(false)),
+        ("/* who */ SHOW PROCESSLIST", processlist(false)),
+        ("SHOW FULL PROCESSLIST", processlist(true)),
+        ("show full processlist;", processlist(true)),
+        // Not the statement the proxy answers: the server gives its error or its answer.
+        ("SHOW EXTENDED PROCESSLIST", None),
+        ("SHOW FULL EXTENDED PROCESSLIST", None),
+        ("SHOW PROCESSLIST x", None),
+        ("SHOW PROCESSLIST LIKE 'a'", None),
+        ("SHOW FULL TABLES", None),
+        ("SELECT * FROM information_schema.PROCESSLIST", None),
+    ];
+    let misses: Vec<String> = rows
+        .iter()
+        .filter(|(sql, want)| {
+            let c = classify(sql);
+            let got = matches!(c.kind(), Kind::Read(ReadKind::ProcessList { .. }))
+                .then(|| c.kind().clone());
+            got != *want
+        })
+        .map(|(sql, want)| {
+            format!(
+                "  {sql:?}: expected {want:?}, got {:?}",
+                classify(sql).kind()
+            )
+        })
+        .collect();
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    // When the proxy does not answer it (after another statement), the primary does.
+    check_rows(&[
+        ("SHOW FULL PROCESSLIST", Primary, Admin),
+        ("SELECT 1; SHOW PROCESSLIST", Primary, Admin),
+    ]);
+}

@@ -19,8 +19,9 @@ use crate::client::ClientIo;
 use crate::client::handshake;
 use crate::config::Config;
 use crate::session::Session;
+use crate::session::info::SessionInfo;
 use crate::tls::{ClientStream, Tls};
-use crate::worker::{SessionInfo, Shared, Worker};
+use crate::worker::{Shared, Worker};
 
 /// A running proxy: its address and how to stop it.
 #[derive(Debug)]
@@ -387,7 +388,8 @@ async fn serve_client(
         };
         tracing::Span::current().record("user", accepted.user.as_str());
         debug!("client authenticated");
-        let info = Arc::new(SessionInfo::new(id, peer, &accepted.user));
+        let schema = accepted.schema.as_deref();
+        let info = Arc::new(SessionInfo::new(id, peer, &accepted.user, schema));
         let _registration = shared.register(info.clone());
         Session::new(worker, info, io, accepted, shutdown)
             .run()

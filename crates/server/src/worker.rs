@@ -8,15 +8,14 @@
 //! per statement; only when it moved does it load the new snapshot (and grow its pools).
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use arc_swap::ArcSwap;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use splitrail_router::{ClassifierCache, Policy};
 
@@ -28,6 +27,7 @@ use crate::balance::Balancer;
 use crate::busy_poll::BusyPoll;
 use crate::config::{Address, Config, PoolMode};
 use crate::consistency::{Causal, GlobalCache};
+use crate::session::info::SessionInfo;
 use crate::tls::Tls;
 use crate::topology::Topology;
 
@@ -119,136 +119,6 @@ pub struct Shared {
     pub causal: Causal,
     /// Per statement shape statistics (each worker writes its own shard).
     pub digests: Digests,
-}
-
-/// What other sessions may need to know about a session: who it is, what backend statement it
-/// is running, and whether it was killed.
-#[derive(Debug)]
-pub struct SessionInfo {
-    /// The proxy's connection id.
-    pub id: u32,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// The authenticated user (changes with COM_CHANGE_USER).
-    pub user: Mutex<String>,
-    /// The backend running the session's current statement: server index + 1 in the high 32
-    /// bits, its thread id in the low; 0 when none.
-    running: AtomicU64,
-    /// Set by `KILL CONNECTION`.
-    killed: AtomicBool,
-    /// Wakes the session when it is killed while waiting for the client.
-    pub kill_signal: Notify,
-    /// Why the session holds a backend connection it must keep: a [`PinReason`] + 1, 0 when
-    /// it holds none.
-    pinned: AtomicU8,
-}
-
-/// Why a session keeps its backend connection instead of giving it back to the pool: it holds
-/// state no other connection has. When several apply, the first in this order is reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum PinReason {
-    /// A transaction is open.
-    Transaction = 0,
-    /// Temporary tables exist.
-    TempTables = 1,
-    /// Table locks (`LOCK TABLES`) or named locks (`GET_LOCK`) are held.
-    Locks = 2,
-    /// User variables (`@x`) are set.
-    UserVariables = 3,
-    /// A SQL-level `PREPARE` ran.
-    SqlPrepare = 4,
-    /// A cursor is open.
-    Cursor = 5,
-    /// The last statement left a result the next may ask for (`SQL_CALC_FOUND_ROWS`): kept
-    /// for one statement.
-    SessionFunction = 6,
-}
-
-impl PinReason {
-    /// Every reason, in order.
-    pub const ALL: [PinReason; 7] = [
-        PinReason::Transaction,
-        PinReason::TempTables,
-        PinReason::Locks,
-        PinReason::UserVariables,
-        PinReason::SqlPrepare,
-        PinReason::Cursor,
-        PinReason::SessionFunction,
-    ];
-
-    /// `transaction`, `temporary_tables`, `locks`, `user_variables`, `sql_prepare`, `cursor`,
-    /// `session_function`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PinReason::Transaction => "transaction",
-            PinReason::TempTables => "temporary_tables",
-            PinReason::Locks => "locks",
-            PinReason::UserVariables => "user_variables",
-            PinReason::SqlPrepare => "sql_prepare",
-            PinReason::Cursor => "cursor",
-            PinReason::SessionFunction => "session_function",
-        }
-    }
-}
-
-impl SessionInfo {
-    /// A session's entry.
-    pub fn new(id: u32, peer: SocketAddr, user: &str) -> Self {
-        SessionInfo {
-            id,
-            peer,
-            user: Mutex::new(user.to_string()),
-            running: AtomicU64::new(0),
-            killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
-            pinned: AtomicU8::new(0),
-        }
-    }
-
-    /// Records the backend statement in progress (`None` when it is over).
-    pub fn set_running(&self, backend: Option<(usize, u32)>) {
-        let packed = backend
-            .map(|(server, thread)| ((server as u64 + 1) << 32) | u64::from(thread))
-            .unwrap_or(0);
-        self.running.store(packed, Ordering::Relaxed);
-    }
-
-    /// The backend statement in progress: (server index, thread id).
-    pub fn running(&self) -> Option<(usize, u32)> {
-        let packed = self.running.load(Ordering::Relaxed);
-        let server = (packed >> 32) as usize;
-        (server > 0).then(|| (server - 1, packed as u32))
-    }
-
-    /// Records why the session holds a connection it must keep (`None`: it holds none), for
-    /// the admin API.
-    pub fn set_pinned(&self, reason: Option<PinReason>) {
-        let v = reason.map_or(0, |r| r as u8 + 1);
-        self.pinned.store(v, Ordering::Relaxed);
-    }
-
-    /// Why the session holds a connection it must keep, if it does.
-    pub fn pinned(&self) -> Option<PinReason> {
-        let v = self.pinned.load(Ordering::Relaxed);
-        PinReason::ALL.get(usize::from(v).checked_sub(1)?).copied()
-    }
-
-    /// Marks the session killed and wakes it.
-    pub fn kill(&self) {
-        self.killed.store(true, Ordering::Relaxed);
-        self.kill_signal.notify_one();
-    }
-
-    /// Whether `KILL CONNECTION` was issued for it.
-    pub fn is_killed(&self) -> bool {
-        self.killed.load(Ordering::Relaxed)
-    }
-
-    /// The user, for permission checks.
-    pub fn user(&self) -> String {
-        self.user.lock().map(|u| u.clone()).unwrap_or_default()
-    }
 }
 
 impl Shared {

@@ -63,6 +63,47 @@ pub mod code {
     pub const RESET_CONNECTION: u8 = 0x1F;
 }
 
+/// The name a server gives a command in its process list (`SHOW PROCESSLIST`'s `Command`
+/// column), by command byte: MariaDB's and MySQL's `command_name` table for 0x00..=0x1F
+/// (`Sleep` is the state between commands); `None` past it.
+pub fn name(command: u8) -> Option<&'static str> {
+    const NAMES: [&str; 32] = [
+        "Sleep",
+        "Quit",
+        "Init DB",
+        "Query",
+        "Field List",
+        "Create DB",
+        "Drop DB",
+        "Refresh",
+        "Shutdown",
+        "Statistics",
+        "Processlist",
+        "Connect",
+        "Kill",
+        "Debug",
+        "Ping",
+        "Time",
+        "Delayed insert",
+        "Change user",
+        "Binlog Dump",
+        "Table Dump",
+        "Connect Out",
+        "Register Slave",
+        "Prepare",
+        "Execute",
+        "Long Data",
+        "Close stmt",
+        "Reset stmt",
+        "Set option",
+        "Fetch",
+        "Daemon",
+        "Unimpl get tid",
+        "Reset connection",
+    ];
+    NAMES.get(usize::from(command)).copied()
+}
+
 /// The argument of COM_SET_OPTION.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetOption {
@@ -317,6 +358,19 @@ impl<'a> Command<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_names_follow_the_codes() {
+        assert_eq!(name(code::SLEEP), Some("Sleep"));
+        assert_eq!(name(code::QUERY), Some("Query"));
+        assert_eq!(name(code::INIT_DB), Some("Init DB"));
+        assert_eq!(name(code::STMT_PREPARE), Some("Prepare"));
+        assert_eq!(name(code::STMT_EXECUTE), Some("Execute"));
+        assert_eq!(name(code::STMT_FETCH), Some("Fetch"));
+        assert_eq!(name(code::RESET_CONNECTION), Some("Reset connection"));
+        assert_eq!(name(0x20), None);
+        assert_eq!(name(0xFF), None);
+    }
 
     #[test]
     fn decodes_simple_commands() {

@@ -413,6 +413,7 @@ impl ReadKind {
             ReadKind::Select => "select",
             ReadKind::With => "with",
             ReadKind::Show => "show",
+            ReadKind::ProcessList { .. } => "processlist",
             ReadKind::Describe => "describe",
             ReadKind::Explain => "explain",
             ReadKind::Table => "table",

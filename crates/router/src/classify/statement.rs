@@ -370,6 +370,12 @@ fn show(toks: &[Token<'_>]) -> Verdict {
         b"WARNINGS" | b"ERRORS" | b"PROFILE" | b"PROFILES" | b"COUNT" | b"SESSION" | b"STATUS" => {
             s.effects |= Effects::DIAGNOSTICS;
         }
+        // Only the exact forms: anything else is the server's syntax error to give.
+        b"PROCESSLIST" if i + 1 == toks.len() && (i == 1 || i == 2 && word(toks, 1, "FULL")) => {
+            s.kind = Kind::Read(ReadKind::ProcessList { full: i == 2 });
+            // Where it goes when the proxy does not answer it (in a multi-statement text).
+            s.effects |= Effects::PRIMARY_ONLY;
+        }
         b"MASTER" | b"BINARY" | b"BINLOG" | b"SLAVE" | b"REPLICA" | b"REPLICAS" | b"RELAYLOG"
         | b"PROCESSLIST" | b"ENGINE" | b"ALL" => s.effects |= Effects::PRIMARY_ONLY,
         b"CREATE" if word(toks, i + 1, "TABLE") => s.tables.extend(table_name(toks, i + 2)),

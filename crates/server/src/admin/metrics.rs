@@ -3,7 +3,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use crate::admin::stats::LATENCY_BUCKETS;
-use crate::worker::{PinReason, Shared};
+use crate::session::info::PinReason;
+use crate::worker::Shared;
 
 /// Renders every metric; `uptime` in seconds.
 pub fn render_metrics(shared: &Shared, uptime: f64) -> String {

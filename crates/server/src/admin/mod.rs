@@ -31,7 +31,8 @@ use tracing::{debug, warn};
 pub use metrics::render_metrics;
 pub use stats::{ServerStats, Stats};
 
-use crate::worker::{PinReason, Shared};
+use crate::session::info::PinReason;
+use crate::worker::Shared;
 
 /// What the admin API tells about the running proxy besides the shared state.
 #[derive(Debug, Clone)]

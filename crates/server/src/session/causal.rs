@@ -260,15 +260,7 @@ impl Session {
             column.charset = BINARY;
             column.column_length = 21;
         }
-        result
-            .write(
-                self.caps,
-                self.status,
-                &mut self.client.codec,
-                &mut self.client.wbuf,
-            )
-            .map_err(Error::ClientProtocol)?;
-        self.client.flush().await.map_err(Error::ClientIo)
+        self.send_result_set(&result).await
     }
 }
 

@@ -1,11 +1,14 @@
 //! One client session: its state, the loop that reads commands, and the dispatch on the command
 //! type. Statement routing and execution live in [`query`], bringing a borrowed backend
 //! connection to the session's state in [`sync`], response streaming in [`relay`], reads
-//! handed to a worker's shared pipelined connection in [`pipeline`].
+//! handed to a worker's shared pipelined connection in [`pipeline`]; what other sessions see of
+//! this one in [`info`], and `SHOW PROCESSLIST` answered from that in [`processlist`].
 pub mod admin;
 pub mod causal;
+pub mod info;
 pub mod pipeline;
 pub mod prepared;
+pub mod processlist;
 pub mod query;
 pub mod relay;
 pub mod sync;
@@ -34,8 +37,9 @@ use crate::consistency::{Requirement, WriteMark};
 use crate::error::{Error, Result};
 use crate::gtid::GtidSet;
 use crate::io::ReadError;
+use crate::session::info::{PinReason, SessionInfo};
 use crate::session::relay::Relayed;
-use crate::worker::{PinReason, SessionInfo, Worker};
+use crate::worker::Worker;
 
 /// A client session after authentication.
 pub struct Session {
@@ -231,6 +235,7 @@ impl Session {
             // Boxed: the statement path is a deep future; an idle session should not carry it.
             let result = Box::pin(self.dispatch(&packet.payload)).await;
             drop(busy);
+            self.info.end_command(self.state.schema.as_deref());
             match result {
                 Ok(Next::Continue) => {}
                 Ok(Next::Quit) => break,
@@ -267,6 +272,7 @@ impl Session {
                 return Ok(Next::Quit);
             }
         };
+        self.begin_activity(payload, &command);
         match command {
             Command::Quit => return Ok(Next::Quit),
             Command::Query(q) => self.query(payload, q.sql).await?,
@@ -502,6 +508,22 @@ impl Session {
     pub(crate) async fn send_error(&mut self, error: &Error) -> Result<()> {
         let message = error.to_string();
         self.send_err(error.mysql_code(), &message).await
+    }
+
+    /// Sends a result set the proxy built, ending with the session's status flags.
+    pub(crate) async fn send_result_set(
+        &mut self,
+        result: &splitrail_protocol::response::TextResultSet,
+    ) -> Result<()> {
+        result
+            .write(
+                self.caps,
+                self.status,
+                &mut self.client.codec,
+                &mut self.client.wbuf,
+            )
+            .map_err(Error::ClientProtocol)?;
+        self.client.flush().await.map_err(Error::ClientIo)
     }
 
     async fn send_payload(&mut self, payload: &[u8]) -> Result<()> {

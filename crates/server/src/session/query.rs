@@ -5,7 +5,7 @@ use bytes::Bytes;
 use splitrail_protocol::command::code as cmd;
 use splitrail_protocol::response::{ErrPacket, code};
 use splitrail_protocol::{End, StatusFlags};
-use splitrail_router::{Classification, Effects, Kind, ServerStatus, Target, route};
+use splitrail_router::{Classification, Effects, Kind, ReadKind, ServerStatus, Target, route};
 use tracing::{debug, warn};
 
 use super::Session;
@@ -50,6 +50,11 @@ impl Session {
             && let Some((scope, id)) = super::admin::parse_kill(sql)
         {
             return self.kill(id, scope).await;
+        }
+        if let Kind::Read(ReadKind::ProcessList { full }) = *c.kind()
+            && c.analysis.rest.is_empty()
+        {
+            return self.show_processlist(full).await;
         }
         if !c.analysis.rest.is_empty() && !self.multi_statements {
             return self
