@@ -7,9 +7,11 @@
 #   TIME=10 THREADS="1 16" TESTS=oltp_point_select bench/sysbench.sh
 #
 # "direct" runs against the primary (sysbench has one host); through the proxy, reads go to the
-# replica. Two proxies run with the dev cluster's servers: "pipe" with `pool.pipeline: true`,
-# "nopipe" with it off, measured in the same run (ratios are to the direct run just before).
-# Both are stopped at the end; a dev cluster already running is used as it is and left running.
+# replica. Two proxies run with the dev cluster's servers: "proxy" with the defaults, and "alt"
+# with ALT_YAML added to its configuration (default `busy_poll: 0s`; e.g.
+# ALT_YAML='pool: { pipeline: false }'), measured in the same run (ratios are to the direct run
+# just before). Both are stopped at the end; a dev cluster already running is used as it is and
+# left running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -22,8 +24,9 @@ TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
 PROXY_PORT=${PROXY_PORT:-16033}
 ADMIN_PORT=${ADMIN_PORT:-16034}
-NOPIPE_PORT=${NOPIPE_PORT:-16035}
-NOPIPE_ADMIN_PORT=${NOPIPE_ADMIN_PORT:-16036}
+ALT_PORT=${ALT_PORT:-16035}
+ALT_ADMIN_PORT=${ALT_ADMIN_PORT:-16036}
+ALT_YAML=${ALT_YAML:-"busy_poll: 0s"}
 
 cargo build -q --release -p splitrail -p splitrail-testbed --bins
 if ! mariadb -h127.0.0.1 -P13306 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
@@ -32,7 +35,7 @@ fi
 
 workdir=$(mktemp -d)
 trap 'kill ${proxy_pids:-} 2>/dev/null || true; rm -rf "$workdir"' EXIT
-start_proxy() { # name port admin_port pipeline
+start_proxy() { # name port admin_port extra_yaml
   cat > "$workdir/$1.yaml" <<YAML
 listen: 127.0.0.1:$2
 admin: { listen: 127.0.0.1:$3 }
@@ -40,7 +43,7 @@ users: [{ user: app, password: app }]
 servers:
   - { address: 127.0.0.1:13306, role: primary }
   - { address: 127.0.0.1:13307, role: replica }
-pool: { pipeline: $4 }
+$4
 YAML
   target/release/splitrail --config "$workdir/$1.yaml" >"$workdir/$1.log" 2>&1 &
   proxy_pids="${proxy_pids:-} $!"
@@ -50,8 +53,9 @@ YAML
     sleep 0.1
   done
 }
-start_proxy pipe "$PROXY_PORT" "$ADMIN_PORT" true
-start_proxy nopipe "$NOPIPE_PORT" "$NOPIPE_ADMIN_PORT" false
+start_proxy proxy "$PROXY_PORT" "$ADMIN_PORT" ""
+start_proxy alt "$ALT_PORT" "$ALT_ADMIN_PORT" "$ALT_YAML"
+echo "alt: $ALT_YAML" >&2
 
 sb() { # port test threads action
   sysbench "$2" --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$1" \
@@ -69,12 +73,12 @@ mariadb -h127.0.0.1 -P13307 -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" 
 qps() { awk '/queries:/ { gsub(/\(/, "", $3); print $3 }'; }
 p95() { awk '/95th percentile:/ { print $3 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-printf '%-18s %4s %9s %6s %9s %6s %5s %9s %6s %5s\n' test thr direct p95 pipe p95 ratio nopipe p95 ratio
+printf '%-18s %4s %9s %6s %9s %6s %5s %9s %6s %5s\n' test thr direct p95 proxy p95 ratio alt p95 ratio
 for test in $TESTS; do
   for threads in $THREADS; do
     d=$(sb 13306 "$test" "$threads" run)
     p=$(sb "$PROXY_PORT" "$test" "$threads" run)
-    n=$(sb "$NOPIPE_PORT" "$test" "$threads" run)
+    n=$(sb "$ALT_PORT" "$test" "$threads" run)
     dq=$(qps <<<"$d"); pq=$(qps <<<"$p"); nq=$(qps <<<"$n")
     printf '%-18s %4s %9s %6s %9s %6s %5s %9s %6s %5s\n' "$test" "$threads" \
       "$dq" "$(p95 <<<"$d")" "$pq" "$(p95 <<<"$p")" "$(ratio "$pq" "$dq")" \

@@ -108,7 +108,7 @@ async fn sessions_list_a_connected_client_with_its_user() {
     let bed = Bed::shared();
     let mut conn = bed.conn().await;
     let _: i64 = one(&mut conn, "SELECT 1").await;
-    // The id of the handshake: the proxy's own (CONNECTION_ID() would be the backend's).
+    // The id of the handshake: the proxy's own, which CONNECTION_ID() answers too.
     let id = conn.id();
     let me = || {
         let sessions = get(bed.proxy.admin_addr(), "/sessions").json();

@@ -1,6 +1,6 @@
-//! Busy polling (`busy_poll`): a worker serving one statement at a time polls its sockets for a
-//! while after each command instead of sleeping. It must change nothing a client sees, and it
-//! must stop: a proxy with no traffic, or with a client that went quiet, does not burn a core.
+//! Busy polling (`busy_poll`): a worker polls its sockets for a while after each command instead
+//! of sleeping. It must change nothing a client sees, and it must stop: a proxy with no
+//! traffic, or with clients that went quiet, does not burn a core.
 mod common;
 
 use std::time::Duration;
@@ -39,7 +39,7 @@ async fn a_lone_session_is_answered_as_before_and_a_quiet_proxy_stops_spinning()
         "reads still go to the replica"
     );
 
-    // Two sessions at once: the spinner gives way, answers stay each session's own.
+    // Two sessions at once: answers stay each session's own.
     let mut other = connect(proxy.opts()).await;
     let (a, b) = tokio::join!(
         async {

@@ -1,20 +1,19 @@
-//! Busy polling (`busy_poll`): a worker serving one statement at a time keeps polling its
-//! sockets for a short while after each command starts or ends instead of going to sleep.
+//! Busy polling (`busy_poll`): after each command starts or ends, a worker keeps polling its
+//! sockets for a short while instead of going to sleep.
 //!
-//! At low concurrency a proxied statement costs two more sleeps and wake-ups than a direct one
-//! (the proxy waits for the backend's answer, then for the client's next statement), and on a
-//! virtual machine waking an idle CPU costs more than the proxy's work itself. A task that
-//! yields in a loop makes the worker's runtime poll its sockets without blocking (tokio polls
-//! the I/O driver with a zero timeout when a task yielded), so an answer or a statement that
-//! arrives within the budget is picked up without a wake-up. Each round also yields the CPU to
-//! any other runnable thread (`sched_yield`): on a loaded machine the spinner gives way.
+//! A proxied statement adds two sleeps and wake-ups to a direct one (the proxy waits for the
+//! backend's answer, then for the client's next statement), and on a virtual machine waking an
+//! idle CPU costs more than the proxy's work itself. A task that yields in a loop makes the
+//! worker's runtime poll its sockets without blocking (tokio polls the I/O driver with a zero
+//! timeout when a task yielded), so an answer or a statement that arrives within the budget is
+//! picked up without a wake-up, and whoever sent it need not wake the proxy's thread either.
 //!
-//! It pays only when one client keeps the worker busy and the worker would otherwise sleep
-//! between its statements. When several sessions take turns their traffic keeps the worker
-//! awake anyway, and on a machine shared with the clients and servers the CPU a spinner burns
-//! is theirs: so the spinner runs only while every command of the last [`SHARED_FOR`] came from
-//! one session, and it sleeps after `busy_poll` without a command starting or ending. An idle
-//! proxy does not spin.
+//! Spinning pays only with CPU time nobody else wants and while the worker would otherwise
+//! sleep. So each round yields the CPU to any other runnable thread (`sched_yield`), and the
+//! spinner stands aside for [`BACK_OFF`] when, over a window of rounds, most yields gave the
+//! CPU away (the machine is loaded) or most rounds found new commands (the worker is saturated
+//! and never sleeps anyway; spinning would only add system calls). It sleeps after `busy_poll`
+//! with no command starting or ending, so an idle proxy does not spin.
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -23,86 +22,85 @@ use tokio::sync::Notify;
 
 use crate::worker::Worker;
 
-/// How long after two different sessions ran commands the worker counts as shared (no spinning).
-pub const SHARED_FOR: Duration = Duration::from_millis(10);
+/// A `sched_yield` that took longer than this gave the CPU to another thread.
+const CONTENDED: Duration = Duration::from_micros(20);
+
+/// Rounds per verdict on whether spinning pays.
+const WINDOW: u32 = 16;
+
+/// How long the spinner stands aside when it does not.
+pub const BACK_OFF: Duration = Duration::from_millis(10);
 
 /// A worker's busy-polling state: the events the spinner watches and the means to wake it.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct BusyPoll {
     /// Commands started and ended on this worker.
     events: Cell<u64>,
-    /// The session that started the last command.
-    owner: Cell<u32>,
-    /// Until when the worker counts as shared by several sessions.
-    shared_until: Cell<Instant>,
     /// Whether the spinner sleeps, waiting for `wake`.
     parked: Cell<bool>,
     wake: Notify,
 }
 
-impl Default for BusyPoll {
-    fn default() -> Self {
-        BusyPoll {
-            events: Cell::new(0),
-            owner: Cell::new(0),
-            shared_until: Cell::new(Instant::now()),
-            parked: Cell::new(false),
-            wake: Notify::new(),
+impl BusyPoll {
+    /// A command started or ended: the spinner, if it sleeps, spins again.
+    pub fn event(&self) {
+        self.events.set(self.events.get().wrapping_add(1));
+        if self.parked.replace(false) {
+            self.wake.notify_one();
         }
     }
 }
 
-impl BusyPoll {
-    /// Session `session` starts a command.
-    pub fn started(&self, session: u32) {
-        if session != self.owner.replace(session) {
-            self.shared_until.set(Instant::now() + SHARED_FOR);
-        }
-        self.event();
-    }
-
-    /// A command ended.
-    pub fn ended(&self) {
-        self.event();
-    }
-
-    fn event(&self) {
-        self.events.set(self.events.get().wrapping_add(1));
-        if self.parked.get() && !self.shared() {
-            self.parked.set(false);
-            self.wake.notify_one();
-        }
-    }
-
-    /// Whether several sessions ran commands lately.
-    fn shared(&self) -> bool {
-        Instant::now() < self.shared_until.get()
-    }
+/// How a spell of spinning ended.
+enum Spell {
+    /// `busy_poll` passed without a command starting or ending.
+    Quiet,
+    /// Spinning did not pay: the CPU was wanted elsewhere or the worker never idled.
+    Unprofitable,
 }
 
 /// The spinner of one worker, run for its whole life when `busy_poll` is not zero.
 pub async fn spin(worker: Rc<Worker>, budget: Duration) {
     let state = &worker.busy_poll;
     loop {
-        let mut seen = state.events.get();
-        let mut since = Instant::now();
-        loop {
-            tokio::task::yield_now().await;
-            // Polite: a thread of another process waiting for this CPU runs first, so the
-            // spinner only burns time nobody else wants.
-            std::thread::yield_now();
-            let now = state.events.get();
-            if now != seen {
-                if state.shared() {
-                    break;
-                }
-                seen = now;
-                since = Instant::now();
-            } else if since.elapsed() >= budget {
-                break;
+        match spell(state, budget).await {
+            Spell::Quiet => {
+                state.parked.set(true);
+                state.wake.notified().await;
             }
+            Spell::Unprofitable => tokio::time::sleep(BACK_OFF).await,
         }
-        state.parked.set(true);
-        state.wake.notified().await;
+    }
+}
+
+async fn spell(state: &BusyPoll, budget: Duration) -> Spell {
+    let mut seen = state.events.get();
+    let mut since = Instant::now();
+    let (mut rounds, mut given_away, mut window_start) = (0u32, 0u32, seen);
+    loop {
+        tokio::task::yield_now().await;
+        let before = Instant::now();
+        std::thread::yield_now();
+        let now = Instant::now();
+        let events = state.events.get();
+        rounds += 1;
+        if now.duration_since(before) > CONTENDED {
+            given_away += 1;
+        }
+        if rounds == WINDOW {
+            // Each statement is two events: more than 3 per 4 rounds is a worker that finds
+            // work nearly every time it looks.
+            let found = u32::try_from(events.wrapping_sub(window_start)).unwrap_or(u32::MAX);
+            if given_away * 2 > WINDOW || found.saturating_mul(4) > WINDOW * 3 {
+                return Spell::Unprofitable;
+            }
+            (rounds, given_away, window_start) = (0, 0, events);
+        }
+        if events != seen {
+            seen = events;
+            since = now;
+        } else if now.duration_since(since) >= budget {
+            return Spell::Quiet;
+        }
     }
 }

@@ -378,10 +378,10 @@ impl Deref for View {
 pub struct Busy(Rc<Worker>);
 
 impl Busy {
-    /// Counts one more busy session on `worker`: session `session` starts a command.
-    pub fn new(worker: &Rc<Worker>, session: u32) -> Self {
+    /// Counts one more busy session on `worker`.
+    pub fn new(worker: &Rc<Worker>) -> Self {
         worker.busy.set(worker.busy.get() + 1);
-        worker.busy_poll.started(session);
+        worker.busy_poll.event();
         Busy(worker.clone())
     }
 }
@@ -389,7 +389,7 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.busy.set(self.0.busy.get().saturating_sub(1));
-        self.0.busy_poll.ended();
+        self.0.busy_poll.event();
     }
 }
 

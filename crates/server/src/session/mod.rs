@@ -231,7 +231,7 @@ impl Session {
                     break;
                 }
             };
-            let busy = crate::worker::Busy::new(&self.worker, self.info.id);
+            let busy = crate::worker::Busy::new(&self.worker);
             // Boxed: the statement path is a deep future; an idle session should not carry it.
             let result = Box::pin(self.dispatch(&packet.payload)).await;
             drop(busy);
