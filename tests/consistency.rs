@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Bed, MONITOR_USER, ProxyProcess, connect, get, one, opts_for, run, server_id, table};
+use common::{Bed, MONITOR_USER, ProxyProcess, connect, get, one, opts_for, run, server_id};
 use mysql_async::OptsBuilder;
 use mysql_async::prelude::*;
 use splitrail_testbed::ClusterConfig;
@@ -112,13 +112,7 @@ impl Flapper {
     async fn start(bed: &Bed, paused: Duration, running: Duration) -> Flapper {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        // As root, straight to the replica (the proxy's user may not stop replication).
-        let opts = OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
-            .tcp_port(bed.replica(0).port())
-            .user(Some("root"))
-            .prefer_socket(false);
-        let mut root = connect(opts).await;
+        let mut root = connect(bed.replica_root(0)).await;
         let task = tokio::spawn(async move {
             while !flag.load(Ordering::Relaxed) {
                 run(&mut root, "STOP SLAVE SQL_THREAD").await;
@@ -152,15 +146,11 @@ fn delay(bed: &Bed, seconds: u32) {
 }
 
 async fn create_table(bed: &Bed) -> String {
-    let t = table("probe");
-    let mut conn = bed.conn().await;
-    run(
-        &mut conn,
-        &format!("CREATE TABLE {t} (k BIGINT PRIMARY KEY, at TIMESTAMP(6) DEFAULT NOW(6))"),
+    bed.new_table(
+        "probe",
+        "k BIGINT PRIMARY KEY, at TIMESTAMP(6) DEFAULT NOW(6)",
     )
-    .await;
-    bed.caught_up();
-    t
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

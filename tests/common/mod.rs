@@ -286,6 +286,26 @@ impl Bed {
         }
     }
 
+    /// Options for `root` straight to replica `i`, past the proxy (whose user may not stop
+    /// replication).
+    pub fn replica_root(&self, i: usize) -> OptsBuilder {
+        OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.replica(i).port())
+            .user(Some("root"))
+            .prefer_socket(false)
+    }
+
+    /// Creates a table `app.<prefix>_…` with `columns` through the proxy, waits until the
+    /// replicas have it, and returns its name.
+    pub async fn new_table(&self, prefix: &str, columns: &str) -> String {
+        let t = table(prefix);
+        let mut conn = self.conn().await;
+        run(&mut conn, &format!("CREATE TABLE {t} ({columns})")).await;
+        self.caught_up();
+        t
+    }
+
     /// Waits until every running replica has applied everything the primary wrote.
     pub fn caught_up(&self) {
         self.cluster()

@@ -477,6 +477,7 @@ async fn deliver(
                         ok,
                         earlier: done.earlier,
                         rows,
+                        fetched_gtid: None,
                     };
                     let piece = Piece::Done {
                         bytes: done.buf.freeze(),

@@ -227,11 +227,18 @@ impl Session {
     }
 
     /// Adds the GTIDs a response reported to the session's own position.
-    pub(crate) fn learn_gtids(&mut self, oks: &[&splitrail_protocol::response::OkPacket]) {
+    pub(crate) fn learn_gtids(
+        &mut self,
+        oks: &[&splitrail_protocol::response::OkPacket],
+        fetched: Option<&GtidSet>,
+    ) {
         for ok in oks {
             if let Some(gtid) = gtid_of(ok) {
                 Arc::make_mut(&mut self.session_gtid).merge(&gtid);
             }
+        }
+        if let Some(gtid) = fetched {
+            Arc::make_mut(&mut self.session_gtid).merge(gtid);
         }
     }
 

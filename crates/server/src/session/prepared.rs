@@ -102,56 +102,64 @@ impl Session {
     pub(crate) async fn stmt_prepare(&mut self, sql: &[u8]) -> Result<()> {
         let sql = Bytes::copy_from_slice(sql);
         let c = self.worker.router.borrow_mut().classify_bytes(&sql);
-        let choice = self.choice_for(&c);
-        let Some(choice) = choice else {
+        let Some(mut choice) = self.choice_for(&c) else {
             return self
                 .send_err(code::ER_UNKNOWN_ERROR, &self.reject_message(&c))
                 .await;
         };
-        let mut lease = self.lease_for(choice).await?;
-        if let Some(err) = self.sync(&mut lease, Some(&c)).await? {
+        let (stmt, mut packets) = loop {
+            let mut lease = self.lease_for(choice).await?;
+            // A replica may refuse for lack of what the primary just created: then the
+            // primary prepares it (and a later execution waits for the replica as usual).
+            let may_lag = self.replica_may_lag(choice, lease.conn.server);
+            if let Some(err) = self.sync(&mut lease, Some(&c)).await? {
+                self.put_back(lease);
+                if may_lag {
+                    choice = Choice::Primary;
+                    continue;
+                }
+                return self.send_backend_err(&err).await;
+            }
+            let max = self.worker.view().config.pool.max_prepared_statements as usize;
+            let result = prepare_on(&mut lease.conn, &sql, max, true).await;
+            let prepared = match result {
+                Ok(p) => p,
+                Err(e) => {
+                    drop(lease);
+                    return Err(e);
+                }
+            };
             self.put_back(lease);
-            return self.send_backend_err(&err).await;
-        }
-        let max = self.worker.view().config.pool.max_prepared_statements as usize;
-        let result = prepare_on(&mut lease.conn, &sql, max, true).await;
-        let prepared = match result {
-            Ok(p) => p,
-            Err(e) => {
-                drop(lease);
-                return Err(e);
+            match prepared {
+                Prepared::Refused(_) if may_lag => choice = Choice::Primary,
+                Prepared::Refused(err) => return self.send_backend_err(&err).await,
+                Prepared::Ready { stmt, packets } => break (stmt, packets),
             }
         };
-        self.put_back(lease);
-        match prepared {
-            Prepared::Refused(err) => self.send_backend_err(&err).await,
-            Prepared::Ready { stmt, mut packets } => {
-                self.next_stmt_id = self.next_stmt_id.wrapping_add(1).max(1);
-                let id = self.next_stmt_id;
-                // The client sees its own statement id in the first packet.
-                if let Some(first) = packets.first_mut() {
-                    let mut p = BytesMut::from(&first[..]);
-                    if p.len() >= 5 {
-                        p[1..5].copy_from_slice(&id.to_le_bytes());
-                    }
-                    *first = p.freeze();
-                }
-                self.stmts.insert(
-                    id,
-                    ClientStmt {
-                        sql,
-                        classification: c,
-                        params: stmt.params,
-                        types: None,
-                        long_data: Vec::new(),
-                    },
-                );
-                for p in &packets {
-                    self.client.queue(p).map_err(Error::ClientProtocol)?;
-                }
-                self.client.flush().await.map_err(Error::ClientIo)
+        self.next_stmt_id = self.next_stmt_id.wrapping_add(1).max(1);
+        let id = self.next_stmt_id;
+        // The client sees its own statement id in the first packet.
+        if let Some(first) = packets.first_mut() {
+            let mut p = BytesMut::from(&first[..]);
+            if p.len() >= 5 {
+                p[1..5].copy_from_slice(&id.to_le_bytes());
             }
+            *first = p.freeze();
         }
+        self.stmts.insert(
+            id,
+            ClientStmt {
+                sql,
+                classification: c,
+                params: stmt.params,
+                types: None,
+                long_data: Vec::new(),
+            },
+        );
+        for p in &packets {
+            self.client.queue(p).map_err(Error::ClientProtocol)?;
+        }
+        self.client.flush().await.map_err(Error::ClientIo)
     }
 
     /// COM_STMT_EXECUTE: routed like the statement's text, on a connection that has (or now

@@ -195,6 +195,20 @@ impl Session {
             };
             let payload = match prepared {
                 Ok(Ok(payload)) => payload,
+                // A replica that refuses the session's state or the statement's preparation
+                // may only be behind (a schema or table created a moment ago has not reached
+                // it; the causal wait comes later, with the statement): the primary, which has
+                // everything, decides.
+                Ok(Err(err)) if self.replica_may_lag(choice, lease.conn.server) => {
+                    debug!(
+                        code = err.code,
+                        "a replica refused the session's state: the primary answers"
+                    );
+                    self.put_back(lease);
+                    choice = Choice::Primary;
+                    self.requirement = Requirement::None;
+                    continue;
+                }
                 Ok(Err(err)) => {
                     // The backend refused part of the session's state or the statement's
                     // preparation: the client gets that error.
@@ -294,7 +308,8 @@ impl Session {
         let result = match sent {
             Ok(()) => {
                 lease.conn.tracker.start(command);
-                relay(&mut lease.conn, &mut self.client, self.caps, causal).await
+                let write = classification.is_some_and(|c| !c.analysis.is_read());
+                relay(&mut lease.conn, &mut self.client, self.caps, causal, write).await
             }
             Err(error) => Err(RelayError::Backend { error, sent: None }),
         };
@@ -335,6 +350,12 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Whether `server`, chosen for a read, is not the primary: an error there about a schema,
+    /// table or routine may only mean it has not applied what the primary has.
+    pub(crate) fn replica_may_lag(&self, choice: Choice, server: usize) -> bool {
+        choice == Choice::Read && Some(server) != self.worker.view().topology.primary()
     }
 
     /// A connection to `server` broke: until the monitor says better, leave the server out of
@@ -408,7 +429,7 @@ impl Session {
             ),
         });
         let oks: Vec<_> = done.earlier.iter().chain(&done.ok).collect();
-        self.learn_gtids(&oks);
+        self.learn_gtids(&oks, done.fetched_gtid.as_ref());
         for ok in oks {
             for change in &ok.session_state {
                 use splitrail_protocol::response::SessionStateChange as S;

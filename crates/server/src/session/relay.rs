@@ -13,7 +13,9 @@ use crate::backend::conn::protocol;
 use crate::client::ClientIo;
 use crate::consistency::Causal;
 use crate::error::Error;
+use crate::gtid::GtidSet;
 use crate::io::{forward, write_out};
+use tracing::warn;
 
 /// A response relayed to the end.
 #[derive(Debug)]
@@ -26,6 +28,10 @@ pub struct Relayed {
     pub earlier: Vec<OkPacket>,
     /// Rows relayed (every result set of the response).
     pub rows: u64,
+    /// The GTID of a write whose answer had no room for it (a result set ending in a classic
+    /// EOF, as `INSERT … RETURNING` gives a client without CLIENT_DEPRECATE_EOF), asked of the
+    /// backend before the EOF was relayed.
+    pub fetched_gtid: Option<GtidSet>,
 }
 
 /// Why a relay stopped early.
@@ -45,12 +51,15 @@ pub enum RelayError {
 
 /// Relays the response to the command just sent on `conn` (its tracker already started).
 /// Every OK that carries session state is shown to `causal` before it reaches the client, so a
-/// write's GTID is recorded before the client can know the write was acknowledged.
+/// write's GTID is recorded before the client can know the write was acknowledged. For a
+/// `write` whose answer ends in a classic EOF outside a transaction (no OK, so no GTID), the EOF
+/// is held back until the backend has told the write's GTID.
 pub async fn relay(
     conn: &mut BackendConn,
     client: &mut ClientIo,
     client_caps: CapabilityFlags,
     causal: &Causal,
+    write: bool,
 ) -> Result<Relayed, RelayError> {
     let strip_tracking = !client_caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK);
     let mut sent: Option<u8> = None;
@@ -110,6 +119,23 @@ pub async fn relay(
                 }
                 Step::Done(completion) => {
                     let ok = final_ok(&completion, payload, conn.caps, causal);
+                    if write && committed_without_gtid(&completion) && causal.gtids_seen() {
+                        forward(&mut conn.io.rbuf, pos, &mut client.stream)
+                            .await
+                            .map_err(RelayError::Client)?;
+                        let eof = conn.io.rbuf.split_to(total).freeze();
+                        let fetched_gtid = fetch_gtid(conn, causal).await;
+                        write_out(&mut client.stream, &eof)
+                            .await
+                            .map_err(RelayError::Client)?;
+                        return Ok(Relayed {
+                            completion,
+                            ok,
+                            earlier,
+                            rows: conn.tracker.rows(),
+                            fetched_gtid,
+                        });
+                    }
                     let rewrite = match &ok {
                         Some(ok) if strip_tracking => Some(client_view(ok, seq, client_caps)),
                         _ => None,
@@ -132,6 +158,7 @@ pub async fn relay(
                         ok,
                         earlier,
                         rows: conn.tracker.rows(),
+                        fetched_gtid: None,
                     });
                 }
                 Step::NeedClient => {
@@ -199,6 +226,49 @@ pub(crate) fn final_ok(
         causal.observe(ok);
     }
     ok
+}
+
+/// Whether a response ended in a classic EOF with no transaction open: a write it answered
+/// is committed, and no OK told its GTID.
+fn committed_without_gtid(completion: &Completion) -> bool {
+    matches!(completion.end, End::Eof)
+        && !completion
+            .status
+            .contains(StatusFlags::SERVER_STATUS_IN_TRANS)
+}
+
+/// Asks the backend for the GTID of the write it just committed on this connection, and records
+/// it in the global position. A failure is logged: the write stands, its reads may then miss it.
+async fn fetch_gtid(conn: &mut BackendConn, causal: &Causal) -> Option<GtidSet> {
+    let sql: &[u8] = match crate::monitor::Flavor::of(&conn.server_version) {
+        // The session's last committed GTID.
+        crate::monitor::Flavor::MariaDb => b"\x03SELECT @@last_gtid",
+        // No per-session variable: everything the server executed, this write included.
+        crate::monitor::Flavor::MySql => b"\x03SELECT @@GLOBAL.gtid_executed",
+    };
+    let answer = match conn.send_command(sql).await {
+        Ok(()) => conn.read_value().await,
+        Err(e) => Err(e),
+    };
+    let text = match answer {
+        Ok(Ok(Some(text))) => text,
+        Ok(Ok(None)) => return None,
+        Ok(Err(err)) => {
+            warn!(
+                code = err.code,
+                "cannot read the GTID of a write answered by a result set"
+            );
+            return None;
+        }
+        Err(error) => {
+            conn.broken = true;
+            warn!(%error, "cannot read the GTID of a write answered by a result set");
+            return None;
+        }
+    };
+    let gtid = GtidSet::parse(&text).ok().filter(|g| !g.is_empty())?;
+    causal.acknowledge(&gtid);
+    Some(gtid)
 }
 
 /// The final OK as a client without CLIENT_SESSION_TRACK expects it: no state-change block.
