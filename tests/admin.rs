@@ -103,6 +103,16 @@ async fn status_lists_the_servers_and_counts_their_statements() {
     drop(conn);
 }
 
+/// Session `id`'s entry in `/sessions`, if listed.
+fn session_entry(bed: &Bed, id: u32) -> Option<Value> {
+    let sessions = get(bed.proxy.admin_addr(), "/sessions").json();
+    sessions["sessions"]
+        .as_array()?
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_list_a_connected_client_with_its_user() {
     let bed = Bed::shared();
@@ -110,16 +120,7 @@ async fn sessions_list_a_connected_client_with_its_user() {
     let _: i64 = one(&mut conn, "SELECT 1").await;
     // The id of the handshake: the proxy's own, which CONNECTION_ID() answers too.
     let id = conn.id();
-    let me = || {
-        let sessions = get(bed.proxy.admin_addr(), "/sessions").json();
-        sessions["sessions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == id)
-            .unwrap_or_else(|| panic!("session {id} not in {sessions}"))
-            .clone()
-    };
+    let me = || session_entry(&bed, id).unwrap_or_else(|| panic!("session {id} not in /sessions"));
     // The client may read the last packet before the session marks itself idle.
     wait_until("the session is idle", Duration::from_secs(10), || {
         me()["state"] == "idle"
@@ -129,6 +130,26 @@ async fn sessions_list_a_connected_client_with_its_user() {
     assert_eq!(idle["pinned"], false);
     assert_eq!(idle["pin_reason"], Value::Null);
     assert!(idle["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(idle["command"], "Sleep");
+    assert_eq!(idle["schema"], "app");
+    assert_eq!(idle["statement"], Value::Null);
+    // While a statement runs: its command and text, as SHOW PROCESSLIST gives them.
+    let mut sleeper = bed.conn().await;
+    let sleeper_id = sleeper.id();
+    let running = tokio::spawn(async move {
+        let _: i64 = one(&mut sleeper, "SELECT SLEEP(2)").await;
+        sleeper
+    });
+    let busy = || session_entry(&bed, sleeper_id).unwrap_or(Value::Null);
+    tokio::task::block_in_place(|| {
+        wait_until(
+            "the sleeper's statement is listed",
+            Duration::from_secs(10),
+            || busy()["statement"] == "SELECT SLEEP(2)",
+        )
+    });
+    assert_eq!(busy()["command"], "Query");
+    drop(running.await.expect("the sleeping session"));
     // A user variable pins the session's connection, and says so.
     run(&mut conn, "SET @pinned = 1").await;
     wait_until("the session is pinned", Duration::from_secs(10), || {

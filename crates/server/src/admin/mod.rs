@@ -377,10 +377,20 @@ impl Admin {
         let mut sessions = self.shared.sessions();
         sessions.sort_by_key(|s| s.id);
         let topology = self.shared.topology();
+        let now = Instant::now();
         let list: Vec<Value> = sessions
             .iter()
             .map(|s| {
                 let running = s.running();
+                let activity = s.activity();
+                let command = match activity.command {
+                    Some(code) => splitrail_protocol::command::name(code).unwrap_or("Unknown"),
+                    None => "Sleep",
+                };
+                let statement = activity.statement.as_ref().map(|sql| {
+                    let cut = &sql[..sql.len().min(STATEMENT_SHOWN)];
+                    String::from_utf8_lossy(cut).into_owned()
+                });
                 json!({
                     "id": s.id,
                     "user": s.user(),
@@ -390,12 +400,19 @@ impl Admin {
                         .map(|e| e.address.clone()),
                     "pinned": s.pinned().is_some(),
                     "pin_reason": s.pinned().map(PinReason::as_str),
+                    "command": command,
+                    "seconds": now.saturating_duration_since(activity.since).as_secs(),
+                    "schema": activity.schema.as_deref(),
+                    "statement": statement,
                 })
             })
             .collect();
         json!({ "sessions": list })
     }
 }
+
+/// How much of a running statement's text `/sessions` shows (bytes).
+const STATEMENT_SHOWN: usize = 1024;
 
 /// Whether `/status` and `/metrics` show a server: a removed one only until its last
 /// connection closed (meanwhile its state is `draining`).
