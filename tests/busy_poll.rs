@@ -41,7 +41,7 @@ async fn a_lone_session_is_answered_as_before_and_a_quiet_proxy_stops_spinning()
 
     // Two sessions at once: answers stay each session's own.
     let mut other = connect(proxy.opts()).await;
-    let (a, b) = tokio::join!(
+    tokio::join!(
         async {
             for i in 0..500u64 {
                 let v: u64 = one(&mut conn, &format!("SELECT {i}")).await;
@@ -55,7 +55,6 @@ async fn a_lone_session_is_answered_as_before_and_a_quiet_proxy_stops_spinning()
             }
         }
     );
-    let ((), ()) = (a, b);
 
     // Quiet: the budget is 5 ms; a spinner that did not stop would use the whole second.
     let used = tokio::task::block_in_place(|| cpu_while_quiet(&proxy, Duration::from_secs(1)));

@@ -123,6 +123,15 @@ impl Flavor {
         }
     }
 
+    /// The GTID a write just committed on a connection is within: MariaDB's session
+    /// `last_gtid`; MySQL has no per-session variable, so everything the server executed.
+    pub(crate) fn last_write_gtid_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SELECT @@last_gtid",
+            Flavor::MySql => "SELECT @@GLOBAL.gtid_executed",
+        }
+    }
+
     fn status_sql(self) -> &'static str {
         match self {
             Flavor::MariaDb => "SHOW ALL SLAVES STATUS",

@@ -83,8 +83,8 @@ pub struct Config {
     /// least one) — the proxy usually shares the machine with its clients or servers, and a
     /// worker that serves more sessions per wake-up batches more (see `docs/benchmarks.md`).
     pub workers: u32,
-    /// How long a worker serving at most one statement at a time keeps polling its sockets
-    /// after a command starts or ends before it sleeps; zero turns busy polling off.
+    /// After a command starts or ends, how long a worker keeps polling its sockets before it
+    /// sleeps (standing aside while that does not pay: see `busy_poll`); zero turns it off.
     #[serde(with = "duration")]
     pub busy_poll: Duration,
     /// Who may connect; also the credentials used towards the backends.

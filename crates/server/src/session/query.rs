@@ -287,7 +287,8 @@ impl Session {
         let worker = self.worker.clone();
         let in_flight = worker.shared.stats.begin(lease.conn.server);
         let causal = &worker.shared.causal;
-        if classification.is_some_and(|c| !c.analysis.is_read())
+        let write = classification.is_some_and(|c| !c.analysis.is_read());
+        if write
             && !causal.gtids_seen()
             && Some(lease.conn.server) == worker.view().topology.primary()
         {
@@ -308,7 +309,6 @@ impl Session {
         let result = match sent {
             Ok(()) => {
                 lease.conn.tracker.start(command);
-                let write = classification.is_some_and(|c| !c.analysis.is_read());
                 relay(&mut lease.conn, &mut self.client, self.caps, causal, write).await
             }
             Err(error) => Err(RelayError::Backend { error, sent: None }),

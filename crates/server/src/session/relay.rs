@@ -240,13 +240,9 @@ fn committed_without_gtid(completion: &Completion) -> bool {
 /// Asks the backend for the GTID of the write it just committed on this connection, and records
 /// it in the global position. A failure is logged: the write stands, its reads may then miss it.
 async fn fetch_gtid(conn: &mut BackendConn, causal: &Causal) -> Option<GtidSet> {
-    let sql: &[u8] = match crate::monitor::Flavor::of(&conn.server_version) {
-        // The session's last committed GTID.
-        crate::monitor::Flavor::MariaDb => b"\x03SELECT @@last_gtid",
-        // No per-session variable: everything the server executed, this write included.
-        crate::monitor::Flavor::MySql => b"\x03SELECT @@GLOBAL.gtid_executed",
-    };
-    let answer = match conn.send_command(sql).await {
+    let sql = crate::monitor::Flavor::of(&conn.server_version).last_write_gtid_sql();
+    let payload = [&[splitrail_protocol::command::code::QUERY], sql.as_bytes()].concat();
+    let answer = match conn.send_command(&payload).await {
         Ok(()) => conn.read_value().await,
         Err(e) => Err(e),
     };
