@@ -42,9 +42,19 @@ pub enum SessionStateChange {
 }
 
 impl SessionStateChange {
+    /// Reads one entry: its type and length frame it, so an entry whose data this crate cannot
+    /// read is kept as [`SessionStateChange::Unknown`] and the entries after it still count
+    /// (a GTID in the same block must never be lost to a neighbour's odd layout).
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let kind = r.u8()?;
         let data = r.lenenc_bytes()?;
+        Ok(Self::parse(kind, data).unwrap_or_else(|_| Self::Unknown {
+            kind,
+            data: data.to_vec(),
+        }))
+    }
+
+    fn parse(kind: u8, data: &[u8]) -> Result<Self> {
         let mut d = Reader::new(data);
         Ok(match kind {
             0 => Self::SystemVariable {
@@ -52,7 +62,13 @@ impl SessionStateChange {
                 value: d.lenenc_bytes()?.to_vec(),
             },
             1 => Self::Schema(d.lenenc_bytes()?.to_vec()),
-            2 => Self::StateChange(d.lenenc_bytes()? == b"1"),
+            // Servers (MariaDB's and MySQL's `Session_state_change_tracker::store`) send the
+            // flag as the entry's data itself, `02 01 '1'`, with no inner length; the
+            // documented lenenc form (`02 02 01 '1'`) is read too.
+            2 => Self::StateChange(match data {
+                [flag] => *flag == b'1',
+                _ => d.lenenc_bytes()? == b"1",
+            }),
             3 => Self::Gtids {
                 encoding: d.u8()?,
                 gtids: d.lenenc_bytes()?.to_vec(),
@@ -79,7 +95,7 @@ impl SessionStateChange {
                 1
             }
             Self::StateChange(b) => {
-                d.put_lenenc_bytes(if *b { b"1" } else { b"0" });
+                d.put_u8(if *b { b'1' } else { b'0' });
                 2
             }
             Self::Gtids { encoding, gtids } => {
@@ -236,6 +252,58 @@ mod tests {
         let mut b = BytesMut::new();
         ok.encode(caps, &mut b);
         assert_eq!(&b[..], p);
+    }
+
+    #[test]
+    fn state_change_flag_as_servers_send_it() {
+        // MariaDB 10.11's OK after an INSERT on a connection whose schema had changed: status
+        // AUTOCOMMIT|STATE_CHANGED, block: last_gtid = 0-1-20, schema "app", state change "1"
+        // (type 2, length 1, the flag itself). Misread, the whole OK was lost, and with it the
+        // write's GTID.
+        let caps = CapabilityFlags::CLIENT_PROTOCOL_41 | CapabilityFlags::CLIENT_SESSION_TRACK;
+        let p: &[u8] = b"\x00\x01\x00\x02\x40\x00\x00\x00\x1c\
+            \x00\x11\x09last_gtid\x060-1-20\x01\x04\x03app\x02\x011";
+        let ok = OkPacket::decode(p, caps).unwrap();
+        assert_eq!(
+            ok.session_state,
+            [
+                SessionStateChange::SystemVariable {
+                    name: b"last_gtid".to_vec(),
+                    value: b"0-1-20".to_vec(),
+                },
+                SessionStateChange::Schema(b"app".to_vec()),
+                SessionStateChange::StateChange(true),
+            ]
+        );
+        let mut b = BytesMut::new();
+        ok.encode(caps, &mut b);
+        assert_eq!(&b[..], p);
+        // The documented form, with an inner length, is read too.
+        let documented = b"\x00\x00\x00\x02\x40\x00\x00\x00\x04\x02\x02\x011";
+        let ok = OkPacket::decode(documented, caps).unwrap();
+        assert_eq!(ok.session_state, [SessionStateChange::StateChange(true)]);
+    }
+
+    #[test]
+    fn an_entry_of_another_layout_does_not_hide_its_neighbours() {
+        // A schema entry whose inner length overruns its frame, then a tracked variable.
+        let caps = CapabilityFlags::CLIENT_PROTOCOL_41 | CapabilityFlags::CLIENT_SESSION_TRACK;
+        let p = b"\x00\x00\x00\x02\x40\x00\x00\x00\x16\x01\x02\x09a\
+            \x00\x10\x09last_gtid\x050-1-7";
+        let ok = OkPacket::decode(p, caps).unwrap();
+        assert_eq!(
+            ok.session_state,
+            [
+                SessionStateChange::Unknown {
+                    kind: 1,
+                    data: b"\x09a".to_vec(),
+                },
+                SessionStateChange::SystemVariable {
+                    name: b"last_gtid".to_vec(),
+                    value: b"0-1-7".to_vec(),
+                },
+            ]
+        );
     }
 
     #[test]
