@@ -331,3 +331,46 @@ async fn a_client_idle_past_its_wait_timeout_is_disconnected_as_by_the_server() 
     let n: i32 = one(&mut other, "SELECT 1").await;
     assert_eq!(n, 1);
 }
+
+/// `NOWAIT`, `SKIP LOCKED` and `SET STATEMENT … FOR` change variables for one statement, and
+/// MariaDB reports the change (`innodb_lock_wait_timeout = 0`) in that statement's answer and
+/// the restored value in the next one: the session keeps its own values throughout. A
+/// procedure's `SET SESSION` is the session's from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variables_changed_for_one_statement_stay_with_it() {
+    let bed = Bed::shared();
+    let t = table("nowait");
+    let mut conn = bed.conn().await;
+    run(&mut conn, &format!("CREATE TABLE {t} (id INT PRIMARY KEY)")).await;
+    run(&mut conn, &format!("INSERT INTO {t} VALUES (1)")).await;
+    // The replica has it all: the plain reads below run there, on a connection of their own.
+    bed.caught_up();
+    let before: u64 = one(&mut conn, "SELECT @@innodb_lock_wait_timeout").await;
+    assert_ne!(before, 0);
+    for sql in [
+        format!("SELECT id FROM {t} WHERE id = 1 FOR UPDATE NOWAIT"),
+        format!("SELECT id FROM {t} WHERE id = 1 FOR UPDATE SKIP LOCKED"),
+        format!("SET STATEMENT innodb_lock_wait_timeout = 0 FOR SELECT id FROM {t} FOR UPDATE"),
+    ] {
+        let id: u32 = one(&mut conn, &sql).await;
+        assert_eq!(id, 1, "{sql}");
+        for check in [
+            "@@innodb_lock_wait_timeout",
+            "@@SESSION.innodb_lock_wait_timeout",
+        ] {
+            let after: u64 = one(&mut conn, &format!("SELECT {check}")).await;
+            assert_eq!(after, before, "{check} after {sql}");
+        }
+    }
+    let procedure = format!("{t}_set");
+    run(
+        &mut conn,
+        &format!("CREATE PROCEDURE {procedure}() SET SESSION innodb_lock_wait_timeout = 7"),
+    )
+    .await;
+    run(&mut conn, &format!("CALL {procedure}()")).await;
+    let after: u64 = one(&mut conn, "SELECT @@innodb_lock_wait_timeout").await;
+    assert_eq!(after, 7, "a procedure's SET SESSION holds for the session");
+    run(&mut conn, &format!("DROP PROCEDURE {procedure}")).await;
+    run(&mut conn, &format!("DROP TABLE {t}")).await;
+}

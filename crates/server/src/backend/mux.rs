@@ -304,7 +304,8 @@ async fn pump(
         if inflight.is_empty() {
             continue;
         }
-        if let Err(e) = deliver(conn, inflight, &worker.shared.causal).await {
+        let schema = mux.key.schema.as_deref();
+        if let Err(e) = deliver(conn, inflight, schema, &worker.shared.causal).await {
             return Stop::Failed(e);
         }
         if inflight.is_empty() {
@@ -405,6 +406,7 @@ async fn write_queued(
 async fn deliver(
     conn: &mut super::BackendConn,
     inflight: &mut VecDeque<InFlight>,
+    schema: Option<&str>,
     causal: &crate::consistency::Causal,
 ) -> Result<()> {
     loop {
@@ -433,7 +435,7 @@ async fn deliver(
                     Some(ok) => {
                         causal.observe(&ok);
                         if strip {
-                            let plain = client_view(&ok, seq, caps);
+                            let plain = client_view(&ok, payload, seq, caps);
                             conn.io.rbuf.advance(total);
                             if !head.gone {
                                 head.buf.extend_from_slice(&plain);
@@ -451,19 +453,13 @@ async fn deliver(
                 let ok = final_ok(&completion, payload, conn.caps, causal);
                 match &ok {
                     Some(ok) if strip => {
-                        let plain = client_view(ok, seq, caps);
+                        let plain = client_view(ok, payload, seq, caps);
                         conn.io.rbuf.advance(total);
                         head.buf.extend_from_slice(&plain);
                     }
                     _ => take(&mut conn.io.rbuf, total, head),
                 }
-                let changed_state = ok.as_ref().is_some_and(|ok| {
-                    ok.session_state.iter().any(|c| {
-                        use splitrail_protocol::response::SessionStateChange as S;
-                        matches!(c, S::SystemVariable { name, .. } if &name[..] != b"last_gtid")
-                            || matches!(c, S::Schema(_))
-                    })
-                });
+                let changed_state = ok.as_ref().is_some_and(|ok| changes_state(ok, schema));
                 let Some(done) = inflight.pop_front() else {
                     return Ok(());
                 };
@@ -518,6 +514,18 @@ async fn deliver(
             }
         }
     }
+}
+
+/// Whether an answer on a pipelined connection says its session state moved away from the
+/// mux's key: a variable changed (but `last_gtid`), or a schema other than the key's (servers
+/// also report the schema a connection already has, on the first answer after a reset).
+fn changes_state(ok: &OkPacket, schema: Option<&str>) -> bool {
+    use splitrail_protocol::response::SessionStateChange as S;
+    ok.session_state.iter().any(|c| match c {
+        S::SystemVariable { name, .. } => &name[..] != b"last_gtid",
+        S::Schema(s) => schema.map(str::as_bytes) != Some(&s[..]),
+        _ => false,
+    })
 }
 
 /// Moves one frame of `total` bytes from the read buffer to the request's pending bytes

@@ -430,11 +430,12 @@ impl Session {
         });
         let oks: Vec<_> = done.earlier.iter().chain(&done.ok).collect();
         self.learn_gtids(&oks, done.fetched_gtid.as_ref());
+        let learn_variables = c.is_some_and(variables_from_tracking);
         for ok in oks {
             for change in &ok.session_state {
                 use splitrail_protocol::response::SessionStateChange as S;
                 match change {
-                    S::SystemVariable { name, value } => {
+                    S::SystemVariable { name, value } if learn_variables => {
                         let name = String::from_utf8_lossy(name);
                         if !UNREPLAYABLE.contains(&name.as_ref()) {
                             self.state
@@ -583,6 +584,23 @@ fn usable(mut lease: Lease) -> Option<Lease> {
     } else {
         Some(lease)
     }
+}
+
+/// Whether the variables a statement's answer reports as changed are the session's from now
+/// on: only for statements that may set them where the router cannot see (a procedure, an
+/// SQL-level prepared statement, text it does not understand). Elsewhere the router's reading
+/// of `SET` is the session's state, and what else the server reports changed was changed for
+/// that one statement: `NOWAIT` and `SKIP LOCKED` report `innodb_lock_wait_timeout = 0` and
+/// `lock_wait_timeout = 0` (learned, every later statement of the session ran with them),
+/// `SET STATEMENT … FOR` its variables.
+fn variables_from_tracking(c: &Classification) -> bool {
+    use splitrail_router::WriteKind;
+    c.analysis.kinds().any(|k| {
+        matches!(
+            k,
+            Kind::Write(WriteKind::Call) | Kind::Execute(_) | Kind::Unknown(_)
+        )
+    })
 }
 
 /// Tracked variables that are read-only or proxy-internal: never replayed.

@@ -98,7 +98,7 @@ pub async fn relay(
                     if let Some(ok) = ok {
                         causal.observe(&ok);
                         if strip_tracking {
-                            let bytes = client_view(&ok, seq, client_caps);
+                            let bytes = client_view(&ok, payload, seq, client_caps);
                             forward(&mut conn.io.rbuf, pos, &mut client.stream)
                                 .await
                                 .map_err(RelayError::Client)?;
@@ -137,7 +137,9 @@ pub async fn relay(
                         });
                     }
                     let rewrite = match &ok {
-                        Some(ok) if strip_tracking => Some(client_view(ok, seq, client_caps)),
+                        Some(ok) if strip_tracking => {
+                            Some(client_view(ok, payload, seq, client_caps))
+                        }
                         _ => None,
                     };
                     let out = &mut client.stream;
@@ -268,14 +270,25 @@ async fn fetch_gtid(conn: &mut BackendConn, causal: &Causal) -> Option<GtidSet> 
 }
 
 /// The final OK as a client without CLIENT_SESSION_TRACK expects it: no state-change block.
-pub(crate) fn client_view(ok: &OkPacket, seq: u8, client_caps: CapabilityFlags) -> BytesMut {
+pub(crate) fn client_view(
+    ok: &OkPacket,
+    original: &[u8],
+    seq: u8,
+    client_caps: CapabilityFlags,
+) -> BytesMut {
     let mut plain = ok.clone();
     plain.session_state.clear();
     plain
         .status
         .remove(StatusFlags::SERVER_SESSION_STATE_CHANGED);
     let mut payload = BytesMut::new();
-    plain.encode(client_caps, &mut payload);
+    // An OK that ends a result set (CLIENT_DEPRECATE_EOF) keeps its 0xFE header: with 0x00 the
+    // client would read it as one more row and wait for the end.
+    if original.first() == Some(&splitrail_protocol::response::EOF_HEADER) {
+        plain.encode_as_eof(client_caps, &mut payload);
+    } else {
+        plain.encode(client_caps, &mut payload);
+    }
     let mut out = BytesMut::with_capacity(payload.len() + HEADER_LEN);
     let len = payload.len();
     out.extend_from_slice(&[len as u8, (len >> 8) as u8, (len >> 16) as u8, seq]);
@@ -331,4 +344,36 @@ async fn relay_local_infile(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_set_end_stays_a_result_set_end_without_its_tracking() {
+        let server = CapabilityFlags::CLIENT_PROTOCOL_41 | CapabilityFlags::CLIENT_SESSION_TRACK;
+        let client = CapabilityFlags::CLIENT_PROTOCOL_41 | CapabilityFlags::CLIENT_DEPRECATE_EOF;
+        // The OK ending a result set under CLIENT_DEPRECATE_EOF, with a tracked variable.
+        let end = [
+            &b"\xfe\x00\x00\x02\x40\x00\x00\x00\x1d\x00\x1b\x18"[..],
+            b"innodb_lock_wait_timeout\x010",
+        ]
+        .concat();
+        let ok = OkPacket::decode(&end, server).expect("decodes");
+        let out = client_view(&ok, &end, 5, client);
+        assert_eq!(out[3], 5, "sequence id");
+        assert_eq!(out[4], 0xFE, "still the end of the result set");
+        let plain = OkPacket::decode(&out[4..], client).expect("decodes");
+        assert!(plain.session_state.is_empty());
+        assert!(
+            !plain
+                .status
+                .contains(StatusFlags::SERVER_SESSION_STATE_CHANGED)
+        );
+        // An OK answering a statement stays an OK.
+        let mut answer = end.clone();
+        answer[0] = 0x00;
+        assert_eq!(client_view(&ok, &answer, 1, client)[4], 0x00);
+    }
 }
