@@ -45,7 +45,9 @@ pub const CHUNK: usize = 64 * 1024;
 /// memory one slow client can hold (about 256 KiB).
 pub const PIECES: usize = 4;
 
-/// A mux with nothing to do for this long gives its connection back to the pool.
+/// A mux with nothing to do for this long gives its connection back to the pool. Sooner when
+/// a session waits for a connection to its server: an idle mux gives its slot back at once
+/// (the pool's pressure signal), a busy one once the requests it has are answered.
 const IDLE: Duration = Duration::from_secs(2);
 
 /// What a pipelined connection must look like: the pool key and the session state on it.
@@ -279,6 +281,7 @@ async fn pump(
 ) -> Stop {
     let conn = &mut lease.conn;
     let max_prepared = worker.view().config.pool.max_prepared_statements as usize;
+    let pressure = worker.pools.pressure(mux.key.pool.server);
     loop {
         if !mux.closed.get() && worker.pools.has_waiters(mux.key.pool.server) {
             // A session waits for a connection to this server: the mux takes no new requests
@@ -290,8 +293,13 @@ async fn pump(
             if mux.closed.get() {
                 return Stop::Idle;
             }
-            let woke = tokio::time::timeout(IDLE, mux.wake.notified()).await;
-            if woke.is_err() && mux.queue.borrow().is_empty() {
+            let woke = tokio::select! {
+                () = mux.wake.notified() => Woke::Work,
+                // The top of the loop looks at the waiters.
+                () = pressed(pressure.as_deref()) => Woke::Pressure,
+                () = tokio::time::sleep(IDLE) => Woke::Idle,
+            };
+            if woke == Woke::Idle && mux.queue.borrow().is_empty() {
                 // No await between this check and the removal: nothing can be queued between.
                 worker.muxes.remove(mux);
                 return Stop::Idle;
@@ -326,6 +334,25 @@ async fn pump(
                 });
             }
         }
+    }
+}
+
+/// What ended an idle mux's wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Woke {
+    /// A request was queued.
+    Work,
+    /// A session waits for a connection to the mux's server.
+    Pressure,
+    /// Nothing happened for [`IDLE`].
+    Idle,
+}
+
+/// Resolves when the pool's pressure signal fires (never, without one).
+async fn pressed(pressure: Option<&Notify>) {
+    match pressure {
+        Some(pressure) => pressure.notified().await,
+        None => std::future::pending().await,
     }
 }
 

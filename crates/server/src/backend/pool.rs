@@ -60,6 +60,9 @@ struct Counts {
     /// Woken when a connection to the server is freed (`Rc`: a waiter keeps its own handle
     /// while the list grows).
     freed: RefCell<Vec<Rc<Notify>>>,
+    /// Woken (one holder at a time) when an acquire for the server is about to wait: what
+    /// holds a connection without using it (an idle pipelined connection) gives it back.
+    pressure: RefCell<Vec<Rc<Notify>>>,
     /// The shared gauges this worker's open and idle counts are added to.
     stats: Arc<Stats>,
 }
@@ -70,6 +73,11 @@ impl Counts {
         self.freed.borrow().get(server).cloned()
     }
 
+    /// The pressure signal of `server`.
+    fn pressure(&self, server: usize) -> Option<Rc<Notify>> {
+        self.pressure.borrow().get(server).cloned()
+    }
+
     /// Makes room for `servers` servers.
     fn grow_to(&self, servers: usize) {
         let mut open = self.open.borrow_mut();
@@ -77,6 +85,9 @@ impl Counts {
             open.resize(servers, 0);
             self.waiting.borrow_mut().resize(servers, 0);
             self.freed
+                .borrow_mut()
+                .resize_with(servers, || Rc::new(Notify::new()));
+            self.pressure
                 .borrow_mut()
                 .resize_with(servers, || Rc::new(Notify::new()));
         }
@@ -168,6 +179,7 @@ impl Pools {
                 open: RefCell::new(Vec::new()),
                 waiting: RefCell::new(Vec::new()),
                 freed: RefCell::new(Vec::new()),
+                pressure: RefCell::new(Vec::new()),
                 stats,
             }),
             limits: RefCell::new(Rc::new(limits.clone())),
@@ -276,7 +288,11 @@ impl Pools {
                 )));
             };
             waiting_since.get_or_insert_with(Instant::now);
+            // Counted as waiting first: a holder woken by the pressure signal sees the waiter.
             self.add_waiting(key.server, 1);
+            if let Some(pressure) = self.counts.pressure(key.server) {
+                pressure.notify_one();
+            }
             let waited = tokio::time::timeout_at(deadline.into(), freed.notified()).await;
             self.add_waiting(key.server, -1);
             if waited.is_err() {
@@ -408,6 +424,15 @@ impl Pools {
             .borrow()
             .get(server)
             .is_some_and(|&n| n > 0)
+    }
+
+    /// The signal [`Pools::acquire`] gives, one holder at a time, when it must wait for a
+    /// connection to `server`: a task that keeps a connection while it has nothing to do waits
+    /// on it beside its own work and, woken, gives the connection back if
+    /// [`Pools::has_waiters`] still says so. (A permit given while no holder listens is kept
+    /// for the next one; it costs that one a look at `has_waiters`.)
+    pub fn pressure(&self, server: usize) -> Option<Rc<Notify>> {
+        self.counts.pressure(server)
     }
 
     /// Registers a session's sticky connection holder.
