@@ -14,48 +14,15 @@
 # left running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib.sh
-ensure_packages
-
 TIME=${TIME:-20}
 THREADS=${THREADS:-"1 8 32"}
 TESTS=${TESTS:-"oltp_point_select oltp_read_only oltp_read_write"}
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
-PROXY_PORT=${PROXY_PORT:-16033}
-ADMIN_PORT=${ADMIN_PORT:-16034}
-ALT_PORT=${ALT_PORT:-16035}
-ALT_ADMIN_PORT=${ALT_ADMIN_PORT:-16036}
 ALT_YAML=${ALT_YAML:-"busy_poll: 0s"}
 
-cargo build -q --release -p splitrail -p splitrail-testbed --bins
-if ! mariadb -h127.0.0.1 -P13306 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
-  target/release/splitrail-devcluster up >/dev/null
-fi
-
-workdir=$(mktemp -d)
-trap 'kill ${proxy_pids:-} 2>/dev/null || true; rm -rf "$workdir"' EXIT
-start_proxy() { # name port admin_port extra_yaml
-  cat > "$workdir/$1.yaml" <<YAML
-listen: 127.0.0.1:$2
-admin: { listen: 127.0.0.1:$3 }
-users: [{ user: app, password: app }]
-servers:
-  - { address: 127.0.0.1:13306, role: primary }
-  - { address: 127.0.0.1:13307, role: replica }
-$4
-YAML
-  target/release/splitrail --config "$workdir/$1.yaml" >"$workdir/$1.log" 2>&1 &
-  proxy_pids="${proxy_pids:-} $!"
-  echo "$1 proxy: pid $! port $2" >&2
-  for _ in $(seq 100); do
-    mariadb -h127.0.0.1 -P"$2" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-}
-start_proxy proxy "$PROXY_PORT" "$ADMIN_PORT" ""
-start_proxy alt "$ALT_PORT" "$ALT_ADMIN_PORT" "$ALT_YAML"
-echo "alt: $ALT_YAML" >&2
+source bench/lib.sh
+start_proxies
 
 sb() { # port test threads action
   sysbench "$2" --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$1" \
@@ -72,7 +39,6 @@ mariadb -h127.0.0.1 -P13307 -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" 
 
 qps() { awk '/queries:/ { gsub(/\(/, "", $3); print $3 }'; }
 p95() { awk '/95th percentile:/ { print $3 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 printf '%-18s %4s %9s %6s %9s %6s %5s %9s %6s %5s\n' test thr direct p95 proxy p95 ratio alt p95 ratio
 for test in $TESTS; do
   for threads in $THREADS; do

@@ -1,0 +1,52 @@
+# Shared by the bench/ scripts: the dev cluster and proxies in front of it, started for one run.
+# Source it after `cd` to the repository root; it builds the release binaries, starts the dev
+# cluster unless one is running (left running afterwards) and stops every proxy it started on
+# exit.
+# Ports of the two proxies a script compares ("proxy" and "alt"), overridable.
+PROXY_PORT=${PROXY_PORT:-16033}
+ADMIN_PORT=${ADMIN_PORT:-16034}
+ALT_PORT=${ALT_PORT:-16035}
+ALT_ADMIN_PORT=${ALT_ADMIN_PORT:-16036}
+
+source scripts/lib.sh
+ensure_packages
+
+cargo build -q --release -p splitrail -p splitrail-testbed --bins
+if ! mariadb -h127.0.0.1 -P13306 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+  target/release/splitrail-devcluster up >/dev/null
+fi
+
+bench_dir=$(mktemp -d)
+trap 'kill ${proxy_pids:-} 2>/dev/null || true; rm -rf "$bench_dir"' EXIT
+
+# start_proxy NAME PORT ADMIN_PORT EXTRA_YAML: a proxy in front of the dev cluster's primary
+# and replica with EXTRA_YAML added to its configuration; returns once it answers.
+start_proxy() {
+  cat > "$bench_dir/$1.yaml" <<YAML
+listen: 127.0.0.1:$2
+admin: { listen: 127.0.0.1:$3 }
+users: [{ user: app, password: app }]
+servers:
+  - { address: 127.0.0.1:13306, role: primary }
+  - { address: 127.0.0.1:13307, role: replica }
+$4
+YAML
+  target/release/splitrail --config "$bench_dir/$1.yaml" >"$bench_dir/$1.log" 2>&1 &
+  proxy_pids="${proxy_pids:-} $!"
+  echo "$1 proxy: pid $! port $2${4:+ ($4)}" >&2
+  for _ in $(seq 100); do
+    mariadb -h127.0.0.1 -P"$2" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "$1 proxy did not answer on port $2: $(tail -5 "$bench_dir/$1.log")" >&2
+  return 1
+}
+
+# start_proxies: "proxy" with the defaults on PROXY_PORT, "alt" with ALT_YAML on ALT_PORT.
+start_proxies() {
+  start_proxy proxy "$PROXY_PORT" "$ADMIN_PORT" ""
+  start_proxy alt "$ALT_PORT" "$ALT_ADMIN_PORT" "$ALT_YAML"
+}
+
+# ratio A B: A / B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
