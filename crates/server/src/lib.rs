@@ -42,7 +42,6 @@ pub mod backend;
 pub mod balance;
 pub mod busy_poll;
 pub mod client;
-pub mod config;
 pub mod consistency;
 pub mod error;
 pub mod gtid;
@@ -57,3 +56,5 @@ pub mod worker;
 
 pub use error::{Error, Result};
 pub use runtime::{ProxyHandle, start, start_from_file};
+/// The configuration (the `splitrail-config` crate), under the name the server has always used.
+pub use splitrail_config as config;

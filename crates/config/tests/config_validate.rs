@@ -1,7 +1,7 @@
 //! Semantic checks: each kind of problem, with its key path, line and column, and all of them
 //! reported together.
 
-use splitrail_server::config::{Config, ConfigErrors, ErrorKind, Loader};
+use splitrail_config::{Config, ConfigErrors, ErrorKind, Loader};
 
 /// Two lines every case may start from: one user, one primary.
 const BASE: &str = "\

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_yaml::Value;
-use splitrail_server::config::{Config, Loader};
+use splitrail_config::{Config, Loader};
 
 const MINIMAL: &str = "\
 users: [{ user: app, password: app }]

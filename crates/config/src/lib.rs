@@ -1,7 +1,7 @@
 //! The proxy's configuration: the typed [`Config`] read from `proxy.yaml`, its defaults, and
 //! the loader that checks it.
 //!
-//! This module owns the file format and nothing else: it opens no sockets and keeps no global.
+//! This crate owns the file format and nothing else: it opens no sockets and keeps no global.
 //! The server gets a [`Config`] (plain structs with `Duration`s, `SocketAddr`s and enums, every
 //! default filled in, `*_env` secrets resolved, relative paths made relative to the file) and
 //! hands it down as an `Arc<Config>`; a reload builds a new one.
@@ -15,7 +15,7 @@
 //! ```
 //!
 //! ```
-//! use splitrail_server::config::{Config, Role};
+//! use splitrail_config::{Config, Role};
 //!
 //! let config = Config::from_yaml_str(
 //!     "users: [{ user: app, password: app }]\n\
@@ -29,6 +29,7 @@
 //!
 //! `docs/configuration.md` documents every key; a test keeps it in sync with [`Config::key_paths`].
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod duration;
 mod error;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use splitrail_server::config::{
+use splitrail_config::{
     BackendTlsMode, Balance, Config, ConfigErrors, Consistency, ErrorKind, HashKey, Loader,
     PoolMode, Role, RuleAction, RuleTarget,
 };
