@@ -223,7 +223,7 @@ async fn an_invalid_file_keeps_the_config_and_a_changed_file_applies_servers_and
     let on_disk = std::fs::read(bed.config_path()).unwrap();
     assert_eq!(
         status["config"]["sha256"],
-        splitrail_server::admin::sha256_hex(&on_disk)
+        splitrail_server::config::sha256_hex(&on_disk)
     );
 }
 

@@ -201,3 +201,13 @@ impl Config {
         keys::key_paths()
     }
 }
+
+/// The SHA-256 (hex) of `bytes`: the fingerprint of a configuration's text (or of the
+/// configuration in force) that `/status` shows and reloads compare.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -33,7 +33,7 @@ pub struct PoolConfig {
     /// to stay under the server's `max_prepared_stmt_count`.
     pub max_prepared_statements: u32,
     /// Autocommit reads of different sessions with the same session state share one backend
-    /// connection per worker, several in one write (see `backend::mux`).
+    /// connection per worker, several in one write (see the server's `relay::mux`).
     pub pipeline: bool,
 }
 

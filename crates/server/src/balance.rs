@@ -16,8 +16,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::admin::Stats;
 use crate::config::{Balance, Role};
+use crate::metrics::Stats;
 use crate::topology::{ServerEntry, Topology};
 
 /// What a read asks of the server it runs on.
@@ -218,8 +218,8 @@ fn rendezvous(topology: &Topology, weights: &[u64], key: u64) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::ServerStats;
     use crate::config::Balance;
+    use crate::metrics::ServerStats;
     use crate::topology::ServerState;
     use crate::topology::tests::topology;
 

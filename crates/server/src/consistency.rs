@@ -22,6 +22,7 @@ use std::time::Duration;
 use splitrail_protocol::response::{OkPacket, SessionStateChange};
 use tracing::{debug, info};
 
+use crate::backend::flavor::Flavor;
 use crate::gtid::GtidSet;
 use crate::topology::clock_ms;
 
@@ -156,21 +157,10 @@ pub enum Requirement {
     Primary,
 }
 
-/// The SQL that waits up to `timeout` for a server of `version` to apply `position`, or `None`
-/// when that server cannot wait for it (a MySQL set on MariaDB or the reverse). The answer is
-/// one row, one column: 0 when applied.
+/// The SQL that waits up to `timeout` for a server of `version` to apply `position` (see
+/// [`Flavor::wait_sql`]).
 pub fn wait_sql(version: &str, position: &GtidSet, timeout: Duration) -> Option<String> {
-    use crate::gtid::GtidFlavor;
-    let seconds = format!("{:.3}", timeout.as_secs_f64());
-    match (crate::monitor::Flavor::of(version), position.flavor()) {
-        (crate::monitor::Flavor::MariaDb, GtidFlavor::MariaDb) => {
-            Some(format!("SELECT MASTER_GTID_WAIT('{position}', {seconds})"))
-        }
-        (crate::monitor::Flavor::MySql, GtidFlavor::MySql) => Some(format!(
-            "SELECT WAIT_FOR_EXECUTED_GTID_SET('{position}', {seconds})"
-        )),
-        _ => None,
-    }
+    Flavor::of(version).wait_sql(position, timeout)
 }
 
 #[cfg(test)]

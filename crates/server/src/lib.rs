@@ -13,40 +13,41 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: the typed, validated `proxy.yaml` — [`config::Config`] and its sections, the
-//!   loader that reports every problem with its key path and line, and the duration format.
-//! - [`runtime`]: worker threads, `SO_REUSEPORT` listeners, accepting clients, shutdown.
-//! - [`worker`]: what is shared between workers ([`worker::Shared`]) and what each owns.
-//! - [`busy_poll`]: a lightly loaded worker polls its sockets briefly instead of sleeping.
-//! - [`client`]: what the proxy offers clients, and the handshake and authentication.
-//! - [`session`]: one client session — command dispatch, statement execution, state sync,
-//!   response relay.
-//! - [`backend`]: backend connections (the proxy as a MySQL client) and per-worker pools.
-//! - [`monitor`]: the per-server health, role and replication-lag checks, and replica
-//!   discovery.
-//! - [`reload`]: applying a changed `proxy.yaml` at runtime (SIGHUP, `POST /reload`, file
-//!   change).
-//! - [`consistency`]: read-your-writes — the global write position, read requirements, waits.
-//! - [`gtid`]: GTID sets of both flavours, parsed, merged and compared.
-//! - [`topology`]: the backend servers, their roles and health.
-//! - [`balance`]: read balancing over them (one balancer per worker).
-//! - [`io`]: a framed packet stream over a socket.
-//! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
-//! - [`admin`]: the admin HTTP API (`/status`, `/sessions`, `/explain`, `/metrics`, `/reload`,
-//!   server drain / enable) and the counters it reads.
+//! Rooms, bottom first; each uses only the rooms above it in this list (the layer rule of
+//! `docs/ARCHITECTURE.md`, checked by `tests/layers.rs`):
+//!
+//! - [`config`]: the `splitrail-config` crate — the typed, validated `proxy.yaml`.
 //! - [`error`]: the server's [`Error`], with its side, retry verdict and MySQL code.
+//! - [`io`]: a framed packet stream over a socket. [`gtid`]: GTID sets of both flavours.
+//! - [`metrics`]: the counters every layer adds to and the admin API reads.
+//! - [`tls`]: client and backend streams (plain or TLS), certificates, backend TLS modes.
+//! - [`backend`]: the proxy as a MySQL client — connections, per-flavour SQL, statement cache,
+//!   session state replay, per-worker pools.
+//! - [`topology`]: the backend servers, their roles and health. [`balance`]: read balancing.
+//! - [`consistency`]: read-your-writes — the global write position, read requirements, waits.
+//! - [`client`]: what the proxy offers clients, and the handshake and authentication.
+//! - [`relay`]: answers streamed to clients, and pipelined connections.
+//! - [`worker`]: what workers share ([`worker::Shared`]), what each owns, the session
+//!   registry, busy polling.
+//! - [`session`]: one client session — command dispatch, statements, state sync, prepared
+//!   statements, read-your-writes.
+//! - [`reload`]: applying a changed `proxy.yaml` at runtime.
+//! - [`monitor`]: per-server health, role and lag checks, and replica discovery.
+//! - [`admin`]: the admin HTTP API (`/status`, `/sessions`, `/explain`, `/metrics`, …).
+//! - [`runtime`]: worker threads, `SO_REUSEPORT` listeners, accepting clients, shutdown.
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod backend;
 pub mod balance;
-pub mod busy_poll;
 pub mod client;
 pub mod consistency;
 pub mod error;
 pub mod gtid;
 pub mod io;
+pub mod metrics;
 pub mod monitor;
+pub mod relay;
 pub mod reload;
 pub mod runtime;
 pub mod session;

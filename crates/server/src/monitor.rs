@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use crate::backend::flavor::Flavor;
 use crate::backend::{BackendConn, ResultFlags, TextRows};
 use crate::config::Role;
 use crate::error::{Error, Result};
@@ -52,7 +53,7 @@ pub fn start(
     std::thread::Builder::new()
         .name("splitrail-monitor".into())
         .spawn(move || {
-            let Some(runtime) = crate::runtime::thread_runtime("monitor") else {
+            let Some(runtime) = crate::worker::thread_runtime("monitor") else {
                 return;
             };
             runtime.block_on(supervise(shared, shutdown));
@@ -91,60 +92,6 @@ async fn supervise(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
-}
-
-/// The database flavour, from the version string: it decides the statements a check runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    /// MariaDB: domain-based GTIDs, `SHOW ALL SLAVES STATUS`.
-    MariaDb,
-    /// MySQL 8: UUID-based GTID sets, `SHOW REPLICA STATUS`.
-    MySql,
-}
-
-impl Flavor {
-    /// `…-MariaDB…` is MariaDB; anything else is taken for MySQL.
-    pub fn of(version: &str) -> Self {
-        if version.to_ascii_lowercase().contains("mariadb") {
-            Flavor::MariaDb
-        } else {
-            Flavor::MySql
-        }
-    }
-
-    fn variables_sql(self) -> &'static str {
-        match self {
-            Flavor::MariaDb => {
-                "SELECT @@global.read_only, @@global.gtid_binlog_pos, @@global.gtid_current_pos"
-            }
-            Flavor::MySql => {
-                "SELECT @@global.read_only, @@global.gtid_executed, @@global.gtid_executed"
-            }
-        }
-    }
-
-    /// The GTID a write just committed on a connection is within: MariaDB's session
-    /// `last_gtid`; MySQL has no per-session variable, so everything the server executed.
-    pub(crate) fn last_write_gtid_sql(self) -> &'static str {
-        match self {
-            Flavor::MariaDb => "SELECT @@last_gtid",
-            Flavor::MySql => "SELECT @@GLOBAL.gtid_executed",
-        }
-    }
-
-    fn status_sql(self) -> &'static str {
-        match self {
-            Flavor::MariaDb => "SHOW ALL SLAVES STATUS",
-            Flavor::MySql => "SHOW REPLICA STATUS",
-        }
-    }
-
-    fn replicas_sql(self) -> &'static str {
-        match self {
-            Flavor::MariaDb => "SHOW SLAVE HOSTS",
-            Flavor::MySql => "SHOW REPLICAS",
-        }
-    }
 }
 
 /// The `host:port` of each replica a primary lists (`SHOW SLAVE HOSTS`: `Host`, `Port`;
@@ -634,14 +581,6 @@ mod tests {
                 .map(|r| r.iter().map(|v| v.map(str::to_string)).collect())
                 .collect(),
         }
-    }
-
-    #[test]
-    fn flavors_from_version_strings() {
-        assert_eq!(Flavor::of("10.11.6-MariaDB-log"), Flavor::MariaDb);
-        assert_eq!(Flavor::of("5.5.5-10.6.12-MariaDB"), Flavor::MariaDb);
-        assert_eq!(Flavor::of("8.0.36"), Flavor::MySql);
-        assert_eq!(Flavor::of("8.4.0-commercial"), Flavor::MySql);
     }
 
     #[test]

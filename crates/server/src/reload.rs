@@ -13,7 +13,7 @@
 //! - `listen`, `admin.listen`, `tls` and `pool.mode` need a restart: a change is logged as such
 //!   and the running values stay.
 //!
-//! Every attempt counts in [`crate::admin::Stats`] (`splitrail_reloads_total`).
+//! Every attempt counts in [`crate::metrics::Stats`] (`splitrail_reloads_total`).
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,7 +122,7 @@ fn load_and_apply(shared: &Shared) -> Result<Summary, ReloadError> {
     let summary = apply(shared, config);
     shared.set_source(ConfigSource {
         path: Some(path),
-        sha256: crate::admin::sha256_hex(text.as_bytes()),
+        sha256: crate::config::sha256_hex(text.as_bytes()),
     });
     Ok(summary)
 }
@@ -290,7 +290,7 @@ pub async fn watch_file(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        let hash = crate::admin::sha256_hex(&bytes);
+        let hash = crate::config::sha256_hex(&bytes);
         if hash == seen {
             continue;
         }

@@ -19,8 +19,8 @@ use crate::client::ClientIo;
 use crate::client::handshake;
 use crate::config::Config;
 use crate::session::Session;
-use crate::session::info::SessionInfo;
 use crate::tls::{ClientStream, Tls};
+use crate::worker::sessions::SessionInfo;
 use crate::worker::{Shared, Worker};
 
 /// A running proxy: its address and how to stop it.
@@ -133,7 +133,7 @@ fn start_with(config: Config, path: Option<&std::path::Path>) -> std::io::Result
         // working directory is by then.
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let sha256 = match std::fs::read(&path) {
-            Ok(bytes) => crate::admin::sha256_hex(&bytes),
+            Ok(bytes) => crate::config::sha256_hex(&bytes),
             Err(_) => shared.source().sha256,
         };
         shared.set_source(crate::worker::ConfigSource {
@@ -220,21 +220,6 @@ fn greet_like_the_primary(shared: &Shared) {
     }
 }
 
-/// A current-thread tokio runtime for one of the proxy's threads (a worker, the monitor, the
-/// admin API); `None`, with the reason logged, when the OS refuses its resources.
-pub(crate) fn thread_runtime(what: &str) -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => Some(rt),
-        Err(e) => {
-            warn!(error = %e, "cannot start the runtime of the {what}; it does not run");
-            None
-        }
-    }
-}
-
 fn bind(addr: SocketAddr) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
@@ -252,7 +237,7 @@ fn run_worker(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Some(runtime) = thread_runtime(&format!("worker {n}")) else {
+    let Some(runtime) = crate::worker::thread_runtime(&format!("worker {n}")) else {
         return;
     };
     let local = tokio::task::LocalSet::new();
@@ -268,7 +253,7 @@ fn run_worker(
         tokio::task::spawn_local(keep_pools(worker.clone(), shutdown.clone()));
         let busy_poll = shared.config().busy_poll;
         if !busy_poll.is_zero() {
-            tokio::task::spawn_local(crate::busy_poll::spin(worker.clone(), busy_poll));
+            tokio::task::spawn_local(crate::worker::busy_poll::spin(worker.clone(), busy_poll));
         }
         loop {
             tokio::select! {

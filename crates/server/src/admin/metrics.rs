@@ -2,9 +2,9 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use crate::admin::stats::LATENCY_BUCKETS;
-use crate::session::info::PinReason;
+use crate::metrics::stats::LATENCY_BUCKETS;
 use crate::worker::Shared;
+use crate::worker::sessions::PinReason;
 
 /// Renders every metric; `uptime` in seconds.
 pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
@@ -82,7 +82,7 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
             format!("{:?}", s.role).to_lowercase()
         )
     };
-    type Read = fn(&crate::admin::ServerStats, &crate::topology::ServerEntry) -> f64;
+    type Read = fn(&crate::metrics::ServerStats, &crate::topology::ServerEntry) -> f64;
     let per_server: [(&str, &str, &str, Read); 11] = [
         (
             "splitrail_server_queries_total",

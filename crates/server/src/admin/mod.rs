@@ -4,14 +4,12 @@
 //! `/servers/{address}/enable`. When `admin.token` is set every request must carry
 //! `Authorization: Bearer <token>`.
 //!
-//! It reads what the workers publish: [`Stats`] (relaxed atomics written on the statement path
+//! It reads what the workers publish: [`Stats`](crate::metrics::Stats) (relaxed atomics written on the statement path
 //! and by the pools), the digests, the session registry and the topology; its changes go
 //! through [`crate::reload`] and the servers' admission flags. The same runtime polls the
 //! configuration file for changes. `docs/operations.md` lists the endpoints and metrics.
-pub mod digests;
 pub mod http;
 mod metrics;
-pub mod stats;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -29,10 +27,10 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 pub use metrics::render_metrics;
-pub use stats::{ServerStats, Stats};
 
-use crate::session::info::PinReason;
+use crate::metrics::{ServerStats, stats};
 use crate::worker::Shared;
+use crate::worker::sessions::PinReason;
 
 /// What the admin API tells about the running proxy besides the shared state.
 #[derive(Debug, Clone)]
@@ -52,15 +50,6 @@ pub struct Admin {
     info: ProxyInfo,
 }
 
-/// The SHA-256 (hex) of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Runs the admin listener on the current thread until `shutdown` says `true`.
 pub fn run(
     listener: std::net::TcpListener,
@@ -68,7 +57,7 @@ pub fn run(
     info: ProxyInfo,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let Some(runtime) = crate::runtime::thread_runtime("admin API") else {
+    let Some(runtime) = crate::worker::thread_runtime("admin API") else {
         return;
     };
     let admin = Arc::new(Admin { shared, info });

@@ -64,14 +64,6 @@ fn wanted_capabilities(flags: ResultFlags) -> CapabilityFlags {
 /// utf8mb4_general_ci: known to MariaDB and MySQL alike; the session's own charset is replayed.
 const BACKEND_COLLATION: u8 = 45;
 
-/// Turns on the tracking that tells the proxy what a statement changed in the session — on
-/// MariaDB including `last_gtid`, each write's GTID, which read-your-writes waits for.
-const TRACKING_SQL: &[u8] = b"SET SESSION session_track_system_variables = '*', \
-      session_track_schema = ON, session_track_state_change = ON";
-
-/// MySQL reports a write's GTID through its own tracker.
-const MYSQL_GTID_TRACKING: &[u8] = b", session_track_gtids = OWN_GTID";
-
 /// The answer to a statement the proxy ran itself.
 #[derive(Debug)]
 pub enum Outcome {
@@ -113,7 +105,7 @@ pub struct BackendConn {
     /// What `LAST_INSERT_ID()` returns on this connection, as far as the proxy saw.
     pub last_insert_id: u64,
     /// Statements prepared on this connection, by text.
-    pub statements: crate::session::prepared::StmtCache,
+    pub statements: super::statements::StmtCache,
     /// Set when a response was cut off or the state is unknown: it must not be reused.
     pub broken: bool,
 }
@@ -466,16 +458,13 @@ impl BackendConn {
         self.track_session_state().await
     }
 
-    /// Turns on session-state tracking (see [`TRACKING_SQL`]), when the server offers it.
+    /// Turns on session-state tracking (see [`Flavor::tracking_sql`](super::flavor::Flavor::tracking_sql)), when the server offers it.
     async fn track_session_state(&mut self) -> Result<()> {
         if !self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
             return Ok(());
         }
-        let sql = match crate::monitor::Flavor::of(&self.server_version) {
-            crate::monitor::Flavor::MariaDb => TRACKING_SQL.to_vec(),
-            crate::monitor::Flavor::MySql => [TRACKING_SQL, MYSQL_GTID_TRACKING].concat(),
-        };
-        self.run_checked(&sql).await.map(drop)
+        let sql = super::flavor::Flavor::of(&self.server_version).tracking_sql();
+        self.run_checked(sql).await.map(drop)
     }
 
     /// Whether the server closed this idle connection (e.g. `wait_timeout`, a restart): checked

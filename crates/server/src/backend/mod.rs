@@ -1,8 +1,13 @@
-//! Backends: one connection ([`conn`]), the per-worker pools of them ([`pool`]), and the
-//! connections several sessions' reads are pipelined on ([`mux`]).
+//! Backends, the proxy as a MySQL client: one connection ([`conn`]), what differs between
+//! MariaDB and MySQL ([`flavor`]), the statements prepared on a connection ([`statements`]),
+//! a connection brought to a session's state ([`state`]), and the per-worker pools
+//! ([`pool`]). Below everything that routes or relays: it knows servers by index and address,
+//! never sessions.
 pub mod conn;
-pub mod mux;
+pub mod flavor;
 pub mod pool;
+pub mod state;
+pub mod statements;
 
 pub use conn::{BackendConn, Outcome, ResultFlags, TextRows};
 pub use pool::{Lease, PoolKey, PoolLimits, Pools, Sticky};

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::conn::{BackendConn, ResultFlags};
-use crate::admin::Stats;
 use crate::error::{Error, Result};
+use crate::metrics::Stats;
 use crate::tls::BackendTlsSetup;
 
 /// Which idle connections can serve a request.

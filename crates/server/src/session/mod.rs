@@ -1,16 +1,14 @@
 //! One client session: its state, the loop that reads commands, and the dispatch on the command
 //! type. Statement routing and execution live in [`query`], bringing a borrowed backend
-//! connection to the session's state in [`sync`], response streaming in [`relay`], reads
+//! connection to the session's state in [`sync`], response streaming in [`crate::relay`], reads
 //! handed to a worker's shared pipelined connection in [`pipeline`]; what other sessions see of
-//! this one in [`info`], and `SHOW PROCESSLIST` answered from that in [`processlist`].
+//! this one in [`crate::worker::sessions`], and `SHOW PROCESSLIST` answered from that in [`processlist`].
 pub mod admin;
 pub mod causal;
-pub mod info;
 pub mod pipeline;
 pub mod prepared;
 pub mod processlist;
 pub mod query;
-pub mod relay;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -27,7 +25,6 @@ use splitrail_router::{Classification, SessionState};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
-use crate::admin::digests::Outcome;
 use crate::backend::{Lease, ResultFlags, Sticky};
 use crate::balance::ReadRequest;
 use crate::client::ClientIo;
@@ -37,9 +34,10 @@ use crate::consistency::{Requirement, WriteMark};
 use crate::error::{Error, Result};
 use crate::gtid::GtidSet;
 use crate::io::ReadError;
-use crate::session::info::{PinReason, SessionInfo};
-use crate::session::relay::Relayed;
+use crate::metrics::digests::Outcome;
+use crate::relay::stream::Relayed;
 use crate::worker::Worker;
+use crate::worker::sessions::{PinReason, SessionInfo};
 
 /// A client session after authentication.
 pub struct Session {
@@ -340,7 +338,7 @@ impl Session {
     }
 
     /// Counts a finished statement in the digest table: `target` is its route
-    /// ([`crate::admin::stats::TARGETS`] index), `done` what running it returned.
+    /// ([`crate::metrics::stats::TARGETS`] index), `done` what running it returned.
     pub(crate) fn count_digest(
         &self,
         c: &Classification,

@@ -1,4 +1,4 @@
-//! The session's side of pipelining (`pool.pipeline`, see [`crate::backend::mux`]): which
+//! The session's side of pipelining (`pool.pipeline`, see [`crate::relay::mux`]): which
 //! statements may share a connection with other sessions' statements, handing one to the
 //! worker's mux, and writing its answer to the client.
 use bytes::Bytes;
@@ -8,11 +8,11 @@ use tokio::sync::mpsc;
 
 use super::Session;
 use super::query::Choice;
-use super::relay::Relayed;
 use crate::backend::PoolKey;
-use crate::backend::mux::{PIECES, Piece, Request, Work};
 use crate::error::{Error, Result};
 use crate::io::write_out;
+use crate::relay::Relayed;
+use crate::relay::mux::{PIECES, Piece, Request, Work};
 
 /// How a pipelined attempt ended.
 pub(crate) enum Pipelined {

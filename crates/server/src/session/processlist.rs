@@ -19,8 +19,8 @@ use splitrail_protocol::value::ColumnType;
 use splitrail_router::SessionVariables;
 
 use super::Session;
-use super::info::{Activity, SessionInfo};
 use crate::error::Result;
+use crate::worker::sessions::{Activity, SessionInfo};
 
 /// How much of a statement `SHOW PROCESSLIST` (without FULL) shows, in bytes: MariaDB's and
 /// MySQL's `PROCESS_LIST_WIDTH`.

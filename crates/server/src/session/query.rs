@@ -9,10 +9,10 @@ use splitrail_router::{Classification, Effects, Kind, ReadKind, ServerStatus, Ta
 use tracing::{debug, warn};
 
 use super::Session;
-use super::relay::{RelayError, Relayed, relay};
 use crate::backend::{Lease, PoolKey};
 use crate::consistency::Requirement;
 use crate::error::{Error, Result};
+use crate::relay::{RelayError, Relayed, relay};
 
 /// How one attempt at a statement ended.
 enum Attempt {
@@ -68,7 +68,7 @@ impl Session {
         let started = std::time::Instant::now();
         let decision = route(&c, &self.state, &self.worker.view().policy);
         self.worker.shared.stats.routed(&decision);
-        let target = crate::admin::stats::target_index(&decision.target);
+        let target = crate::metrics::stats::target_index(&decision.target);
         debug!(
             target = decision.target.as_str(),
             reason = decision.reason.as_str(),

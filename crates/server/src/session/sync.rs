@@ -3,12 +3,12 @@
 //! `SET a = …, b = …` for the difference; a reset first when the connection carries variables
 //! of another session that this one never set).
 use splitrail_protocol::collation;
-use splitrail_protocol::command::code as cmd;
 use splitrail_protocol::response::ErrPacket;
-use splitrail_router::{Classification, Effects, SessionState, SessionVariables};
+use splitrail_router::{Classification, Effects, SessionState};
 
 use super::Session;
-use crate::backend::{BackendConn, Lease, Outcome};
+use crate::backend::state::{query_payload, sync_state};
+use crate::backend::{Lease, Outcome};
 use crate::error::Result;
 
 impl Session {
@@ -34,48 +34,6 @@ impl Session {
         }
         sync_state(conn, self.state.schema.as_deref(), self.state.variables()).await
     }
-}
-
-/// Brings `conn` to `schema` and `vars` (a reset first when it carries variables `vars` lacks).
-/// `Ok(Some(err))`: the backend refused part of that state.
-pub(crate) async fn sync_state(
-    conn: &mut BackendConn,
-    schema: Option<&str>,
-    vars: &SessionVariables,
-) -> Result<Option<ErrPacket>> {
-    if conn.vars.iter().any(|(k, _)| vars.get(k).is_none()) {
-        conn.reset().await?;
-    }
-    if let Some(schema) = schema
-        && conn.schema.as_deref() != Some(schema)
-    {
-        let mut payload = Vec::with_capacity(schema.len() + 1);
-        payload.push(cmd::INIT_DB);
-        payload.extend_from_slice(schema.as_bytes());
-        if let Outcome::Err(err) = conn.run(&payload).await? {
-            return Ok(Some(err));
-        }
-        conn.schema = Some(schema.into());
-    }
-    let diff: Vec<(&str, &str)> = vars.diff(&conn.vars).collect();
-    if diff.is_empty() {
-        return Ok(None);
-    }
-    for sql in SessionVariables::to_sql(diff) {
-        if let Outcome::Err(err) = conn.run(&query_payload(&sql)).await? {
-            return Ok(Some(err));
-        }
-    }
-    conn.vars = vars.clone();
-    Ok(None)
-}
-
-/// A COM_QUERY payload for `sql`.
-fn query_payload(sql: &str) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(sql.len() + 1);
-    payload.push(cmd::QUERY);
-    payload.extend_from_slice(sql.as_bytes());
-    payload
 }
 
 /// Records the client's handshake collation as a `SET NAMES` the session carries, unless it is

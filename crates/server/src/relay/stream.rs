@@ -242,7 +242,7 @@ fn committed_without_gtid(completion: &Completion) -> bool {
 /// Asks the backend for the GTID of the write it just committed on this connection, and records
 /// it in the global position. A failure is logged: the write stands, its reads may then miss it.
 async fn fetch_gtid(conn: &mut BackendConn, causal: &Causal) -> Option<GtidSet> {
-    let sql = crate::monitor::Flavor::of(&conn.server_version).last_write_gtid_sql();
+    let sql = crate::backend::flavor::Flavor::of(&conn.server_version).last_write_gtid_sql();
     let payload = [&[splitrail_protocol::command::code::QUERY], sql.as_bytes()].concat();
     let answer = match conn.send_command(&payload).await {
         Ok(()) => conn.read_value().await,

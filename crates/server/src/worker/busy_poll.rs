@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::worker::Worker;
+use super::Worker;
 
 /// A `sched_yield` that took longer than this gave the CPU to another thread.
 const CONTENDED: Duration = Duration::from_micros(20);

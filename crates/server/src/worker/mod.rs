@@ -6,6 +6,9 @@
 //! immutable [`Snapshot`], published through `arc-swap` with a generation counter beside it.
 //! A worker keeps its own copy ([`Worker::view`]) and checks the counter with one atomic load
 //! per statement; only when it moved does it load the new snapshot (and grow its pools).
+
+pub mod busy_poll;
+pub mod sessions;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -19,17 +22,17 @@ use tokio::sync::watch;
 
 use splitrail_router::{ClassifierCache, Policy};
 
-use crate::admin::Stats;
-use crate::admin::digests::Digests;
-use crate::backend::mux::Muxes;
 use crate::backend::{PoolLimits, Pools};
 use crate::balance::Balancer;
-use crate::busy_poll::BusyPoll;
 use crate::config::{Address, Config, PoolMode};
 use crate::consistency::{Causal, GlobalCache};
-use crate::session::info::SessionInfo;
+use crate::metrics::Stats;
+use crate::metrics::digests::Digests;
+use crate::relay::mux::Muxes;
 use crate::tls::Tls;
-use crate::topology::Topology;
+use crate::topology::{ServerEntry, Topology};
+use busy_poll::BusyPoll;
+use sessions::SessionInfo;
 
 /// What can change while the proxy runs, as one consistent, immutable value.
 #[derive(Debug)]
@@ -127,7 +130,7 @@ impl Shared {
         let topology = Topology::from_config(&config);
         let topology_len = topology.servers.len();
         let policy = policy_for(&config);
-        let sha256 = crate::admin::sha256_hex(&serde_json::to_vec(&*config).unwrap_or_default());
+        let sha256 = crate::config::sha256_hex(&serde_json::to_vec(&*config).unwrap_or_default());
         let digests = Digests::new(config.admin.max_digests as usize);
         Shared {
             current: ArcSwap::from_pointee(Snapshot {
@@ -401,6 +404,28 @@ impl std::fmt::Debug for Worker {
     }
 }
 
+impl crate::relay::mux::MuxHost for Worker {
+    fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    fn muxes(&self) -> &Muxes {
+        &self.muxes
+    }
+
+    fn causal(&self) -> &Causal {
+        &self.shared.causal
+    }
+
+    fn server(&self, index: usize) -> Option<Arc<ServerEntry>> {
+        self.view().topology.servers.get(index).cloned()
+    }
+
+    fn max_prepared(&self) -> usize {
+        self.view().config.pool.max_prepared_statements as usize
+    }
+}
+
 impl Worker {
     /// A worker among `workers` for the shared state.
     pub fn new(shared: Arc<Shared>, workers: usize) -> Self {
@@ -446,5 +471,20 @@ impl Worker {
             });
         }
         view.clone()
+    }
+}
+
+/// A current-thread tokio runtime for one of the proxy's threads (a worker, the monitor, the
+/// admin API); `None`, with the reason logged, when the OS refuses its resources.
+pub fn thread_runtime(what: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the runtime of the {what}; it does not run");
+            None
+        }
     }
 }

@@ -22,6 +22,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -31,12 +32,28 @@ use splitrail_router::SessionVariables;
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, warn};
 
-use super::conn::protocol;
-use super::{Lease, PoolKey};
+use super::stream::{Relayed, client_view, final_ok};
+use crate::backend::conn::protocol;
+use crate::backend::statements::{ExecuteLayout, Prepared, prepare_on};
+use crate::backend::{Lease, PoolKey, Pools};
+use crate::consistency::Causal;
 use crate::error::{Error, Result};
-use crate::session::prepared::{ExecuteLayout, Prepared, prepare_on};
-use crate::session::relay::{Relayed, client_view, final_ok};
-use crate::worker::Worker;
+use crate::topology::ServerEntry;
+
+/// What a mux needs of the worker thread it runs on. The worker implements it: this layer
+/// sits below the worker and cannot name it.
+pub trait MuxHost: 'static {
+    /// The worker's pools, where a mux borrows its connection and gives it back.
+    fn pools(&self) -> &Pools;
+    /// The worker's muxes, which a mux leaves when it stops.
+    fn muxes(&self) -> &Muxes;
+    /// The proxy-wide position of acknowledged writes.
+    fn causal(&self) -> &Causal;
+    /// Server `index` of the worker's current topology.
+    fn server(&self, index: usize) -> Option<Arc<ServerEntry>>;
+    /// `pool.max_prepared_statements`, now.
+    fn max_prepared(&self) -> usize;
+}
 
 /// Bytes of one answer handed over at a time (whole frames; more when one frame is bigger).
 pub const CHUNK: usize = 64 * 1024;
@@ -143,9 +160,9 @@ pub struct Muxes {
 impl Muxes {
     /// Queues `request` on the mux for the session state described by `pool`, `schema` and
     /// `vars`, starting one (with its task) if there is none.
-    pub fn submit(
+    pub fn submit<H: MuxHost>(
         &self,
-        worker: &Rc<Worker>,
+        host: &Rc<H>,
         pool: &PoolKey,
         schema: Option<&str>,
         vars: &SessionVariables,
@@ -177,7 +194,7 @@ impl Muxes {
                     closed: Cell::new(false),
                 });
                 self.list.borrow_mut().push(mux.clone());
-                tokio::task::spawn_local(run(worker.clone(), mux.clone(), password.to_vec()));
+                tokio::task::spawn_local(run(host.clone(), mux.clone(), password.to_vec()));
                 mux
             }
         };
@@ -214,13 +231,13 @@ enum Stop {
 
 /// The mux's task: opens its connection, serves batches until idle or broken, then gives
 /// everything left back (unanswered requests are dropped: their sessions replay them).
-async fn run(worker: Rc<Worker>, mux: Rc<Mux>, password: Vec<u8>) {
+async fn run<H: MuxHost>(host: Rc<H>, mux: Rc<Mux>, password: Vec<u8>) {
     let mut inflight: VecDeque<InFlight> = VecDeque::new();
-    let stop = match open(&worker, &mux, &password).await {
+    let stop = match open(&*host, &mux, &password).await {
         Ok(mut lease) => {
-            let stop = pump(&worker, &mux, &mut lease, &mut inflight).await;
+            let stop = pump(&*host, &mux, &mut lease, &mut inflight).await;
             match &stop {
-                Stop::Idle => worker.pools.release(lease),
+                Stop::Idle => host.pools().release(lease),
                 Stop::Failed(_) => {
                     lease.conn.broken = true;
                     drop(lease);
@@ -230,10 +247,10 @@ async fn run(worker: Rc<Worker>, mux: Rc<Mux>, password: Vec<u8>) {
         }
         Err(e) => Stop::Failed(e),
     };
-    worker.muxes.remove(&mux);
+    host.muxes().remove(&mux);
     if let Stop::Failed(error) = stop {
         if matches!(error, Error::BackendIo { .. })
-            && let Some(entry) = worker.view().topology.servers.get(mux.key.pool.server)
+            && let Some(entry) = host.server(mux.key.pool.server)
         {
             entry.set_healthy(false);
         }
@@ -245,25 +262,22 @@ async fn run(worker: Rc<Worker>, mux: Rc<Mux>, password: Vec<u8>) {
 }
 
 /// A connection with the mux's session state.
-async fn open(worker: &Rc<Worker>, mux: &Mux, password: &[u8]) -> Result<Lease> {
+async fn open(host: &impl MuxHost, mux: &Mux, password: &[u8]) -> Result<Lease> {
     let key = &mux.key;
-    let view = worker.view();
-    let entry = view
-        .topology
-        .servers
-        .get(key.pool.server)
+    let entry = host
+        .server(key.pool.server)
         .ok_or_else(|| Error::NoBackend(format!("server #{} is unknown", key.pool.server)))?;
-    let mut lease = worker
-        .pools
+    let mut lease = host
+        .pools()
         .acquire(&key.pool, &entry.address, password)
         .await?;
-    match crate::session::sync::sync_state(&mut lease.conn, key.schema.as_deref(), &key.vars)
+    match crate::backend::state::sync_state(&mut lease.conn, key.schema.as_deref(), &key.vars)
         .await?
     {
         None => Ok(lease),
         Some(err) => {
             // The state is refused (an unknown schema): the sessions' normal path reports it.
-            worker.pools.release(lease);
+            host.pools().release(lease);
             Err(Error::StateSync {
                 server: entry.address.clone(),
                 message: String::from_utf8_lossy(&err.message).into_owned(),
@@ -274,20 +288,20 @@ async fn open(worker: &Rc<Worker>, mux: &Mux, password: &[u8]) -> Result<Lease> 
 
 /// Writes what is queued, reads what is answered, until idle or broken.
 async fn pump(
-    worker: &Rc<Worker>,
+    host: &impl MuxHost,
     mux: &Mux,
     lease: &mut Lease,
     inflight: &mut VecDeque<InFlight>,
 ) -> Stop {
     let conn = &mut lease.conn;
-    let max_prepared = worker.view().config.pool.max_prepared_statements as usize;
-    let pressure = worker.pools.pressure(mux.key.pool.server);
+    let max_prepared = host.max_prepared();
+    let pressure = host.pools().pressure(mux.key.pool.server);
     loop {
-        if !mux.closed.get() && worker.pools.has_waiters(mux.key.pool.server) {
+        if !mux.closed.get() && host.pools().has_waiters(mux.key.pool.server) {
             // A session waits for a connection to this server: the mux takes no new requests
             // and gives its slot back once the ones it has are answered (the next request
             // starts a new mux, which waits for a slot in line).
-            worker.muxes.remove(mux);
+            host.muxes().remove(mux);
         }
         if inflight.is_empty() && mux.queue.borrow().is_empty() {
             if mux.closed.get() {
@@ -301,7 +315,7 @@ async fn pump(
             };
             if woke == Woke::Idle && mux.queue.borrow().is_empty() {
                 // No await between this check and the removal: nothing can be queued between.
-                worker.muxes.remove(mux);
+                host.muxes().remove(mux);
                 return Stop::Idle;
             }
             continue;
@@ -313,7 +327,7 @@ async fn pump(
             continue;
         }
         let schema = mux.key.schema.as_deref();
-        if let Err(e) = deliver(conn, inflight, schema, &worker.shared.causal).await {
+        if let Err(e) = deliver(conn, inflight, schema, host.causal()).await {
             return Stop::Failed(e);
         }
         if inflight.is_empty() {
@@ -360,7 +374,7 @@ async fn pressed(pressure: Option<&Notify>) {
 /// prepared first, only while no answer is pending (the prepare's answer is read at once);
 /// otherwise it waits for the next round.
 async fn write_queued(
-    conn: &mut super::BackendConn,
+    conn: &mut crate::backend::BackendConn,
     mux: &Mux,
     inflight: &mut VecDeque<InFlight>,
     max_prepared: usize,
@@ -431,10 +445,10 @@ async fn write_queued(
 
 /// Hands every complete frame in the read buffer to its request, in order.
 async fn deliver(
-    conn: &mut super::BackendConn,
+    conn: &mut crate::backend::BackendConn,
     inflight: &mut VecDeque<InFlight>,
     schema: Option<&str>,
-    causal: &crate::consistency::Causal,
+    causal: &Causal,
 ) -> Result<()> {
     loop {
         let Some(head) = inflight.front_mut() else {

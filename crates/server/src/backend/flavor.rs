@@ -1,0 +1,106 @@
+//! The two flavours of server the proxy talks to, MariaDB and MySQL 8, and every statement
+//! whose text differs between them: session tracking, replication status, GTID positions and
+//! waits. A connection learns its flavour once, from the server's version string.
+use std::time::Duration;
+
+use crate::gtid::{GtidFlavor, GtidSet};
+
+/// The database flavour, from the version string: it decides the statements a check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// MariaDB: domain-based GTIDs, `SHOW ALL SLAVES STATUS`.
+    MariaDb,
+    /// MySQL 8: UUID-based GTID sets, `SHOW REPLICA STATUS`.
+    MySql,
+}
+
+impl Flavor {
+    /// `…-MariaDB…` is MariaDB; anything else is taken for MySQL.
+    pub fn of(version: &str) -> Self {
+        if version.to_ascii_lowercase().contains("mariadb") {
+            Flavor::MariaDb
+        } else {
+            Flavor::MySql
+        }
+    }
+
+    pub(crate) fn variables_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => {
+                "SELECT @@global.read_only, @@global.gtid_binlog_pos, @@global.gtid_current_pos"
+            }
+            Flavor::MySql => {
+                "SELECT @@global.read_only, @@global.gtid_executed, @@global.gtid_executed"
+            }
+        }
+    }
+
+    /// Turns on the tracking that tells the proxy what a statement changed in the session:
+    /// variables, schema, and each write's GTID, which read-your-writes waits for (MariaDB
+    /// tracks `last_gtid` as a variable; MySQL has a tracker of its own).
+    pub(crate) fn tracking_sql(self) -> &'static [u8] {
+        match self {
+            Flavor::MariaDb => {
+                b"SET SESSION session_track_system_variables = '*', \
+                  session_track_schema = ON, session_track_state_change = ON"
+            }
+            Flavor::MySql => {
+                b"SET SESSION session_track_system_variables = '*', \
+                  session_track_schema = ON, session_track_state_change = ON, \
+                  session_track_gtids = OWN_GTID"
+            }
+        }
+    }
+
+    /// The SQL that waits up to `timeout` for this server to apply `position`, or `None` when
+    /// it cannot wait for it (a MySQL set on MariaDB or the reverse). The answer is one row,
+    /// one column: 0 when applied.
+    pub fn wait_sql(self, position: &GtidSet, timeout: Duration) -> Option<String> {
+        let seconds = format!("{:.3}", timeout.as_secs_f64());
+        match (self, position.flavor()) {
+            (Flavor::MariaDb, GtidFlavor::MariaDb) => {
+                Some(format!("SELECT MASTER_GTID_WAIT('{position}', {seconds})"))
+            }
+            (Flavor::MySql, GtidFlavor::MySql) => Some(format!(
+                "SELECT WAIT_FOR_EXECUTED_GTID_SET('{position}', {seconds})"
+            )),
+            _ => None,
+        }
+    }
+
+    /// The GTID a write just committed on a connection is within: MariaDB's session
+    /// `last_gtid`; MySQL has no per-session variable, so everything the server executed.
+    pub(crate) fn last_write_gtid_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SELECT @@last_gtid",
+            Flavor::MySql => "SELECT @@GLOBAL.gtid_executed",
+        }
+    }
+
+    pub(crate) fn status_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SHOW ALL SLAVES STATUS",
+            Flavor::MySql => "SHOW REPLICA STATUS",
+        }
+    }
+
+    pub(crate) fn replicas_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SHOW SLAVE HOSTS",
+            Flavor::MySql => "SHOW REPLICAS",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flavors_from_version_strings() {
+        assert_eq!(Flavor::of("10.11.6-MariaDB-log"), Flavor::MariaDb);
+        assert_eq!(Flavor::of("5.5.5-10.6.12-MariaDB"), Flavor::MariaDb);
+        assert_eq!(Flavor::of("8.0.36"), Flavor::MySql);
+        assert_eq!(Flavor::of("8.4.0-commercial"), Flavor::MySql);
+    }
+}
