@@ -53,6 +53,21 @@ pub struct StmtExecute<'a> {
     pub params: &'a [u8],
 }
 
+/// The parts of a COM_STMT_EXECUTE parameter block for a statement with a known parameter
+/// count (no query attributes), undecoded: what a proxy needs to send the same execution to
+/// another connection's statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamBlock<'a> {
+    /// The NULL bitmap (`(n + 7) / 8` bytes; empty without parameters).
+    pub null_bitmap: &'a [u8],
+    /// The `new_params_bound_flag` byte; `None` without parameters (the packet has none).
+    pub bound_flag: Option<u8>,
+    /// Two bytes a parameter (type, flags), when the flag is 1.
+    pub types: Option<&'a [u8]>,
+    /// The rest: the values (for a statement without parameters, whatever follows the header).
+    pub values: &'a [u8],
+}
+
 /// Decoded COM_STMT_EXECUTE parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecuteParams<'a> {
@@ -86,6 +101,73 @@ impl<'a> StmtExecute<'a> {
         dst.put_u8(self.flags.bits());
         dst.put_u32_le(self.iteration_count);
         dst.put_slice(self.params);
+    }
+
+    /// Splits the parameter block for a statement with `param_count` parameters; an error when
+    /// it is shorter than those need (a bitmap, a flag, and the types the flag announces).
+    pub fn param_block(&self, param_count: u16) -> Result<ParamBlock<'a>> {
+        let n = usize::from(param_count);
+        if n == 0 {
+            return Ok(ParamBlock {
+                null_bitmap: &[],
+                bound_flag: None,
+                types: None,
+                values: self.params,
+            });
+        }
+        let mut r = Reader::new(self.params);
+        let null_bitmap = r.bytes(n.div_ceil(8))?;
+        let flag = r.u8()?;
+        let types = if flag == 1 {
+            Some(r.bytes(2 * n)?)
+        } else {
+            None
+        };
+        Ok(ParamBlock {
+            null_bitmap,
+            bound_flag: Some(flag),
+            types,
+            values: r.rest(),
+        })
+    }
+
+    /// Appends this execution as a whole COM_STMT_EXECUTE payload (command byte first) for
+    /// statement `statement_id`, with `block` (from [`StmtExecute::param_block`]) as it is, or
+    /// with `types` bound when the block binds none. Returns whether the payload binds types.
+    pub fn encode_rebound(
+        &self,
+        statement_id: u32,
+        block: &ParamBlock<'_>,
+        types: Option<&[u8]>,
+        dst: &mut BytesMut,
+    ) -> bool {
+        dst.put_u8(code::STMT_EXECUTE);
+        dst.put_u32_le(statement_id);
+        dst.put_u8(self.flags.bits());
+        dst.put_u32_le(self.iteration_count);
+        dst.put_slice(block.null_bitmap);
+        let Some(flag) = block.bound_flag else {
+            dst.put_slice(block.values);
+            return false;
+        };
+        let sent = match (block.types, types) {
+            (Some(own), _) => {
+                dst.put_u8(flag);
+                dst.put_slice(own);
+                true
+            }
+            (None, Some(types)) => {
+                dst.put_u8(1);
+                dst.put_slice(types);
+                true
+            }
+            (None, None) => {
+                dst.put_u8(flag);
+                false
+            }
+        };
+        dst.put_slice(block.values);
+        sent
     }
 
     /// Decodes the parameter block.
@@ -257,6 +339,62 @@ impl StmtPrepareOk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn execute(payload: &[u8]) -> StmtExecute<'_> {
+        assert_eq!(payload[0], code::STMT_EXECUTE);
+        StmtExecute::decode_body(&payload[1..]).unwrap()
+    }
+
+    #[test]
+    fn rebinding_swaps_the_id_and_adds_missing_types() {
+        // id 7, flags 0, iterations 1, one param: bitmap 0, bound 0, value 0x2a (tiny).
+        let payload = [0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x2a];
+        let exec = execute(&payload);
+        let block = exec.param_block(1).unwrap();
+        assert_eq!(block.types, None);
+        let mut out = BytesMut::new();
+        assert!(exec.encode_rebound(99, &block, Some(&[1, 0]), &mut out));
+        assert_eq!(
+            &out[..],
+            &[0x17, 99, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0x2a]
+        );
+        let mut out = BytesMut::new();
+        assert!(!exec.encode_rebound(99, &block, None, &mut out));
+        assert_eq!(&out[..], &[0x17, 99, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x2a]);
+    }
+
+    #[test]
+    fn own_types_are_kept_and_statements_without_parameters_pass_whole() {
+        // Two params bound with types (long, long), values 5 and 6.
+        let mut payload = vec![0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 0, 3, 0];
+        payload.extend_from_slice(&[5, 0, 0, 0, 6, 0, 0, 0]);
+        let exec = execute(&payload);
+        let block = exec.param_block(2).unwrap();
+        assert_eq!(block.types, Some(&[3, 0, 3, 0][..]));
+        let mut out = BytesMut::new();
+        assert!(exec.encode_rebound(1, &block, Some(&[8, 0, 8, 0]), &mut out));
+        assert_eq!(&out[..], &payload[..], "the packet's own types win");
+        let bare = [0x17, 4, 0, 0, 0, 0, 1, 0, 0, 0];
+        let exec = execute(&bare);
+        let block = exec.param_block(0).unwrap();
+        let mut out = BytesMut::new();
+        assert!(!exec.encode_rebound(9, &block, None, &mut out));
+        assert_eq!(&out[..], &[0x17, 9, 0, 0, 0, 0, 1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn truncated_parameter_blocks_are_errors() {
+        assert!(StmtExecute::decode_body(&[1, 0]).is_err());
+        // No room for the bound flag of one parameter.
+        assert!(
+            execute(&[0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0])
+                .param_block(1)
+                .is_err()
+        );
+        // The bound flag says types follow, but they do not.
+        let payload = [0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3];
+        assert!(execute(&payload).param_block(2).is_err());
+    }
 
     #[test]
     fn execute_params_round_trip() {

@@ -454,8 +454,9 @@ impl Watcher {
             return Err(Error::NoBackend("no monitor connection".into()));
         };
         let flavor = Flavor::of(&conn.server_version);
-        if let crate::backend::Outcome::Err(err) =
-            conn.run(&[splitrail_protocol::command::code::PING]).await?
+        if let crate::backend::Outcome::Err(err) = conn
+            .run(&conn.payload(&splitrail_protocol::Command::Ping))
+            .await?
         {
             return Err(Error::StateSync {
                 server: conn.address.clone(),

@@ -223,10 +223,12 @@ impl Admin {
         } else {
             let rest = path.strip_prefix("/servers/")?;
             let (address, action) = rest.rsplit_once('/')?;
-            if action != "drain" && action != "enable" {
-                return None;
-            }
-            Some((http::percent_decode(address), action))
+            let admission = match action {
+                "drain" => crate::topology::Admission::Drained,
+                "enable" => crate::topology::Admission::Open,
+                _ => return None,
+            };
+            Some((http::percent_decode(address), admission))
         };
         if method != Method::POST {
             return Some(not_allowed(path, "POST only", "POST"));
@@ -245,12 +247,12 @@ impl Admin {
                     }),
                 ),
             },
-            Some((address, action)) => self.set_admission(&address, action == "drain"),
+            Some((address, admission)) => self.set_admission(&address, admission),
         })
     }
 
-    /// Drains (`drain`) or enables a server by address.
-    fn set_admission(&self, address: &str, drain: bool) -> Reply {
+    /// Drains or enables (`admission`: drained or open) a server by address.
+    fn set_admission(&self, address: &str, admission: crate::topology::Admission) -> Reply {
         use crate::topology::Admission;
         let _changes = self.shared.lock_changes();
         let topology = self.shared.topology();
@@ -260,11 +262,6 @@ impl Admin {
             .filter(|s| s.admission() != Admission::Removed);
         let Some(entry) = entry else {
             return error(StatusCode::NOT_FOUND, &format!("no server {address}"));
-        };
-        let admission = if drain {
-            Admission::Drained
-        } else {
-            Admission::Open
         };
         if entry.admission() != admission {
             entry.set_admission(admission);

@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 use splitrail_protocol::auth::{ClientAuth, ClientAuthStep};
+use splitrail_protocol::command::Query;
 use splitrail_protocol::handshake::{HandshakeResponse, InitialHandshake, SslRequest};
 use splitrail_protocol::response::{ErrPacket, OkPacket};
-use splitrail_protocol::{CapabilityFlags, Completion, End, ResponseTracker, Step};
+use splitrail_protocol::{CapabilityFlags, Command, Completion, End, ResponseTracker, Step};
 use splitrail_router::SessionVariables;
 use tokio::net::TcpStream;
 
@@ -111,6 +112,22 @@ pub struct BackendConn {
 }
 
 impl BackendConn {
+    /// The payload of `command` as this connection's server reads it (the negotiated
+    /// capabilities decide the layout of some commands).
+    pub fn payload(&self, command: &Command<'_>) -> Vec<u8> {
+        let mut out = bytes::BytesMut::new();
+        command.encode(self.caps, &mut out);
+        out.to_vec()
+    }
+
+    /// The COM_QUERY payload of `sql`.
+    pub fn query_payload(&self, sql: &[u8]) -> Vec<u8> {
+        self.payload(&Command::Query(Query {
+            attributes: Vec::new(),
+            sql,
+        }))
+    }
+
     /// Connects to `address`, upgrades to TLS as `tls` says, logs in as `user`, and turns on
     /// session tracking.
     pub async fn connect(
@@ -356,9 +373,7 @@ impl BackendConn {
 
     /// Runs a statement of the proxy's own that must succeed.
     pub async fn run_checked(&mut self, sql: &[u8]) -> Result<Option<OkPacket>> {
-        let mut payload = Vec::with_capacity(sql.len() + 1);
-        payload.push(splitrail_protocol::command::code::QUERY);
-        payload.extend_from_slice(sql);
+        let payload = self.query_payload(sql);
         match self.run(&payload).await? {
             Outcome::Ok(_, ok) => Ok(ok),
             Outcome::Err(err) => Err(Error::StateSync {
@@ -381,9 +396,7 @@ impl BackendConn {
         sql: &str,
     ) -> Result<std::result::Result<TextRows, ErrPacket>> {
         use splitrail_protocol::response::{ColumnDefinition, TextRow, decode_column_count};
-        let mut payload = Vec::with_capacity(sql.len() + 1);
-        payload.push(splitrail_protocol::command::code::QUERY);
-        payload.extend_from_slice(sql.as_bytes());
+        let payload = self.query_payload(sql.as_bytes());
         self.send_command(&payload).await?;
         let first = self.read_or_break().await?;
         match first.first() {
@@ -439,10 +452,7 @@ impl BackendConn {
     /// `COM_RESET_CONNECTION`: forgets every session variable, temporary table, lock and user
     /// variable of the previous user of the connection, then turns tracking back on.
     pub async fn reset(&mut self) -> Result<()> {
-        if let Outcome::Err(err) = self
-            .run(&[splitrail_protocol::command::code::RESET_CONNECTION])
-            .await?
-        {
+        if let Outcome::Err(err) = self.run(&self.payload(&Command::ResetConnection)).await? {
             self.broken = true;
             return Err(Error::StateSync {
                 server: self.address.clone(),

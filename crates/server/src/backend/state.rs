@@ -1,7 +1,7 @@
 //! Session state on one backend connection: bringing it to a session's schema and variables
 //! with the fewest statements (one `SET a = …, b = …` for the difference; a reset first when it
 //! carries variables of another session that this one never set).
-use splitrail_protocol::command::code as cmd;
+use splitrail_protocol::Command;
 use splitrail_protocol::response::ErrPacket;
 use splitrail_router::SessionVariables;
 
@@ -21,9 +21,9 @@ pub async fn sync_state(
     if let Some(schema) = schema
         && conn.schema.as_deref() != Some(schema)
     {
-        let mut payload = Vec::with_capacity(schema.len() + 1);
-        payload.push(cmd::INIT_DB);
-        payload.extend_from_slice(schema.as_bytes());
+        let payload = conn.payload(&Command::InitDb {
+            schema: schema.as_bytes(),
+        });
         if let Outcome::Err(err) = conn.run(&payload).await? {
             return Ok(Some(err));
         }
@@ -34,18 +34,10 @@ pub async fn sync_state(
         return Ok(None);
     }
     for sql in SessionVariables::to_sql(diff) {
-        if let Outcome::Err(err) = conn.run(&query_payload(&sql)).await? {
+        if let Outcome::Err(err) = conn.run(&conn.query_payload(sql.as_bytes())).await? {
             return Ok(Some(err));
         }
     }
     conn.vars = vars.clone();
     Ok(None)
-}
-
-/// A COM_QUERY payload for `sql`.
-pub(crate) fn query_payload(sql: &str) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(sql.len() + 1);
-    payload.push(cmd::QUERY);
-    payload.extend_from_slice(sql.as_bytes());
-    payload
 }

@@ -3,11 +3,11 @@
 //! rewriting a client's COM_STMT_EXECUTE for the connection's own statement id.
 use std::collections::HashMap;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use splitrail_protocol::command::code as cmd;
-use splitrail_protocol::prepared::StmtPrepareOk;
+use splitrail_protocol::prepared::{StmtExecute, StmtPrepareOk};
 use splitrail_protocol::response::ErrPacket;
-use splitrail_protocol::{End, Step};
+use splitrail_protocol::{Command, End, Step};
 
 use super::conn::{BackendConn, protocol, read};
 use crate::error::Result;
@@ -71,6 +71,16 @@ impl StmtCache {
     }
 }
 
+/// Who a prepare is for: the client (its response packets are kept to be relayed) or an
+/// execution that needs the statement on this connection (nothing is kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrepareFor {
+    /// The client's COM_STMT_PREPARE: the response packets are kept for it.
+    Client,
+    /// An execution on a connection that lacks the statement.
+    Execution,
+}
+
 /// A prepare's result on one connection.
 pub(crate) enum Prepared {
     /// Prepared: the statement and the response packets (for the client).
@@ -82,17 +92,17 @@ pub(crate) enum Prepared {
     Refused(ErrPacket),
 }
 
-/// Prepares `sql` on `conn` and caches it; `keep_packets` returns the response for the client.
+/// Prepares `sql` on `conn` and caches it; for [`PrepareFor::Client`] the response packets
+/// come back too.
 pub(crate) async fn prepare_on(
     conn: &mut BackendConn,
     sql: &Bytes,
     max: usize,
-    keep_packets: bool,
+    purpose: PrepareFor,
 ) -> Result<Prepared> {
+    let keep_packets = purpose == PrepareFor::Client;
     close_evicted(conn).await?;
-    let mut payload = BytesMut::with_capacity(sql.len() + 1);
-    payload.put_u8(cmd::STMT_PREPARE);
-    payload.put_slice(sql);
+    let payload = conn.payload(&Command::StmtPrepare { query: sql });
     conn.send_command(&payload).await?;
     conn.tracker.start(cmd::STMT_PREPARE);
     let mut packets = Vec::new();
@@ -158,105 +168,38 @@ pub(crate) async fn backend_stmt(
     if let Some(s) = conn.statements.get(sql) {
         return Ok(Ok(s.clone()));
     }
-    Ok(match prepare_on(conn, sql, max, false).await? {
-        Prepared::Ready { stmt, .. } => Ok(stmt),
-        Prepared::Refused(err) => Err(err),
-    })
+    Ok(
+        match prepare_on(conn, sql, max, PrepareFor::Execution).await? {
+            Prepared::Ready { stmt, .. } => Ok(stmt),
+            Prepared::Refused(err) => Err(err),
+        },
+    )
 }
 
 /// Sends COM_STMT_CLOSE for statements evicted from the connection's cache.
 async fn close_evicted(conn: &mut BackendConn) -> Result<()> {
     for id in std::mem::take(&mut conn.statements.to_close) {
-        let mut p = [0u8; 5];
-        p[0] = cmd::STMT_CLOSE;
-        p[1..].copy_from_slice(&id.to_le_bytes());
-        conn.send_command(&p).await?;
+        let payload = conn.payload(&Command::StmtClose { statement_id: id });
+        conn.send_command(&payload).await?;
     }
     Ok(())
 }
 
-/// Where the parts of a COM_STMT_EXECUTE payload are, for a statement with `params` parameters:
-/// `0x17, id(4), flags(1), iterations(4), [null bitmap, bound flag, [types], values]`.
-/// (Used by the mux to rewrite an execution for its own connection.)
-#[derive(Debug, Clone, Copy)]
-pub struct ExecuteLayout {
-    params: usize,
-    /// Offset of the bound flag (when there are parameters).
-    bound_at: usize,
-}
-
-/// A rewritten execute payload.
-pub(crate) struct Rewritten {
-    pub(crate) payload: Bytes,
-    pub(crate) types_sent: bool,
-}
-
-impl ExecuteLayout {
-    /// Finds the parts of `payload` for a statement with `params` parameters; `None` when the
-    /// payload is too short for them.
-    pub(crate) fn parse(payload: &[u8], params: u16) -> Option<Self> {
-        let params = usize::from(params);
-        if payload.len() < 10 {
-            return None;
-        }
-        let bound_at = 10 + params.div_ceil(8);
-        if params > 0 && payload.len() <= bound_at {
-            return None;
-        }
-        if params > 0 && payload[bound_at] == 1 && payload.len() < bound_at + 1 + 2 * params {
-            return None;
-        }
-        Some(ExecuteLayout { params, bound_at })
-    }
-
-    /// The types the packet binds, if it binds any.
-    pub(crate) fn types<'a>(&self, payload: &'a [u8]) -> Option<&'a [u8]> {
-        if self.params == 0 || payload.get(self.bound_at) != Some(&1) {
-            return None;
-        }
-        payload.get(self.bound_at + 1..self.bound_at + 1 + 2 * self.params)
-    }
-
-    /// The payload with the backend's statement id, and with `types` inserted when the packet
-    /// binds none but the backend statement was never given any.
-    pub(crate) fn rewrite(
-        &self,
-        payload: &[u8],
-        backend_id: u32,
-        types: Option<Vec<u8>>,
-    ) -> Rewritten {
-        let mut out = BytesMut::with_capacity(payload.len() + 2 * self.params + 1);
-        out.put_u8(cmd::STMT_EXECUTE);
-        out.put_u32_le(backend_id);
-        out.put_slice(&payload[5..10]);
-        if self.params == 0 {
-            out.put_slice(&payload[10..]);
-            return Rewritten {
-                payload: out.freeze(),
-                types_sent: false,
-            };
-        }
-        let bound = payload[self.bound_at] == 1;
-        out.put_slice(&payload[10..self.bound_at]);
-        match types {
-            Some(types) if !bound => {
-                out.put_u8(1);
-                out.put_slice(&types);
-                out.put_slice(&payload[self.bound_at + 1..]);
-                Rewritten {
-                    payload: out.freeze(),
-                    types_sent: true,
-                }
-            }
-            _ => {
-                out.put_slice(&payload[self.bound_at..]);
-                Rewritten {
-                    payload: out.freeze(),
-                    types_sent: bound,
-                }
-            }
-        }
-    }
+/// A client's COM_STMT_EXECUTE `payload` for a statement of `params` parameters, rewritten
+/// for backend statement `backend_id`: with `types` bound when the packet binds none (the
+/// backend statement may have been given other types by another session since). Returns the
+/// payload and whether it binds types; `None` when the payload is malformed.
+pub(crate) fn rebind(
+    payload: &[u8],
+    params: u16,
+    backend_id: u32,
+    types: Option<&[u8]>,
+) -> Option<(Bytes, bool)> {
+    let exec = StmtExecute::decode_body(payload.get(1..)?).ok()?;
+    let block = exec.param_block(params).ok()?;
+    let mut out = BytesMut::with_capacity(payload.len() + 2 * usize::from(params) + 1);
+    let typed = exec.encode_rebound(backend_id, &block, types, &mut out);
+    Some((out.freeze(), typed))
 }
 
 #[cfg(test)]
@@ -264,30 +207,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rewrite_swaps_the_id_and_adds_missing_types() {
+    fn rebind_gives_the_backend_id_and_the_sessions_types() {
         // id 7, flags 0, iterations 1, one param: bitmap 0, bound 0, value 0x2a (tiny).
         let payload = [0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x2a];
-        let layout = ExecuteLayout::parse(&payload, 1).unwrap();
-        assert_eq!(layout.types(&payload), None);
-        let r = layout.rewrite(&payload, 99, Some(vec![1, 0]));
-        assert!(r.types_sent);
+        let (out, typed) = rebind(&payload, 1, 99, Some(&[1, 0])).unwrap();
+        assert!(typed);
         assert_eq!(
-            &r.payload[..],
+            &out[..],
             &[0x17, 99, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0x2a]
         );
-        let r = layout.rewrite(&payload, 99, None);
-        assert!(!r.types_sent);
-        assert_eq!(
-            &r.payload[..],
-            &[0x17, 99, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x2a]
-        );
-    }
-
-    #[test]
-    fn truncated_executes_are_refused() {
-        assert!(ExecuteLayout::parse(&[0x17, 1, 0], 0).is_none());
-        // bound flag says types follow but they do not
-        assert!(ExecuteLayout::parse(&[0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3], 2).is_none());
+        assert!(rebind(&[0x17, 1, 0], 0, 1, None).is_none());
     }
 
     #[test]

@@ -12,4 +12,4 @@
 pub mod mux;
 pub mod stream;
 
-pub use stream::{RelayError, Relayed, relay};
+pub use stream::{RelayError, Relayed, Statement, relay};

@@ -34,7 +34,7 @@ use tracing::{debug, warn};
 
 use super::stream::{Relayed, client_view, final_ok};
 use crate::backend::conn::protocol;
-use crate::backend::statements::{ExecuteLayout, Prepared, prepare_on};
+use crate::backend::statements::{PrepareFor, Prepared, prepare_on, rebind};
 use crate::backend::{Lease, PoolKey, Pools};
 use crate::consistency::Causal;
 use crate::error::{Error, Result};
@@ -90,8 +90,8 @@ pub enum Work {
         sql: Bytes,
         /// The client's payload.
         payload: Bytes,
-        /// Where its parts are.
-        layout: ExecuteLayout,
+        /// The statement's parameter count (to find the parts of its parameter block).
+        params: u16,
         /// Parameter types last bound by the client, for a backend statement never given any.
         types: Option<Vec<u8>>,
     },
@@ -391,7 +391,7 @@ async fn write_queued(
             Work::Execute {
                 sql,
                 payload,
-                layout,
+                params,
                 types,
             } => {
                 let stmt = match conn.statements.get(sql) {
@@ -400,7 +400,8 @@ async fn write_queued(
                         mux.queue.borrow_mut().push_front(request);
                         break;
                     }
-                    None => match prepare_on(conn, sql, max_prepared, false).await? {
+                    None => match prepare_on(conn, sql, max_prepared, PrepareFor::Execution).await?
+                    {
                         Prepared::Ready { stmt, .. } => stmt,
                         // Dropped: the session prepares it on the normal path and reports the
                         // server's error itself.
@@ -410,7 +411,11 @@ async fn write_queued(
                 // The session's types go with every execution that binds none: the sessions
                 // sharing this backend statement may have bound different ones, and the server
                 // would read these values with the last types it was given.
-                layout.rewrite(payload, stmt.id, types.clone()).payload
+                match rebind(payload, *params, stmt.id, types.as_deref()) {
+                    Some((payload, _)) => payload,
+                    // Malformed: the session's normal path reports it.
+                    None => continue,
+                }
             }
         };
         // Answers may be half read: the reading side's sequence id is kept.

@@ -49,17 +49,27 @@ pub enum RelayError {
     Client(std::io::Error),
 }
 
+/// What the relayed statement may do, as the router classified it: a write's answer may have
+/// to wait for its GTID before it reaches the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statement {
+    /// Reads only.
+    Read,
+    /// May change data (or is not known to read only).
+    Write,
+}
+
 /// Relays the response to the command just sent on `conn` (its tracker already started).
 /// Every OK that carries session state is shown to `causal` before it reaches the client, so a
 /// write's GTID is recorded before the client can know the write was acknowledged. For a
-/// `write` whose answer ends in a classic EOF outside a transaction (no OK, so no GTID), the EOF
+/// [`Statement::Write`] whose answer ends in a classic EOF outside a transaction (no OK, so no GTID), the EOF
 /// is held back until the backend has told the write's GTID.
 pub async fn relay(
     conn: &mut BackendConn,
     client: &mut ClientIo,
     client_caps: CapabilityFlags,
     causal: &Causal,
-    write: bool,
+    statement: Statement,
 ) -> Result<Relayed, RelayError> {
     let strip_tracking = !client_caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK);
     let mut sent: Option<u8> = None;
@@ -119,7 +129,10 @@ pub async fn relay(
                 }
                 Step::Done(completion) => {
                     let ok = final_ok(&completion, payload, conn.caps, causal);
-                    if write && committed_without_gtid(&completion) && causal.gtids_seen() {
+                    if statement == Statement::Write
+                        && committed_without_gtid(&completion)
+                        && causal.gtids_seen()
+                    {
                         forward(&mut conn.io.rbuf, pos, &mut client.stream)
                             .await
                             .map_err(RelayError::Client)?;
@@ -243,7 +256,7 @@ fn committed_without_gtid(completion: &Completion) -> bool {
 /// it in the global position. A failure is logged: the write stands, its reads may then miss it.
 async fn fetch_gtid(conn: &mut BackendConn, causal: &Causal) -> Option<GtidSet> {
     let sql = crate::backend::flavor::Flavor::of(&conn.server_version).last_write_gtid_sql();
-    let payload = [&[splitrail_protocol::command::code::QUERY], sql.as_bytes()].concat();
+    let payload = conn.query_payload(sql.as_bytes());
     let answer = match conn.send_command(&payload).await {
         Ok(()) => conn.read_value().await,
         Err(e) => Err(e),

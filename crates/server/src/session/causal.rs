@@ -147,9 +147,7 @@ impl Session {
             shared.stats.consistency_fallback();
             return Ok(false);
         };
-        let mut wait = Vec::with_capacity(sql.len() + 1);
-        wait.push(cmd::QUERY);
-        wait.extend_from_slice(sql.as_bytes());
+        let wait = lease.conn.query_payload(sql.as_bytes());
         lease.conn.send_pipelined(&wait, payload).await?;
         shared.stats.consistency_wait();
         let answer = lease.conn.read_value().await?;

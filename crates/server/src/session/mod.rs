@@ -305,7 +305,7 @@ impl Session {
                 .await?
             }
             Command::StmtPrepare { query } => self.stmt_prepare(query).await?,
-            Command::StmtExecute(_) => self.stmt_execute(payload).await?,
+            Command::StmtExecute(exec) => self.stmt_execute(payload, &exec).await?,
             Command::StmtSendLongData {
                 statement_id,
                 param_id,

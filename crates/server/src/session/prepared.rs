@@ -4,8 +4,9 @@
 //! lazily on whichever connection its route picks (reads on replicas, writes on the primary) and
 //! re-prepared there when missing (a new or restarted backend). Parameter types and long data are
 //! kept by the session so they can follow the statement to any connection.
-use bytes::{BufMut, Bytes, BytesMut};
-use splitrail_protocol::command::code as cmd;
+use bytes::{Bytes, BytesMut};
+use splitrail_protocol::Command;
+use splitrail_protocol::prepared::StmtExecute;
 use splitrail_protocol::response::{ErrPacket, code};
 use splitrail_router::{Classification, Target, route};
 use tracing::debug;
@@ -14,7 +15,7 @@ use super::Session;
 use super::pipeline::Pipelined;
 use super::query::Choice;
 use crate::backend::Lease;
-use crate::backend::statements::{ExecuteLayout, Prepared, backend_stmt, prepare_on};
+use crate::backend::statements::{PrepareFor, Prepared, backend_stmt, prepare_on};
 use crate::error::{Error, Result};
 use crate::metrics::stats::target_index;
 use crate::relay::mux::Work;
@@ -58,7 +59,7 @@ impl Session {
                 return self.send_backend_err(&err).await;
             }
             let max = self.worker.view().config.pool.max_prepared_statements as usize;
-            let result = prepare_on(&mut lease.conn, &sql, max, true).await;
+            let result = prepare_on(&mut lease.conn, &sql, max, PrepareFor::Client).await;
             let prepared = match result {
                 Ok(p) => p,
                 Err(e) => {
@@ -102,13 +103,12 @@ impl Session {
     /// COM_STMT_EXECUTE: routed like the statement's text, on a connection that has (or now
     /// gets) it prepared; the parameter block is passed on with types added if that connection
     /// has not seen them.
-    pub(crate) async fn stmt_execute(&mut self, payload: &Bytes) -> Result<()> {
-        let Some(client_id) = payload.get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()) else {
-            return self
-                .send_err(code::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_EXECUTE")
-                .await;
-        };
-        let client_id = u32::from_le_bytes(client_id);
+    pub(crate) async fn stmt_execute(
+        &mut self,
+        payload: &Bytes,
+        exec: &StmtExecute<'_>,
+    ) -> Result<()> {
+        let client_id = exec.statement_id;
         let Some(stmt) = self.stmts.get_mut(&client_id) else {
             return self
                 .send_err(
@@ -117,12 +117,13 @@ impl Session {
                 )
                 .await;
         };
-        let Some(layout) = ExecuteLayout::parse(payload, stmt.params) else {
+        let params = stmt.params;
+        let Ok(block) = exec.param_block(params) else {
             return self
                 .send_err(code::ER_UNKNOWN_COM_ERROR, "Malformed COM_STMT_EXECUTE")
                 .await;
         };
-        if let Some(types) = layout.types(payload) {
+        if let Some(types) = block.types {
             stmt.types = Some(types.to_vec());
         }
         let sql = stmt.sql.clone();
@@ -139,11 +140,11 @@ impl Session {
             return sent;
         };
         // No cursor (flags byte 0) and no long data: the execution may share a connection.
-        if choice == Choice::Read && long_data.is_empty() && payload.get(5) == Some(&0) {
+        if choice == Choice::Read && long_data.is_empty() && exec.flags.is_empty() {
             let work = || Work::Execute {
                 sql: sql.clone(),
                 payload: payload.clone(),
-                layout,
+                params,
                 types: types.clone(),
             };
             if let Pipelined::Answered(relayed) = self.pipelined(choice, &c, &sql, work).await? {
@@ -159,23 +160,22 @@ impl Session {
                 Err(err) => return Ok(Err(err)),
             };
             for (param, data) in &long_data {
-                let mut p = BytesMut::with_capacity(data.len() + 7);
-                p.put_u8(cmd::STMT_SEND_LONG_DATA);
-                p.put_u32_le(backend.id);
-                p.put_u16_le(*param);
-                p.put_slice(data);
+                let p = lease.conn.payload(&Command::StmtSendLongData {
+                    statement_id: backend.id,
+                    param_id: *param,
+                    data,
+                });
                 lease.conn.send_command(&p).await?;
             }
             // The session's own parameter types, every time: another session may have executed
             // this backend statement with other types since, and a client that binds no new
             // types (libmariadb after the first execution) means its own previous ones.
-            let rewritten = layout.rewrite(payload, backend.id, types.clone());
-            if rewritten.types_sent
-                && let Some(s) = lease.conn.statements.get(&sql)
-            {
+            let mut out = BytesMut::with_capacity(payload.len() + 2 * usize::from(params) + 1);
+            let typed = exec.encode_rebound(backend.id, &block, types.as_deref(), &mut out);
+            if typed && let Some(s) = lease.conn.statements.get(&sql) {
                 s.typed = true;
             }
-            Ok(Ok(rewritten.payload))
+            Ok(Ok(out.freeze()))
         };
         let done = self.execute_with(choice, Some(&c), build).await;
         let target = match choice {

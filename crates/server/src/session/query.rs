@@ -12,7 +12,7 @@ use super::Session;
 use crate::backend::{Lease, PoolKey};
 use crate::consistency::Requirement;
 use crate::error::{Error, Result};
-use crate::relay::{RelayError, Relayed, relay};
+use crate::relay::{RelayError, Relayed, Statement, relay};
 
 /// How one attempt at a statement ended.
 enum Attempt {
@@ -309,7 +309,19 @@ impl Session {
         let result = match sent {
             Ok(()) => {
                 lease.conn.tracker.start(command);
-                relay(&mut lease.conn, &mut self.client, self.caps, causal, write).await
+                let statement = if write {
+                    Statement::Write
+                } else {
+                    Statement::Read
+                };
+                relay(
+                    &mut lease.conn,
+                    &mut self.client,
+                    self.caps,
+                    causal,
+                    statement,
+                )
+                .await
             }
             Err(error) => Err(RelayError::Backend { error, sent: None }),
         };

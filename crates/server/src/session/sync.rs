@@ -7,7 +7,7 @@ use splitrail_protocol::response::ErrPacket;
 use splitrail_router::{Classification, Effects, SessionState};
 
 use super::Session;
-use crate::backend::state::{query_payload, sync_state};
+use crate::backend::state::sync_state;
 use crate::backend::{Lease, Outcome};
 use crate::error::Result;
 
@@ -27,7 +27,7 @@ impl Session {
             && conn.last_insert_id != self.last_insert_id
         {
             let sql = format!("DO LAST_INSERT_ID({})", self.last_insert_id);
-            if let Outcome::Err(err) = conn.run(&query_payload(&sql)).await? {
+            if let Outcome::Err(err) = conn.run(&conn.query_payload(sql.as_bytes())).await? {
                 return Ok(Some(err));
             }
             conn.last_insert_id = self.last_insert_id;
