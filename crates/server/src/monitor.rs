@@ -451,25 +451,19 @@ impl Watcher {
             self.conn = Some(self.connect(address).await?);
         }
         let Some(conn) = self.conn.as_mut() else {
-            return Err(Error::NoBackend("no monitor connection".into()));
+            return Err(Error::Config("no monitor connection".into()));
         };
         let flavor = Flavor::of(&conn.server_version);
         if let crate::backend::Outcome::Err(err) = conn
             .run(&conn.payload(&splitrail_protocol::Command::Ping))
             .await?
         {
-            return Err(Error::StateSync {
-                server: conn.address.clone(),
-                message: String::from_utf8_lossy(&err.message).into_owned(),
-            });
+            return Err(conn.refused("COM_PING", &err));
         }
         let vars = match conn.query_rows(flavor.variables_sql()).await? {
             Ok(rows) => rows,
             Err(err) => {
-                return Err(Error::StateSync {
-                    server: conn.address.clone(),
-                    message: String::from_utf8_lossy(&err.message).into_owned(),
-                });
+                return Err(conn.refused(flavor.variables_sql(), &err));
             }
         };
         let row = vars.rows.first().cloned().unwrap_or_default();
@@ -504,7 +498,7 @@ impl Watcher {
         let config = self.shared.config();
         let user = config
             .monitor_user()
-            .ok_or_else(|| Error::NoBackend("no user for the monitor".into()))?;
+            .ok_or_else(|| Error::Config("no user for the monitor (monitor.user)".into()))?;
         let flags = ResultFlags {
             found_rows: false,
             deprecate_eof: false,

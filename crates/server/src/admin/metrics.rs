@@ -2,22 +2,41 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
+use crate::metrics::ServerStats;
 use crate::metrics::stats::LATENCY_BUCKETS;
+use crate::topology::ServerEntry;
 use crate::worker::Shared;
 use crate::worker::sessions::PinReason;
 
 /// Renders every metric; `uptime` in seconds.
 pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
     let mut out = String::with_capacity(4096);
+    proxy_wide(&mut out, shared, uptime);
+    pinned_sessions(&mut out, shared);
+    let topology = shared.topology();
+    let servers: Vec<&ServerEntry> = topology
+        .servers
+        .iter()
+        .filter(|s| crate::admin::listed(shared, s))
+        .map(|s| &**s)
+        .collect();
+    per_server(&mut out, shared, &servers);
+    latency(&mut out, shared, &servers);
+    reloads_and_routing(&mut out, shared);
+    out
+}
+
+/// Uptime, client connections, consistency waits and fallbacks.
+fn proxy_wide(out: &mut String, shared: &Shared, uptime: f64) {
     family(
-        &mut out,
+        out,
         "splitrail_uptime_seconds",
         "gauge",
         "Seconds since the proxy started.",
     );
     let _ = writeln!(out, "splitrail_uptime_seconds {uptime:.3}");
     family(
-        &mut out,
+        out,
         "splitrail_client_connections",
         "gauge",
         "Client connections open now.",
@@ -46,11 +65,15 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
         ),
     ];
     for (name, help, n) in totals {
-        family(&mut out, name, "counter", help);
+        family(out, name, "counter", help);
         let _ = writeln!(out, "{name} {n}");
     }
+}
+
+/// Sessions holding a backend connection, by why.
+fn pinned_sessions(out: &mut String, shared: &Shared) {
     family(
-        &mut out,
+        out,
         "splitrail_pinned_sessions",
         "gauge",
         "Client sessions holding a backend connection, by why (the first reason that applies).",
@@ -68,106 +91,112 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
             reason.as_str()
         );
     }
+}
 
-    let topology = shared.topology();
-    let servers: Vec<_> = topology
-        .servers
-        .iter()
-        .filter(|s| crate::admin::listed(shared, s))
-        .collect();
-    let label = |s: &crate::topology::ServerEntry| {
-        format!(
-            "server=\"{}\",role=\"{}\"",
-            escape(&s.address),
-            format!("{:?}", s.role).to_lowercase()
-        )
-    };
-    type Read = fn(&crate::metrics::ServerStats, &crate::topology::ServerEntry) -> f64;
-    let per_server: [(&str, &str, &str, Read); 11] = [
-        (
-            "splitrail_server_queries_total",
-            "counter",
-            "Commands a server answered (or failed on), through the proxy.",
-            |s, _| s.queries.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "splitrail_server_errors_total",
-            "counter",
-            "Of those, the ones answered with an error or lost with their connection.",
-            |s, _| s.errors.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "splitrail_server_healthy",
-            "gauge",
-            "1 when the server is believed reachable, 0 while it is left out after a failure.",
-            |_, server| if server.is_healthy() { 1.0 } else { 0.0 },
-        ),
-        (
-            "splitrail_server_state",
-            "gauge",
-            "The monitor's verdict: 0 up, 1 lagging, 2 down, 3 draining.",
-            |_, server| server.state() as u8 as f64,
-        ),
-        (
-            "splitrail_server_replication_lag_ms",
-            "gauge",
-            "Replication lag the monitor measured, in milliseconds (0 for a primary).",
-            |_, server| server.lag_ms() as f64,
-        ),
-        (
-            "splitrail_pool_open_connections",
-            "gauge",
-            "Backend connections open to a server (idle and in use), all workers.",
-            |s, _| s.pool().0 as f64,
-        ),
-        (
-            "splitrail_pool_idle_connections",
-            "gauge",
-            "Backend connections idle in the pools.",
-            |s, _| s.pool().1 as f64,
-        ),
-        (
-            "splitrail_pool_in_use_connections",
-            "gauge",
-            "Backend connections lent to (or kept by) client sessions.",
-            |s, _| s.pool().2 as f64,
-        ),
-        (
-            "splitrail_server_in_flight",
-            "gauge",
-            "Statements sent to a server and not answered yet, all workers.",
-            |s, _| s.in_flight() as f64,
-        ),
-        (
-            "splitrail_pool_acquire_waits_total",
-            "counter",
-            "Connection acquisitions that had to wait for a connection to be given back.",
-            |s, _| s.acquire_waits.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "splitrail_pool_acquire_wait_seconds_total",
-            "counter",
-            "Total time those acquisitions waited.",
-            |s, _| s.acquire_wait_us.load(Ordering::Relaxed) as f64 / 1e6,
-        ),
-    ];
-    for (name, kind, help, read) in per_server {
-        family(&mut out, name, kind, help);
-        for server in &servers {
+/// The labels of a server's samples.
+fn label(s: &ServerEntry) -> String {
+    format!(
+        "server=\"{}\",role=\"{}\"",
+        escape(&s.address),
+        format!("{:?}", s.role).to_lowercase()
+    )
+}
+
+/// How one per-server sample is read.
+type Read = fn(&ServerStats, &ServerEntry) -> f64;
+
+/// The per-server families: statements, errors, health, lag, pool gauges, acquire waits.
+const PER_SERVER: [(&str, &str, &str, Read); 11] = [
+    (
+        "splitrail_server_queries_total",
+        "counter",
+        "Commands a server answered (or failed on), through the proxy.",
+        |s, _| s.queries.load(Ordering::Relaxed) as f64,
+    ),
+    (
+        "splitrail_server_errors_total",
+        "counter",
+        "Of those, the ones answered with an error or lost with their connection.",
+        |s, _| s.errors.load(Ordering::Relaxed) as f64,
+    ),
+    (
+        "splitrail_server_healthy",
+        "gauge",
+        "1 when the server is believed reachable, 0 while it is left out after a failure.",
+        |_, server| if server.is_healthy() { 1.0 } else { 0.0 },
+    ),
+    (
+        "splitrail_server_state",
+        "gauge",
+        "The monitor's verdict: 0 up, 1 lagging, 2 down, 3 draining.",
+        |_, server| server.state() as u8 as f64,
+    ),
+    (
+        "splitrail_server_replication_lag_ms",
+        "gauge",
+        "Replication lag the monitor measured, in milliseconds (0 for a primary).",
+        |_, server| server.lag_ms() as f64,
+    ),
+    (
+        "splitrail_pool_open_connections",
+        "gauge",
+        "Backend connections open to a server (idle and in use), all workers.",
+        |s, _| s.pool().0 as f64,
+    ),
+    (
+        "splitrail_pool_idle_connections",
+        "gauge",
+        "Backend connections idle in the pools.",
+        |s, _| s.pool().1 as f64,
+    ),
+    (
+        "splitrail_pool_in_use_connections",
+        "gauge",
+        "Backend connections lent to (or kept by) client sessions.",
+        |s, _| s.pool().2 as f64,
+    ),
+    (
+        "splitrail_server_in_flight",
+        "gauge",
+        "Statements sent to a server and not answered yet, all workers.",
+        |s, _| s.in_flight() as f64,
+    ),
+    (
+        "splitrail_pool_acquire_waits_total",
+        "counter",
+        "Connection acquisitions that had to wait for a connection to be given back.",
+        |s, _| s.acquire_waits.load(Ordering::Relaxed) as f64,
+    ),
+    (
+        "splitrail_pool_acquire_wait_seconds_total",
+        "counter",
+        "Total time those acquisitions waited.",
+        |s, _| s.acquire_wait_us.load(Ordering::Relaxed) as f64 / 1e6,
+    ),
+];
+
+/// The [`PER_SERVER`] families.
+fn per_server(out: &mut String, shared: &Shared, servers: &[&ServerEntry]) {
+    for (name, kind, help, read) in PER_SERVER {
+        family(out, name, kind, help);
+        for server in servers {
             if let Some(stats) = shared.stats.server(server.index) {
                 let _ = writeln!(out, "{name}{{{}}} {}", label(server), read(stats, server));
             }
         }
     }
+}
 
+/// The statement duration histogram of each server.
+fn latency(out: &mut String, shared: &Shared, servers: &[&ServerEntry]) {
     let name = "splitrail_server_query_duration_seconds";
     family(
-        &mut out,
+        out,
         name,
         "histogram",
         "Statement duration on a server, from sending it to relaying the last byte of its answer.",
     );
-    for server in &servers {
+    for server in servers {
         let Some(stats) = shared.stats.server(server.index) else {
             continue;
         };
@@ -180,9 +209,12 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
         let count = counts.last().copied().unwrap_or(0);
         let _ = writeln!(out, "{name}_count{{{}}} {count}", label(server));
     }
+}
 
+/// Reloads by result, routing decisions by target and reason, pipelined statements.
+fn reloads_and_routing(out: &mut String, shared: &Shared) {
     family(
-        &mut out,
+        out,
         "splitrail_reloads_total",
         "counter",
         "Configuration reloads (SIGHUP, POST /reload, file change), by result.",
@@ -196,7 +228,7 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
     }
 
     family(
-        &mut out,
+        out,
         "splitrail_routing_decisions_total",
         "counter",
         "Statements routed, by target and reason (only pairs seen so far).",
@@ -208,7 +240,7 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
         );
     }
     family(
-        &mut out,
+        out,
         "splitrail_pipelined_statements_total",
         "counter",
         "Statements answered over a backend connection shared by several sessions' reads.",
@@ -218,7 +250,6 @@ pub fn render_metrics(shared: &Shared, uptime: f64) -> String {
         "splitrail_pipelined_statements_total {}",
         shared.stats.pipelined.load(Ordering::Relaxed)
     );
-    out
 }
 
 /// Writes a family's HELP and TYPE lines.

@@ -11,7 +11,7 @@ use splitrail_protocol::{CapabilityFlags, Command, Completion, End, ResponseTrac
 use splitrail_router::SessionVariables;
 use tokio::net::TcpStream;
 
-use crate::error::{Error, Result};
+use crate::error::{ConnectFailure, Error, Result};
 use crate::io::{PacketIo, ReadError};
 use crate::tls::{BackendStream, BackendTlsSetup, host_of};
 
@@ -120,6 +120,16 @@ impl BackendConn {
         out.to_vec()
     }
 
+    /// The error for a statement of the proxy's own (`what`) that the server refused.
+    pub fn refused(&self, what: &str, err: &ErrPacket) -> Error {
+        Error::ProxyStatement {
+            server: self.address.clone(),
+            what: what.to_string(),
+            code: err.code,
+            message: String::from_utf8_lossy(&err.message).into_owned(),
+        }
+    }
+
     /// The COM_QUERY payload of `sql`.
     pub fn query_payload(&self, sql: &[u8]) -> Vec<u8> {
         self.payload(&Command::Query(Query {
@@ -139,91 +149,12 @@ impl BackendConn {
         timeout: Duration,
         tls: &BackendTlsSetup,
     ) -> Result<Self> {
-        let connect_err = |reason: String| Error::BackendConnect {
-            server: address.to_string(),
-            reason,
-        };
         let login = async {
-            let stream = TcpStream::connect(address)
-                .await
-                .map_err(|e| connect_err(e.to_string()))?;
-            stream
-                .set_nodelay(true)
-                .map_err(|e| connect_err(e.to_string()))?;
-            let mut io = PacketIo::new(
-                BackendStream::Plain(stream),
-                1 << 30,
-                crate::io::BACKEND_READ_CHUNK,
-            );
-            let greeting = read(&mut io, address).await?;
-            if greeting.first() == Some(&0xFF) {
-                let err = ErrPacket::decode(&greeting, CapabilityFlags::CLIENT_PROTOCOL_41)
-                    .map_err(|e| protocol(address, e))?;
-                return Err(connect_err(
-                    String::from_utf8_lossy(&err.message).into_owned(),
-                ));
-            }
-            let handshake =
-                InitialHandshake::decode(&greeting).map_err(|e| protocol(address, e))?;
+            let (mut io, handshake) = greet(address).await?;
             let mut caps = wanted_capabilities(flags) & handshake.capabilities;
-            let offered = handshake.capabilities.contains(CapabilityFlags::CLIENT_SSL);
-            let encrypt = tls.wants_tls(offered).map_err(connect_err)?;
-            if encrypt {
-                // SSLRequest (sequence id 1), the TLS handshake, then the HandshakeResponse41
-                // over TLS with the next sequence id.
-                caps |= CapabilityFlags::CLIENT_SSL;
-                let request = SslRequest {
-                    capabilities: caps,
-                    max_packet_size: 1 << 30,
-                    charset: BACKEND_COLLATION,
-                };
-                let mut payload = bytes::BytesMut::new();
-                request.encode(&mut payload);
-                send(&mut io, &payload, address).await?;
-                if !io.rbuf.is_empty() {
-                    return Err(connect_err(
-                        "the server sent data before the TLS handshake".to_string(),
-                    ));
-                }
-                io.stream
-                    .upgrade(tls, host_of(address))
-                    .await
-                    .map_err(|e| connect_err(format!("TLS handshake failed: {e}")))?;
-            }
-            let mut auth = ClientAuth::new(password, encrypt);
-            let (plugin, auth_response) =
-                auth.start(&handshake).map_err(|e| protocol(address, e))?;
-            let response = HandshakeResponse {
-                capabilities: caps,
-                max_packet_size: 1 << 30,
-                charset: BACKEND_COLLATION,
-                username: user.as_bytes().to_vec(),
-                auth_response,
-                database: None,
-                auth_plugin_name: Some(plugin.name().to_vec()),
-                connect_attrs: None,
-            };
-            let mut payload = bytes::BytesMut::new();
-            response.encode(&mut payload);
-            send(&mut io, &payload, address).await?;
-            loop {
-                let packet = read(&mut io, address).await?;
-                match auth
-                    .handle(&packet, caps)
-                    .map_err(|e| protocol(address, e))?
-                {
-                    ClientAuthStep::Send(data) => send(&mut io, &data, address).await?,
-                    ClientAuthStep::Wait => {}
-                    ClientAuthStep::Done => break,
-                    ClientAuthStep::Failed(err) => {
-                        return Err(Error::BackendAuth {
-                            server: address.to_string(),
-                            code: err.code,
-                            message: String::from_utf8_lossy(&err.message).into_owned(),
-                        });
-                    }
-                }
-            }
+            let encrypt = start_tls(&mut io, &mut caps, &handshake, tls, address).await?;
+            let auth = ClientAuth::new(password, encrypt);
+            log_in(&mut io, auth, &handshake, caps, user, address).await?;
             let now = Instant::now();
             let mut conn = BackendConn {
                 io,
@@ -248,7 +179,7 @@ impl BackendConn {
         };
         match tokio::time::timeout(timeout, login).await {
             Ok(result) => result,
-            Err(_) => Err(connect_err(format!("no answer within {timeout:?}"))),
+            Err(_) => Err(connect_failed(address, ConnectFailure::Timeout(timeout))),
         }
     }
 
@@ -376,15 +307,7 @@ impl BackendConn {
         let payload = self.query_payload(sql);
         match self.run(&payload).await? {
             Outcome::Ok(_, ok) => Ok(ok),
-            Outcome::Err(err) => Err(Error::StateSync {
-                server: self.address.clone(),
-                message: format!(
-                    "{} ({}): {}",
-                    String::from_utf8_lossy(&err.message),
-                    err.code,
-                    String::from_utf8_lossy(sql)
-                ),
-            }),
+            Outcome::Err(err) => Err(self.refused(&String::from_utf8_lossy(sql), &err)),
         }
     }
 
@@ -454,13 +377,7 @@ impl BackendConn {
     pub async fn reset(&mut self) -> Result<()> {
         if let Outcome::Err(err) = self.run(&self.payload(&Command::ResetConnection)).await? {
             self.broken = true;
-            return Err(Error::StateSync {
-                server: self.address.clone(),
-                message: format!(
-                    "COM_RESET_CONNECTION: {}",
-                    String::from_utf8_lossy(&err.message)
-                ),
-            });
+            return Err(self.refused("COM_RESET_CONNECTION", &err));
         }
         self.vars = SessionVariables::default();
         self.statements.clear();
@@ -501,6 +418,116 @@ impl TextRows {
             .iter()
             .position(|c| c.eq_ignore_ascii_case(name))?;
         self.rows.get(row)?.get(i)?.as_deref()
+    }
+}
+
+fn connect_failed(address: &str, cause: ConnectFailure) -> Error {
+    Error::BackendConnect {
+        server: address.to_string(),
+        cause,
+    }
+}
+
+/// Opens the TCP connection and reads the server's greeting (an error packet there, such as
+/// "too many connections", is a refused connection).
+async fn greet(address: &str) -> Result<(BackendIo, InitialHandshake)> {
+    let failed = |e| connect_failed(address, ConnectFailure::Io(e));
+    let stream = TcpStream::connect(address).await.map_err(failed)?;
+    stream.set_nodelay(true).map_err(failed)?;
+    let mut io = PacketIo::new(
+        BackendStream::Plain(stream),
+        1 << 30,
+        crate::io::BACKEND_READ_CHUNK,
+    );
+    let greeting = read(&mut io, address).await?;
+    if greeting.first() == Some(&0xFF) {
+        let err = ErrPacket::decode(&greeting, CapabilityFlags::CLIENT_PROTOCOL_41)
+            .map_err(|e| protocol(address, e))?;
+        let cause = ConnectFailure::Refused {
+            code: err.code,
+            message: String::from_utf8_lossy(&err.message).into_owned(),
+        };
+        return Err(connect_failed(address, cause));
+    }
+    let handshake = InitialHandshake::decode(&greeting).map_err(|e| protocol(address, e))?;
+    Ok((io, handshake))
+}
+
+/// Upgrades to TLS when `tls` and the server's offer say so: an SSLRequest (sequence id 1),
+/// the TLS handshake, and the login follows over TLS. Returns whether it did.
+async fn start_tls(
+    io: &mut BackendIo,
+    caps: &mut CapabilityFlags,
+    handshake: &InitialHandshake,
+    tls: &BackendTlsSetup,
+    address: &str,
+) -> Result<bool> {
+    let offered = handshake.capabilities.contains(CapabilityFlags::CLIENT_SSL);
+    let encrypt = tls
+        .wants_tls(offered)
+        .map_err(|why| connect_failed(address, ConnectFailure::TlsPolicy(why)))?;
+    if !encrypt {
+        return Ok(false);
+    }
+    *caps |= CapabilityFlags::CLIENT_SSL;
+    let request = SslRequest {
+        capabilities: *caps,
+        max_packet_size: 1 << 30,
+        charset: BACKEND_COLLATION,
+    };
+    let mut payload = bytes::BytesMut::new();
+    request.encode(&mut payload);
+    send(io, &payload, address).await?;
+    if !io.rbuf.is_empty() {
+        return Err(connect_failed(address, ConnectFailure::DataBeforeTls));
+    }
+    io.stream
+        .upgrade(tls, host_of(address))
+        .await
+        .map_err(|e| connect_failed(address, ConnectFailure::TlsHandshake(e)))?;
+    Ok(true)
+}
+
+/// Sends the HandshakeResponse41 and runs the authentication exchange to its end.
+async fn log_in(
+    io: &mut BackendIo,
+    mut auth: ClientAuth,
+    handshake: &InitialHandshake,
+    caps: CapabilityFlags,
+    user: &str,
+    address: &str,
+) -> Result<()> {
+    let (plugin, auth_response) = auth.start(handshake).map_err(|e| protocol(address, e))?;
+    let response = HandshakeResponse {
+        capabilities: caps,
+        max_packet_size: 1 << 30,
+        charset: BACKEND_COLLATION,
+        username: user.as_bytes().to_vec(),
+        auth_response,
+        database: None,
+        auth_plugin_name: Some(plugin.name().to_vec()),
+        connect_attrs: None,
+    };
+    let mut payload = bytes::BytesMut::new();
+    response.encode(&mut payload);
+    send(io, &payload, address).await?;
+    loop {
+        let packet = read(io, address).await?;
+        match auth
+            .handle(&packet, caps)
+            .map_err(|e| protocol(address, e))?
+        {
+            ClientAuthStep::Send(data) => send(io, &data, address).await?,
+            ClientAuthStep::Wait => {}
+            ClientAuthStep::Done => return Ok(()),
+            ClientAuthStep::Failed(err) => {
+                return Err(Error::BackendAuth {
+                    server: address.to_string(),
+                    code: err.code,
+                    message: String::from_utf8_lossy(&err.message).into_owned(),
+                });
+            }
+        }
     }
 }
 

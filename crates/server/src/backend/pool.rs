@@ -282,10 +282,7 @@ impl Pools {
                 continue;
             }
             let Some(freed) = self.counts.freed(key.server) else {
-                return Err(Error::NoBackend(format!(
-                    "server #{} is unknown",
-                    key.server
-                )));
+                return Err(Error::UnknownServer { index: key.server });
             };
             waiting_since.get_or_insert_with(Instant::now);
             // Counted as waiting first: a holder woken by the pressure signal sees the waiter.

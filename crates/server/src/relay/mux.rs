@@ -264,9 +264,9 @@ async fn run<H: MuxHost>(host: Rc<H>, mux: Rc<Mux>, password: Vec<u8>) {
 /// A connection with the mux's session state.
 async fn open(host: &impl MuxHost, mux: &Mux, password: &[u8]) -> Result<Lease> {
     let key = &mux.key;
-    let entry = host
-        .server(key.pool.server)
-        .ok_or_else(|| Error::NoBackend(format!("server #{} is unknown", key.pool.server)))?;
+    let entry = host.server(key.pool.server).ok_or(Error::UnknownServer {
+        index: key.pool.server,
+    })?;
     let mut lease = host
         .pools()
         .acquire(&key.pool, &entry.address, password)
@@ -280,6 +280,7 @@ async fn open(host: &impl MuxHost, mux: &Mux, password: &[u8]) -> Result<Lease> 
             host.pools().release(lease);
             Err(Error::StateSync {
                 server: entry.address.clone(),
+                code: err.code,
                 message: String::from_utf8_lossy(&err.message).into_owned(),
             })
         }
@@ -531,9 +532,8 @@ async fn deliver(
                 if changed_state {
                     // A read changed the connection's session state: it no longer matches
                     // the key. Stop here; the answers behind it are replayed.
-                    return Err(Error::StateSync {
+                    return Err(Error::StateChanged {
                         server: conn.address.clone(),
-                        message: "a pipelined statement changed the session state".into(),
                     });
                 }
                 continue;

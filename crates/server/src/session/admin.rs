@@ -79,7 +79,7 @@ impl Session {
                 .servers
                 .get(server)
                 .map(|s| s.address.clone())
-                .ok_or_else(|| Error::NoBackend(format!("server #{server} is unknown")))?;
+                .ok_or(Error::UnknownServer { index: server })?;
             let mut conn = BackendConn::connect(
                 server,
                 &address,

@@ -209,10 +209,7 @@ impl Session {
                 return Ok(());
             }
             if started.elapsed() >= timeout || self.info.is_killed() {
-                return Err(Error::NoBackend(format!(
-                    "no writable primary within routing.failover_timeout ({timeout:?}); the \
-                     write was not run"
-                )));
+                return Err(Error::NoWritablePrimary { waited: timeout });
             }
             tokio::time::sleep(FAILOVER_POLL).await;
         }

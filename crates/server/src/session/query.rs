@@ -478,9 +478,7 @@ impl Session {
     pub(crate) async fn lease_for(&mut self, choice: Choice) -> Result<Lease> {
         let view = self.worker.view();
         let topology = &view.topology;
-        let primary = topology
-            .primary()
-            .ok_or_else(|| Error::NoBackend("no primary is configured or known".into()))?;
+        let primary = topology.primary().ok_or(Error::NoPrimary)?;
         if let Some(held) = self.held.take() {
             if choice == Choice::Pinned || held.conn.server == primary && choice == Choice::Primary
             {
@@ -518,7 +516,7 @@ impl Session {
             .topology
             .servers
             .get(server)
-            .ok_or_else(|| Error::NoBackend(format!("server #{server} is unknown")))?;
+            .ok_or(Error::UnknownServer { index: server })?;
         let key = PoolKey {
             server,
             user: self.user.clone(),
