@@ -26,13 +26,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use splitrail_protocol::CapabilityFlags;
 use splitrail_protocol::response::OkPacket;
-use splitrail_protocol::{CapabilityFlags, Step};
 use splitrail_router::SessionVariables;
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, warn};
 
-use super::stream::{Relayed, client_view, final_ok};
+use super::stream::{ClientView, Next, Relayed, next_frame};
 use crate::backend::conn::protocol;
 use crate::backend::statements::{PrepareFor, Prepared, prepare_on, rebind};
 use crate::backend::{Lease, PoolKey, Pools};
@@ -449,7 +449,9 @@ async fn write_queued(
     Ok(())
 }
 
-/// Hands every complete frame in the read buffer to its request, in order.
+/// Hands every complete frame in the read buffer to its request, in order, read through the
+/// relay's own [`next_frame`] (the same tracking, GTID recording and OK rewriting as a
+/// session's relay).
 async fn deliver(
     conn: &mut crate::backend::BackendConn,
     inflight: &mut VecDeque<InFlight>,
@@ -460,51 +462,34 @@ async fn deliver(
         let Some(head) = inflight.front_mut() else {
             return Ok(());
         };
-        let io = &mut conn.io;
-        let frame = match io.codec.next_frame(&io.rbuf) {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(protocol(&conn.address, e)),
+        let view = ClientView {
+            strip_tracking: head.request.strip_tracking,
+            caps: head.request.client_caps,
         };
-        let (seq, payload, total) = (frame.seq, frame.payload, frame.wire_len());
-        let step = conn
-            .tracker
-            .feed_frame(payload)
-            .map_err(|e| protocol(&conn.address, e))?;
-        let strip = head.request.strip_tracking;
-        let caps = head.request.client_caps;
-        head.last_seq = seq;
-        match step {
-            Step::More => take(&mut conn.io.rbuf, total, head),
-            Step::MoreWithSessionState => {
-                let ok = OkPacket::decode(payload, conn.caps).ok();
-                match ok {
-                    Some(ok) => {
-                        causal.observe(&ok);
-                        if strip {
-                            let plain = client_view(&ok, payload, seq, caps);
-                            conn.io.rbuf.advance(total);
-                            if !head.gone {
-                                head.buf.extend_from_slice(&plain);
-                            }
-                        } else {
-                            take(&mut conn.io.rbuf, total, head);
-                        }
-                        head.earlier.push(ok);
-                    }
-                    None => take(&mut conn.io.rbuf, total, head),
+        let Some(step) = next_frame(conn, 0, view, causal, &mut head.earlier)? else {
+            return Ok(());
+        };
+        head.last_seq = step.seq;
+        match step.next {
+            Next::Pass => take(&mut conn.io.rbuf, step.len, head),
+            Next::Replace(bytes) => {
+                conn.io.rbuf.advance(step.len);
+                if !head.gone {
+                    head.buf.extend_from_slice(&bytes);
                 }
             }
-            Step::Done(completion) => {
+            Next::Done {
+                completion,
+                ok,
+                rewrite,
+            } => {
                 let rows = conn.tracker.rows();
-                let ok = final_ok(&completion, payload, conn.caps, causal);
-                match &ok {
-                    Some(ok) if strip => {
-                        let plain = client_view(ok, payload, seq, caps);
-                        conn.io.rbuf.advance(total);
-                        head.buf.extend_from_slice(&plain);
+                match rewrite {
+                    Some(bytes) => {
+                        conn.io.rbuf.advance(step.len);
+                        head.buf.extend_from_slice(&bytes);
                     }
-                    _ => take(&mut conn.io.rbuf, total, head),
+                    None => take(&mut conn.io.rbuf, step.len, head),
                 }
                 let changed_state = ok.as_ref().is_some_and(|ok| changes_state(ok, schema));
                 let Some(done) = inflight.pop_front() else {
@@ -538,7 +523,7 @@ async fn deliver(
                 }
                 continue;
             }
-            Step::NeedClient => {
+            Next::NeedClient => {
                 return Err(protocol(
                     &conn.address,
                     splitrail_protocol::Error::UnexpectedPacket {

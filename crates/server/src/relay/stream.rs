@@ -59,11 +59,119 @@ pub enum Statement {
     Write,
 }
 
-/// Relays the response to the command just sent on `conn` (its tracker already started).
-/// Every OK that carries session state is shown to `causal` before it reaches the client, so a
-/// write's GTID is recorded before the client can know the write was acknowledged. For a
-/// [`Statement::Write`] whose answer ends in a classic EOF outside a transaction (no OK, so no GTID), the EOF
-/// is held back until the backend has told the write's GTID.
+/// How a client wants to see OKs: as the server sent them, or (a client without
+/// CLIENT_SESSION_TRACK) without their session-state block, encoded with its capabilities.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientView {
+    /// Whether OKs carrying session state are rewritten without it.
+    pub(crate) strip_tracking: bool,
+    /// The client's capabilities.
+    pub(crate) caps: CapabilityFlags,
+}
+
+impl ClientView {
+    /// The view of a client with capabilities `caps`.
+    pub(crate) fn of(caps: CapabilityFlags) -> Self {
+        ClientView {
+            strip_tracking: !caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK),
+            caps,
+        }
+    }
+}
+
+/// One complete frame of a backend's answer, read by [`next_frame`]: its length in the read
+/// buffer, its sequence id, and what becomes of it on the way to the client.
+pub(crate) struct FrameStep {
+    /// Bytes of the frame in the read buffer (header included).
+    pub(crate) len: usize,
+    /// Its sequence id.
+    pub(crate) seq: u8,
+    /// What to do with it.
+    pub(crate) next: Next,
+}
+
+/// What becomes of a frame.
+pub(crate) enum Next {
+    /// Passed on as it is; more of the answer follows.
+    Pass,
+    /// Replaced by these bytes (an OK rewritten for the client); more follows.
+    Replace(BytesMut),
+    /// The answer is complete with this frame, passed on as it is or replaced by `rewrite`.
+    Done {
+        /// How it ended.
+        completion: Completion,
+        /// The final OK, when it carried session state.
+        ok: Option<OkPacket>,
+        /// The frame rewritten for the client, if it must be.
+        rewrite: Option<BytesMut>,
+    },
+    /// The server asks for the client's LOCAL INFILE data after this frame.
+    NeedClient,
+}
+
+/// The one reading of a backend's answer that both the relay and the pipelined connection
+/// use: the next complete frame at `at` in `conn`'s read buffer, fed to the response tracker;
+/// an OK with session state is shown to `causal` (its GTID recorded) before anything decides
+/// to pass it on, kept in `earlier` (intermediate OKs of multi-result answers) and rewritten
+/// for a client that did not ask for session state. `None`: no complete frame yet.
+pub(crate) fn next_frame(
+    conn: &mut BackendConn,
+    at: usize,
+    client: ClientView,
+    causal: &Causal,
+    earlier: &mut Vec<OkPacket>,
+) -> Result<Option<FrameStep>, Error> {
+    let io = &mut conn.io;
+    let frame = match io.codec.next_frame(&io.rbuf[at..]) {
+        Ok(Some(frame)) => frame,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(protocol(&conn.address, e)),
+    };
+    let (seq, payload, len) = (frame.seq, frame.payload, frame.wire_len());
+    let step = conn
+        .tracker
+        .feed_frame(payload)
+        .map_err(|e| protocol(&conn.address, e))?;
+    let rewritten = |ok: &OkPacket| {
+        client
+            .strip_tracking
+            .then(|| client_view(ok, payload, seq, client.caps))
+    };
+    let next = match step {
+        Step::More => Next::Pass,
+        Step::MoreWithSessionState => match OkPacket::decode(payload, conn.caps) {
+            Ok(ok) => {
+                causal.observe(&ok);
+                let next = match rewritten(&ok) {
+                    Some(bytes) => Next::Replace(bytes),
+                    None => Next::Pass,
+                };
+                earlier.push(ok);
+                next
+            }
+            Err(_) => Next::Pass,
+        },
+        Step::Done(completion) => {
+            let ok = final_ok(&completion, payload, conn.caps, causal);
+            let rewrite = ok.as_ref().and_then(rewritten);
+            Next::Done {
+                completion,
+                ok,
+                rewrite,
+            }
+        }
+        Step::NeedClient => Next::NeedClient,
+    };
+    Ok(Some(FrameStep { len, seq, next }))
+}
+
+/// Relays the response to the command just sent on `conn` (its tracker already started),
+/// frame by frame through [`next_frame`], writing to the client straight from the backend's
+/// read buffer. Every OK that carries session state is shown to `causal` before it reaches the
+/// client, so a write's GTID is recorded before the client can know the write was
+/// acknowledged. For a [`Statement::Write`] whose answer ends in a classic EOF outside a
+/// transaction (no OK, so no GTID), the EOF is held back until the backend has told the
+/// write's GTID.
 pub async fn relay(
     conn: &mut BackendConn,
     client: &mut ClientIo,
@@ -71,120 +179,78 @@ pub async fn relay(
     causal: &Causal,
     statement: Statement,
 ) -> Result<Relayed, RelayError> {
-    let strip_tracking = !client_caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK);
+    let view = ClientView::of(client_caps);
     let mut sent: Option<u8> = None;
     let mut earlier = Vec::new();
     loop {
         let mut pos = 0;
         let mut last_seq = sent;
         loop {
-            let io = &mut conn.io;
-            let frame = match io.codec.next_frame(&io.rbuf[pos..]) {
-                Ok(Some(frame)) => frame,
+            let step = match next_frame(conn, pos, view, causal, &mut earlier) {
+                Ok(Some(step)) => step,
                 Ok(None) => break,
-                Err(e) => {
+                Err(error) => {
                     conn.broken = true;
-                    return Err(RelayError::Backend {
-                        error: protocol(&conn.address, e),
-                        sent,
-                    });
+                    return Err(RelayError::Backend { error, sent });
                 }
             };
-            let (seq, payload, total) = (frame.seq, frame.payload, frame.wire_len());
-            let step = conn.tracker.feed_frame(payload).map_err(|e| {
-                conn.broken = true;
-                RelayError::Backend {
-                    error: protocol(&conn.address, e),
-                    sent,
+            match step.next {
+                Next::Pass => {
+                    pos += step.len;
+                    last_seq = Some(step.seq);
                 }
-            })?;
-            match step {
-                Step::More => {
-                    pos += total;
-                    last_seq = Some(seq);
+                Next::Replace(bytes) => {
+                    forward(&mut conn.io.rbuf, pos, &mut client.stream)
+                        .await
+                        .map_err(RelayError::Client)?;
+                    conn.io.rbuf.advance(step.len);
+                    write_out(&mut client.stream, &bytes)
+                        .await
+                        .map_err(RelayError::Client)?;
+                    pos = 0;
+                    sent = Some(step.seq);
+                    last_seq = sent;
                 }
-                Step::MoreWithSessionState => {
-                    let ok = OkPacket::decode(payload, conn.caps).ok();
-                    if let Some(ok) = ok {
-                        causal.observe(&ok);
-                        if strip_tracking {
-                            let bytes = client_view(&ok, payload, seq, client_caps);
-                            forward(&mut conn.io.rbuf, pos, &mut client.stream)
-                                .await
-                                .map_err(RelayError::Client)?;
-                            conn.io.rbuf.advance(total);
-                            write_out(&mut client.stream, &bytes)
-                                .await
-                                .map_err(RelayError::Client)?;
-                            pos = 0;
-                            sent = Some(seq);
-                        } else {
-                            pos += total;
-                        }
-                        earlier.push(ok);
-                    } else {
-                        pos += total;
-                    }
-                    last_seq = Some(seq);
-                }
-                Step::Done(completion) => {
-                    let ok = final_ok(&completion, payload, conn.caps, causal);
-                    if statement == Statement::Write
+                Next::Done {
+                    completion,
+                    ok,
+                    rewrite,
+                } => {
+                    let fetched_gtid = if statement == Statement::Write
                         && committed_without_gtid(&completion)
                         && causal.gtids_seen()
                     {
+                        // The classic EOF waits for the write's GTID.
                         forward(&mut conn.io.rbuf, pos, &mut client.stream)
                             .await
                             .map_err(RelayError::Client)?;
-                        let eof = conn.io.rbuf.split_to(total).freeze();
-                        let fetched_gtid = fetch_gtid(conn, causal).await;
+                        let eof = conn.io.rbuf.split_to(step.len).freeze();
+                        let gtid = fetch_gtid(conn, causal).await;
                         write_out(&mut client.stream, &eof)
                             .await
                             .map_err(RelayError::Client)?;
-                        return Ok(Relayed {
-                            completion,
-                            ok,
-                            earlier,
-                            rows: conn.tracker.rows(),
-                            fetched_gtid,
-                        });
-                    }
-                    let rewrite = match &ok {
-                        Some(ok) if strip_tracking => {
-                            Some(client_view(ok, payload, seq, client_caps))
-                        }
-                        _ => None,
+                        Some(gtid)
+                    } else {
+                        finish(conn, client, pos, step.len, rewrite).await?;
+                        None
                     };
-                    let out = &mut client.stream;
-                    let rbuf = &mut conn.io.rbuf;
-                    let written = async {
-                        match rewrite {
-                            Some(bytes) => {
-                                forward(rbuf, pos, out).await?;
-                                rbuf.advance(total);
-                                write_out(out, &bytes).await
-                            }
-                            None => forward(rbuf, pos + total, out).await,
-                        }
-                    };
-                    written.await.map_err(RelayError::Client)?;
                     return Ok(Relayed {
                         completion,
                         ok,
                         earlier,
                         rows: conn.tracker.rows(),
-                        fetched_gtid: None,
+                        fetched_gtid: fetched_gtid.flatten(),
                     });
                 }
-                Step::NeedClient => {
-                    pos += total;
+                Next::NeedClient => {
+                    pos += step.len;
                     forward(&mut conn.io.rbuf, pos, &mut client.stream)
                         .await
                         .map_err(RelayError::Client)?;
                     pos = 0;
-                    sent = Some(seq);
+                    sent = Some(step.seq);
                     last_seq = sent;
-                    client.codec.set_seq(seq.wrapping_add(1));
+                    client.codec.set_seq(step.seq.wrapping_add(1));
                     relay_local_infile(conn, client).await?;
                     conn.io.codec.set_seq(client.codec.seq());
                 }
@@ -196,30 +262,50 @@ pub async fn relay(
                 .map_err(RelayError::Client)?;
             sent = last_seq;
         }
-        match conn.io.fill().await {
-            Ok(n) if n > 0 => {}
-            Ok(_) => {
-                conn.broken = true;
-                return Err(RelayError::Backend {
-                    error: Error::BackendIo {
-                        server: conn.address.clone(),
-                        source: std::io::ErrorKind::UnexpectedEof.into(),
-                    },
-                    sent,
-                });
-            }
-            Err(source) => {
-                conn.broken = true;
-                return Err(RelayError::Backend {
-                    error: Error::BackendIo {
-                        server: conn.address.clone(),
-                        source,
-                    },
-                    sent,
-                });
-            }
-        }
+        fill(conn, sent).await?;
     }
+}
+
+/// Writes the last frames of an answer: the `pos` bytes before the final frame and the final
+/// frame of `len` bytes, or its `rewrite`.
+async fn finish(
+    conn: &mut BackendConn,
+    client: &mut ClientIo,
+    pos: usize,
+    len: usize,
+    rewrite: Option<BytesMut>,
+) -> Result<(), RelayError> {
+    let out = &mut client.stream;
+    let rbuf = &mut conn.io.rbuf;
+    let written = async {
+        match rewrite {
+            Some(bytes) => {
+                forward(rbuf, pos, out).await?;
+                rbuf.advance(len);
+                write_out(out, &bytes).await
+            }
+            None => forward(rbuf, pos + len, out).await,
+        }
+    };
+    written.await.map_err(RelayError::Client)
+}
+
+/// Reads more of the answer from the backend; the end of the stream or an error breaks the
+/// connection (`sent`: how far the client got).
+async fn fill(conn: &mut BackendConn, sent: Option<u8>) -> Result<(), RelayError> {
+    let source = match conn.io.fill().await {
+        Ok(n) if n > 0 => return Ok(()),
+        Ok(_) => std::io::ErrorKind::UnexpectedEof.into(),
+        Err(source) => source,
+    };
+    conn.broken = true;
+    Err(RelayError::Backend {
+        error: Error::BackendIo {
+            server: conn.address.clone(),
+            source,
+        },
+        sent,
+    })
 }
 
 /// The final packet of a response decoded as an OK when it carries session-state changes, and
