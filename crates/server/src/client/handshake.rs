@@ -118,22 +118,19 @@ pub async fn authenticate(
     })
 }
 
-/// Runs the connection phase; `tls` offers TLS to the client. `Ok(None)`: the client was refused
-/// (it got an ERR) or left.
-pub async fn accept(
+/// Sends the server greeting: version, connection id, nonce, capabilities (TLS when offered).
+async fn greet(
     io: &mut ClientIo,
-    config: &Config,
-    tls: Option<&TlsAcceptor>,
+    offer_tls: bool,
     connection_id: u32,
     server_version: &str,
-    peer: &str,
-) -> Result<Option<Accepted>> {
-    let nonce = splitrail_protocol::auth::generate_nonce().map_err(Error::ClientProtocol)?;
+    nonce: &[u8],
+) -> Result<()> {
     let greeting = InitialHandshake {
         server_version: server_version.as_bytes().to_vec(),
         connection_id,
         auth_plugin_data: nonce.to_vec(),
-        capabilities: if tls.is_some() {
+        capabilities: if offer_tls {
             OFFERED_CAPABILITIES | CapabilityFlags::CLIENT_SSL
         } else {
             OFFERED_CAPABILITIES
@@ -146,8 +143,16 @@ pub async fn accept(
     greeting.encode(&mut payload);
     io.reset_seq();
     io.send(&payload).await.map_err(Error::ClientIo)?;
+    Ok(())
+}
 
-    let packet = match tls {
+/// Reads the client's handshake response, upgrading to TLS first when the client sends an
+/// SSLRequest and `tls` offers it. `None`: the client left.
+async fn read_response(
+    io: &mut ClientIo,
+    tls: Option<&TlsAcceptor>,
+) -> Result<Option<bytes::Bytes>> {
+    Ok(match tls {
         Some(acceptor) => {
             let Some(first) = read_exactly_one(io).await? else {
                 return Ok(None);
@@ -161,8 +166,22 @@ pub async fn accept(
             }
         }
         None => read(io).await?,
-    };
-    let Some(packet) = packet else {
+    })
+}
+
+/// Runs the connection phase; `tls` offers TLS to the client. `Ok(None)`: the client was refused
+/// (it got an ERR) or left.
+pub async fn accept(
+    io: &mut ClientIo,
+    config: &Config,
+    tls: Option<&TlsAcceptor>,
+    connection_id: u32,
+    server_version: &str,
+    peer: &str,
+) -> Result<Option<Accepted>> {
+    let nonce = splitrail_protocol::auth::generate_nonce().map_err(Error::ClientProtocol)?;
+    greet(io, tls.is_some(), connection_id, server_version, &nonce).await?;
+    let Some(packet) = read_response(io, tls).await? else {
         return Ok(None);
     };
     let response = match HandshakeResponse::decode(&packet) {
