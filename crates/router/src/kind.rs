@@ -36,8 +36,11 @@ pub enum Kind {
     Execute(Box<str>),
     /// SQL-level `DEALLOCATE PREPARE name` / `DROP PREPARE name`.
     Deallocate(Box<str>),
-    /// `KILL [QUERY|CONNECTION] id`.
-    Kill,
+    /// `KILL …`. `Some`: exactly `KILL [HARD|SOFT] [CONNECTION|QUERY] id`, `id` an unsigned
+    /// integer literal and nothing after it, which the server answers for its own connection
+    /// ids. `None`: any other form (`KILL USER u`, MariaDB's `KILL QUERY ID n`, an expression,
+    /// a syntax error), which the backend runs as written.
+    Kill(Option<KillTarget>),
     /// `FLUSH …` (other than FLUSH TABLES WITH READ LOCK).
     Flush,
     /// GRANT, REVOKE, CREATE/ALTER/DROP/RENAME USER or ROLE, SET PASSWORD, SET DEFAULT ROLE.
@@ -49,6 +52,25 @@ pub enum Kind {
     Empty,
     /// Not understood; always routed to the primary.
     Unknown(UnknownCause),
+}
+
+/// What `KILL` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KillScope {
+    /// The statement in progress only (`KILL QUERY`).
+    Query,
+    /// The whole session (`KILL [CONNECTION]`).
+    Connection,
+}
+
+/// What a `KILL [HARD|SOFT] [CONNECTION|QUERY] id` names. (`HARD`/`SOFT` are accepted and not
+/// kept: the proxy's own KILL acts as MariaDB's default, HARD.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KillTarget {
+    /// The statement or the session.
+    pub scope: KillScope,
+    /// The connection id, as written.
+    pub id: u64,
 }
 
 /// Kinds of read.

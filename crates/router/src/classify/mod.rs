@@ -51,7 +51,8 @@ pub struct Analysis {
     pub tables_known: bool,
     /// sqlparser confirmed the reads.
     pub parsed: bool,
-    /// The classification depends on literal values (SET, PREPARE): never served from the cache.
+    /// The classification depends on literal values (SET, PREPARE, KILL): never served from the
+    /// cache.
     pub literal_sensitive: bool,
 }
 

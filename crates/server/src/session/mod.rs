@@ -21,7 +21,7 @@ use splitrail_protocol::command::SetOption;
 use splitrail_protocol::response::{EofPacket, ErrPacket, ErrorCode, OkPacket, code};
 use splitrail_protocol::{CapabilityFlags, Command, End, StatusFlags};
 use splitrail_router::hints::key_hash;
-use splitrail_router::{Classification, SessionState};
+use splitrail_router::{Classification, KillScope, SessionState};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
@@ -317,7 +317,7 @@ impl Session {
                 self.stmt_fetch(payload, statement_id).await?
             }
             Command::ProcessKill { connection_id } => {
-                self.kill(u64::from(connection_id), admin::KillScope::Connection)
+                self.kill(u64::from(connection_id), KillScope::Connection)
                     .await?
             }
             Command::ChangeUser(change) => {
