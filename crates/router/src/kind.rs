@@ -315,6 +315,11 @@ bitflags! {
         const ACQUIRES_SEVERAL_NAMED_LOCKS = 1 << 13;
         /// Calls a function that is not built in (a stored function, which may write).
         const STORED_FUNCTION = 1 << 14;
+        /// Calls a function that waits on purpose: `SLEEP`, `BENCHMARK`, `GET_LOCK`,
+        /// `MASTER_GTID_WAIT`, `MASTER_POS_WAIT`, `WAIT_FOR_EXECUTED_GTID_SET` … (any name with
+        /// `SLEEP`, `BENCHMARK`, `GET_LOCK` or `_WAIT` in it, or starting with `WAIT_`). Routing
+        /// ignores it; the server keeps such a read off a connection shared by several sessions.
+        const WAITS = 1 << 15;
         /// Admin or replication status statement that belongs on the primary
         /// (`SHOW MASTER STATUS`, `SHOW BINARY LOGS` …).
         const PRIMARY_ONLY = 1 << 10;
