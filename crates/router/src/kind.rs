@@ -277,6 +277,15 @@ impl SetValue {
             _ => None,
         }
     }
+
+    /// The value read as an unsigned integer (`28800`, quoted or not); `None` for anything else
+    /// (`DEFAULT`, an expression, a negative or fractional number).
+    pub fn as_u64(&self) -> Option<u64> {
+        self.sql
+            .trim_matches(|c| c == '\'' || c == '"')
+            .parse()
+            .ok()
+    }
 }
 
 bitflags! {

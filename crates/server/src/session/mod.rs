@@ -373,9 +373,7 @@ impl Session {
     /// How long the client may stay idle: the `wait_timeout` it set for its session, if it set
     /// one (the servers' own limit applies to the proxy's connections, not to clients').
     fn idle_limit(&self) -> Option<std::time::Duration> {
-        let fragment = self.state.variables().get("wait_timeout")?;
-        let value = fragment.rsplit('=').next()?.trim().trim_matches('\'');
-        let seconds: u64 = value.parse().ok()?;
+        let seconds = self.state.wait_timeout()?;
         (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
     }
 
