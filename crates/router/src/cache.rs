@@ -23,7 +23,7 @@ pub struct CacheStats {
     pub misses: u64,
     /// Entries dropped to make room.
     pub evictions: u64,
-    /// Texts that may never be cached (SET, PREPARE, ambiguous or truncated texts).
+    /// Texts that may never be cached (SET, PREPARE, KILL, ambiguous or truncated texts).
     pub uncacheable: u64,
 }
 

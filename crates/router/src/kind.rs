@@ -36,8 +36,11 @@ pub enum Kind {
     Execute(Box<str>),
     /// SQL-level `DEALLOCATE PREPARE name` / `DROP PREPARE name`.
     Deallocate(Box<str>),
-    /// `KILL [QUERY|CONNECTION] id`.
-    Kill,
+    /// `KILL …`. `Some`: exactly `KILL [HARD|SOFT] [CONNECTION|QUERY] id`, `id` an unsigned
+    /// integer literal and nothing after it, which the server answers for its own connection
+    /// ids. `None`: any other form (`KILL USER u`, MariaDB's `KILL QUERY ID n`, an expression,
+    /// a syntax error), which the backend runs as written.
+    Kill(Option<KillTarget>),
     /// `FLUSH …` (other than FLUSH TABLES WITH READ LOCK).
     Flush,
     /// GRANT, REVOKE, CREATE/ALTER/DROP/RENAME USER or ROLE, SET PASSWORD, SET DEFAULT ROLE.
@@ -49,6 +52,25 @@ pub enum Kind {
     Empty,
     /// Not understood; always routed to the primary.
     Unknown(UnknownCause),
+}
+
+/// What `KILL` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KillScope {
+    /// The statement in progress only (`KILL QUERY`).
+    Query,
+    /// The whole session (`KILL [CONNECTION]`).
+    Connection,
+}
+
+/// What a `KILL [HARD|SOFT] [CONNECTION|QUERY] id` names. (`HARD`/`SOFT` are accepted and not
+/// kept: the proxy's own KILL acts as MariaDB's default, HARD.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KillTarget {
+    /// The statement or the session.
+    pub scope: KillScope,
+    /// The connection id, as written.
+    pub id: u64,
 }
 
 /// Kinds of read.
@@ -255,6 +277,15 @@ impl SetValue {
             _ => None,
         }
     }
+
+    /// The value read as an unsigned integer (`28800`, quoted or not); `None` for anything else
+    /// (`DEFAULT`, an expression, a negative or fractional number).
+    pub fn as_u64(&self) -> Option<u64> {
+        self.sql
+            .trim_matches(|c| c == '\'' || c == '"')
+            .parse()
+            .ok()
+    }
 }
 
 bitflags! {
@@ -293,6 +324,11 @@ bitflags! {
         const ACQUIRES_SEVERAL_NAMED_LOCKS = 1 << 13;
         /// Calls a function that is not built in (a stored function, which may write).
         const STORED_FUNCTION = 1 << 14;
+        /// Calls a function that waits on purpose: `SLEEP`, `BENCHMARK`, `GET_LOCK`,
+        /// `MASTER_GTID_WAIT`, `MASTER_POS_WAIT`, `WAIT_FOR_EXECUTED_GTID_SET` … (any name with
+        /// `SLEEP`, `BENCHMARK`, `GET_LOCK` or `_WAIT` in it, or starting with `WAIT_`). Routing
+        /// ignores it; the server keeps such a read off a connection shared by several sessions.
+        const WAITS = 1 << 15;
         /// Admin or replication status statement that belongs on the primary
         /// (`SHOW MASTER STATUS`, `SHOW BINARY LOGS` …).
         const PRIMARY_ONLY = 1 << 10;

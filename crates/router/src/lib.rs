@@ -86,8 +86,8 @@ pub use classify::{Analysis, Classification, classify, classify_bytes};
 pub use digest::Digest;
 pub use hints::{HintRoute, Hints};
 pub use kind::{
-    DdlKind, Effects, Kind, ReadKind, Scope, SetItem, SetValue, TxStatement, UnknownCause,
-    WriteKind, XaVerb,
+    DdlKind, Effects, KillScope, KillTarget, Kind, ReadKind, Scope, SetItem, SetValue, TxStatement,
+    UnknownCause, WriteKind, XaVerb,
 };
 pub use policy::{Pattern, Policy, ReadTarget, Rule, RuleAction};
 pub use route::{Decision, Reason, Target, route};

@@ -356,7 +356,7 @@ fn non_read_reason(
         Kind::CreateTemporaryTable(_) | Kind::DropTemporaryTable(_) => {
             Some(Reason::WritesToTempTable)
         }
-        Kind::Kill | Kind::Flush | Kind::Account | Kind::Admin => Some(Reason::Admin),
+        Kind::Kill(_) | Kind::Flush | Kind::Account | Kind::Admin => Some(Reason::Admin),
         Kind::Empty => Some(Reason::Empty),
         Kind::Unknown(UnknownCause::ParseFailed) => Some(Reason::ParseFailed),
         Kind::Unknown(_) => Some(Reason::Unknown),

@@ -133,6 +133,8 @@ pub struct SessionState {
     temp_tables: BTreeSet<Box<str>>,
     user_variables: BTreeSet<Box<str>>,
     variables: SessionVariables,
+    /// `wait_timeout` in seconds, when the session set it to a number the router can read.
+    wait_timeout: Option<u64>,
 }
 
 impl Default for SessionState {
@@ -157,6 +159,7 @@ impl SessionState {
             temp_tables: BTreeSet::new(),
             user_variables: BTreeSet::new(),
             variables: SessionVariables::default(),
+            wait_timeout: None,
         }
     }
 
@@ -214,6 +217,13 @@ impl SessionState {
     /// Session variables to replay on any backend the session uses.
     pub fn variables(&self) -> &SessionVariables {
         &self.variables
+    }
+
+    /// The session's `wait_timeout` in seconds, as it last set it (SET, or the value session
+    /// tracking reported). `None` when it did not set one, set `DEFAULT`, or set what the router
+    /// cannot read (an expression it did not see the value of): the server's default applies.
+    pub fn wait_timeout(&self) -> Option<u64> {
+        self.wait_timeout
     }
 
     /// Updates the state after `c` ran (call once the backend accepted it; calling it for a
@@ -311,6 +321,7 @@ impl SessionState {
                     "transaction_read_only" | "tx_read_only" => {
                         self.session_read_only = value.as_bool().unwrap_or(false);
                     }
+                    "wait_timeout" => self.wait_timeout = value.as_u64(),
                     _ => {}
                 }
                 self.variables
@@ -373,8 +384,10 @@ impl SessionState {
     /// Applies a `SESSION_TRACK_SYSTEM_VARIABLES` entry: the value the server actually holds.
     pub fn apply_tracked_variable(&mut self, name: &str, value: &str) {
         let name = name.to_ascii_lowercase();
-        if name == "autocommit" {
-            self.autocommit = value.eq_ignore_ascii_case("on") || value == "1";
+        match name.as_str() {
+            "autocommit" => self.autocommit = value.eq_ignore_ascii_case("on") || value == "1",
+            "wait_timeout" => self.wait_timeout = value.parse().ok(),
+            _ => {}
         }
         let quoted = value.replace('\\', "\\\\").replace('\'', "''");
         self.variables

@@ -202,3 +202,50 @@ fn roles_and_transaction_characteristics_replay_alone() {
         ]
     );
 }
+
+#[test]
+fn wait_timeout_is_read_once_as_seconds() {
+    let rows: &[(&[&str], Option<u64>)] = &[
+        (&[], None),
+        (&["SET wait_timeout = 1"], Some(1)),
+        (&["SET SESSION wait_timeout = 28800"], Some(28800)),
+        (&["SET @@session.wait_timeout = 60"], Some(60)),
+        (&["SET @@wait_timeout = 0"], Some(0)),
+        (&["SET sql_mode = '', wait_timeout = 5"], Some(5)),
+        (&["SET wait_timeout = 5", "SET wait_timeout = 7"], Some(7)),
+        (
+            &["SET wait_timeout = 5", "SET wait_timeout = DEFAULT"],
+            None,
+        ),
+        (
+            &["SET wait_timeout = 5", "SET GLOBAL wait_timeout = 9"],
+            Some(5),
+        ),
+        (&["SET GLOBAL wait_timeout = 9"], None),
+        (&["SET STATEMENT wait_timeout = 9 FOR SELECT 1"], None),
+        // What only the server can work out: its default, until session tracking tells.
+        (&["SET wait_timeout = 2 * 30"], None),
+        (&["SET wait_timeout = @t"], None),
+        (&["SET wait_timeout = -1"], None),
+        (&["SET wait_timeout = 1.5"], None),
+        (&["SET wait_timeout = 5", "SET wait_timeout = 2 * 30"], None),
+        (&["SET interactive_timeout = 5"], None),
+    ];
+    check_each(rows, |&(statements, want)| {
+        let got = session_after(statements).wait_timeout();
+        (got != want).then(|| format!("  {statements:?}: expected {want:?}, got {got:?}"))
+    });
+
+    // The value the server reports wins, whatever the SET said.
+    let mut s = session_after(&["SET wait_timeout = 2 * 30"]);
+    s.apply_tracked_variable("wait_timeout", "60");
+    assert_eq!(s.wait_timeout(), Some(60));
+    s.apply_tracked_variable("WAIT_TIMEOUT", "28800");
+    assert_eq!(s.wait_timeout(), Some(28800));
+    s.apply_tracked_variable("wait_timeout", "");
+    assert_eq!(s.wait_timeout(), None);
+    // A fresh state, as COM_RESET_CONNECTION leaves the backend.
+    let mut s = session_after(&["SET wait_timeout = 5"]);
+    s.reset();
+    assert_eq!(s.wait_timeout(), None);
+}

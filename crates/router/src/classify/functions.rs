@@ -530,6 +530,27 @@ pub(crate) fn is_built_in(name: &str) -> bool {
         .is_ok()
 }
 
+/// Words whose presence in a function's name makes a call wait on purpose: `SLEEP`,
+/// `BENCHMARK`, `GET_LOCK` (until the lock is free), the `…_WAIT` family (`MASTER_GTID_WAIT`,
+/// `MASTER_POS_WAIT`, `SOURCE_POS_WAIT`, `WSREP_SYNC_WAIT_UPTO_GTID`). Upper-case.
+const WAITING: [&[u8]; 4] = [b"SLEEP", b"BENCHMARK", b"GET_LOCK", b"_WAIT"];
+
+/// True when calling `name` (any case, unqualified, unquoted) waits on purpose: its name has one
+/// of [`WAITING`] in it or starts with `WAIT_` (`WAIT_FOR_EXECUTED_GTID_SET`,
+/// `WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS`). Errs towards waiting: a stored function called
+/// `my_sleep` counts.
+pub(crate) fn waits_on_purpose(name: &str) -> bool {
+    let name = name.as_bytes();
+    let has = |word: &[u8]| {
+        name.windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    WAITING.iter().any(|w| has(w))
+        || name
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"WAIT_"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,5 +560,28 @@ mod tests {
         assert!(BUILT_IN.windows(2).all(|w| w[0] < w[1]));
         assert!(is_built_in("count") && is_built_in("JSON_EXTRACT") && is_built_in("Now"));
         assert!(!is_built_in("transfer_funds") && !is_built_in(""));
+    }
+
+    #[test]
+    fn waiting_functions_are_told_by_name() {
+        for name in BUILT_IN.iter().filter(|n| waits_on_purpose(n)) {
+            assert!(
+                [
+                    "BENCHMARK",
+                    "GET_LOCK",
+                    "MASTER_GTID_WAIT",
+                    "MASTER_POS_WAIT",
+                    "SLEEP",
+                    "SOURCE_POS_WAIT",
+                    "WAIT_FOR_EXECUTED_GTID_SET",
+                    "WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS",
+                    "WSREP_SYNC_WAIT_UPTO_GTID",
+                ]
+                .contains(name),
+                "{name}"
+            );
+        }
+        assert!(waits_on_purpose("sleep") && waits_on_purpose("Wait_For_Executed_Gtid_Set"));
+        assert!(!waits_on_purpose("WAIT") && !waits_on_purpose("") && !waits_on_purpose("_"));
     }
 }

@@ -3,7 +3,10 @@
 //! Owns the list of markers and the small look-behind needed to spot them in a token stream
 //! (`FOR UPDATE`, `LOCK IN SHARE MODE`, `NEXT VALUE FOR`, `name(`, `@x :=`). It errs towards
 //! finding a marker: a column called `nowait` makes a read go to the primary, never the reverse.
+//! Also [`Effects::WAITS`], which does not move a read: a call that waits on purpose.
 
+use super::functions::waits_on_purpose;
+use super::unquote;
 use crate::kind::Effects;
 use crate::lexer::{TokKind, Token};
 
@@ -92,9 +95,18 @@ impl<'a> MarkerScanner<'a> {
 
     /// `(` after a function name.
     fn call(&mut self) {
+        // `` `sleep`(1) `` calls SLEEP too.
+        if let Some(p) = self.prev.filter(|p| p.kind == TokKind::QuotedIdent)
+            && waits_on_purpose(unquote(p.text))
+        {
+            self.effects |= Effects::WAITS;
+        }
         let Some(p) = self.prev.filter(|p| p.kind == TokKind::Word) else {
             return;
         };
+        if waits_on_purpose(p.text) {
+            self.effects |= Effects::WAITS;
+        }
         let mut buf = [0u8; 32];
         self.effects |= match upper(p.text, &mut buf) {
             b"LAST_INSERT_ID" | b"CONNECTION_ID" => Effects::SESSION_FUNCTION,

@@ -51,7 +51,8 @@ pub struct Analysis {
     pub tables_known: bool,
     /// sqlparser confirmed the reads.
     pub parsed: bool,
-    /// The classification depends on literal values (SET, PREPARE): never served from the cache.
+    /// The classification depends on literal values (SET, PREPARE, KILL): never served from the
+    /// cache.
     pub literal_sensitive: bool,
 }
 
@@ -150,7 +151,7 @@ pub(crate) fn analyze(sql: &str, text: String, scan: &Scan) -> Analysis {
     let stmts = if scan.unterminated {
         vec![Stmt::new(Kind::Unknown(UnknownCause::Unterminated))]
     } else {
-        let stmts = statements(sql, Escapes::Backslash, Versioned::Execute);
+        let mut stmts = statements(sql, Escapes::Backslash, Versioned::Execute);
         // Other readings the server may use: other backslash and double-quote rules (sql_mode
         // NO_BACKSLASH_ESCAPES, ANSI_QUOTES) and without versioned comments' contents (older server, or
         // MySQL reading /*M! …*/). If one of them differs from a reading that could reach a
@@ -166,13 +167,26 @@ pub(crate) fn analyze(sql: &str, text: String, scan: &Scan) -> Analysis {
             others.push((Escapes::Backslash, Versioned::Skip));
             others.extend(escapes.iter().map(|&e| (e, Versioned::Skip)));
         }
-        let ambiguous = replica_eligible(&stmts)
-            && others
-                .into_iter()
-                .any(|(e, v)| !same_routing(&stmts, &statements(sql, e, v)));
+        let mut ambiguous = false;
+        // A text that may reach a replica waits if any reading of it calls a waiting function
+        // (which does not change where it goes).
+        let mut waits = false;
+        if replica_eligible(&stmts) {
+            for (e, v) in others {
+                let other = statements(sql, e, v);
+                waits |= other.iter().any(|s| s.effects.contains(Effects::WAITS));
+                if !same_routing(&stmts, &other) {
+                    ambiguous = true;
+                    break;
+                }
+            }
+        }
         if ambiguous {
             vec![Stmt::new(Kind::Unknown(UnknownCause::Ambiguous))]
         } else {
+            if waits && let Some(first) = stmts.first_mut() {
+                first.effects |= Effects::WAITS;
+            }
             stmts
         }
     };
@@ -199,16 +213,17 @@ const FORCING: Effects = Effects::LOCKING_READ
     .union(Effects::PRIMARY_ONLY);
 
 /// True when the other reading `b` routes like `a`, or is malformed (the server would reject it
-/// in that mode wherever it ran).
+/// in that mode wherever it ran). [`Effects::WAITS`] does not route.
 fn same_routing(a: &[Stmt], b: &[Stmt]) -> bool {
     let malformed = b
         .iter()
         .any(|s| s.kind == Kind::Unknown(UnknownCause::Unterminated));
+    let routed = |e: Effects| e.difference(Effects::WAITS);
     malformed
         || a.len() == b.len()
             && a.iter()
                 .zip(b)
-                .all(|(x, y)| x.kind == y.kind && x.effects == y.effects)
+                .all(|(x, y)| x.kind == y.kind && routed(x.effects) == routed(y.effects))
 }
 
 fn fold(digest: Digest, stmts: Vec<Stmt>) -> Analysis {

@@ -9,7 +9,8 @@ use super::markers::upper;
 use super::set::parse_set;
 use super::{Stmt, join, split_top_level, table_name, unquote};
 use crate::kind::{
-    DdlKind, Effects, Kind, ReadKind, SetItem, TxStatement, UnknownCause, WriteKind, XaVerb,
+    DdlKind, Effects, KillScope, KillTarget, Kind, ReadKind, SetItem, TxStatement, UnknownCause,
+    WriteKind, XaVerb,
 };
 use crate::lexer::{TokKind, Token};
 
@@ -159,9 +160,32 @@ pub(crate) fn statement(src: &str, toks: &[Token<'_>]) -> Verdict {
             toks,
             skip_words(toks, 1, &["PREPARE"]),
         ))),
-        b"KILL" => done(Kind::Kill),
+        b"KILL" => kill(toks),
         _ => done(Kind::Unknown(UnknownCause::UnknownKeyword)),
     }
+}
+
+/// `KILL [HARD|SOFT] [CONNECTION|QUERY] id` with its target; any other KILL without one. Never
+/// cached: the digest does not keep the id (nor whether it is a plain integer at all).
+fn kill(toks: &[Token<'_>]) -> Verdict {
+    let mut i = skip_words(toks, 1, &["HARD"]);
+    if i == 1 {
+        i = skip_words(toks, 1, &["SOFT"]);
+    }
+    let scope = if word(toks, i, "QUERY") {
+        i += 1;
+        KillScope::Query
+    } else {
+        i = skip_words(toks, i, &["CONNECTION"]);
+        KillScope::Connection
+    };
+    let id = match toks.get(i..) {
+        Some([t]) if t.kind == TokKind::Num => t.text.parse().ok(),
+        _ => None,
+    };
+    let mut s = Stmt::new(Kind::Kill(id.map(|id| KillTarget { scope, id })));
+    s.literal_sensitive = true;
+    Verdict::Done(s)
 }
 
 /// An identifier at `i`, unquoted (empty when missing).

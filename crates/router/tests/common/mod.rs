@@ -19,17 +19,9 @@ pub fn check_in(state: &SessionState, sql: &str, expected: (Target, Reason)) {
 
 /// Checks a whole table, reporting every row that does not match.
 pub fn check_table(state: &SessionState, policy: &Policy, rows: &[(&str, Target, Reason)]) {
-    let misses: Vec<String> = rows
-        .iter()
-        .filter_map(|(sql, t, r)| miss(state, policy, sql, &(t.clone(), *r)))
-        .collect();
-    assert!(
-        misses.is_empty(),
-        "{} of {} rows differ:\n{}",
-        misses.len(),
-        rows.len(),
-        misses.join("\n")
-    );
+    check_each(rows, |(sql, t, r)| {
+        miss(state, policy, sql, &(t.clone(), *r))
+    });
 }
 
 /// A table in a fresh session with the default policy.
@@ -56,6 +48,19 @@ fn miss(
             c.effects()
         )
     })
+}
+
+/// Checks every row of a table with `miss` (a description of what differs, or `None`),
+/// reporting all the rows that differ at once.
+pub fn check_each<T>(rows: &[T], miss: impl Fn(&T) -> Option<String>) {
+    let misses: Vec<String> = rows.iter().filter_map(miss).collect();
+    assert!(
+        misses.is_empty(),
+        "{} of {} rows differ:\n{}",
+        misses.len(),
+        rows.len(),
+        misses.join("\n")
+    );
 }
 
 /// A session after `statements` ran (each applied as if the backend accepted it).

@@ -4,48 +4,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use splitrail_protocol::command::code as cmd;
 use splitrail_protocol::handshake::ChangeUser;
 use splitrail_protocol::response::code;
-use splitrail_router::SessionState;
+use splitrail_router::{KillScope, SessionState};
 use tracing::info;
 
 use super::Session;
 use crate::backend::{BackendConn, ResultFlags};
 use crate::client::handshake::{Verdict, authenticate, refuse};
 use crate::error::{ER_KILL_DENIED_ERROR, ER_NO_SUCH_THREAD, Error, Result};
-
-/// What `KILL` ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KillScope {
-    /// The statement in progress only.
-    Query,
-    /// The whole session.
-    Connection,
-}
-
-/// Reads `KILL [HARD|SOFT] [CONNECTION|QUERY] <id>`; `None` for other forms (`KILL USER …`,
-/// `KILL QUERY ID …`), which go to the primary as written.
-pub fn parse_kill(sql: &[u8]) -> Option<(KillScope, u64)> {
-    let text = std::str::from_utf8(sql).ok()?;
-    let mut words = text
-        .split(|c: char| c.is_whitespace() || c == ';')
-        .filter(|w| !w.is_empty());
-    if !words.next()?.eq_ignore_ascii_case("kill") {
-        return None;
-    }
-    let mut scope = KillScope::Connection;
-    for word in words {
-        if word.eq_ignore_ascii_case("hard") || word.eq_ignore_ascii_case("soft") {
-            continue;
-        }
-        if word.eq_ignore_ascii_case("connection") {
-            scope = KillScope::Connection;
-        } else if word.eq_ignore_ascii_case("query") {
-            scope = KillScope::Query;
-        } else {
-            return word.parse().ok().map(|id| (scope, id));
-        }
-    }
-    None
-}
 
 impl Session {
     /// Kills a proxy session's statement or the session itself. Only the same user may.
@@ -178,23 +143,5 @@ impl Session {
             return Err(e);
         }
         self.execute_on(lease, &payload, None).await.map(drop)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kill_forms() {
-        assert_eq!(parse_kill(b"KILL 12"), Some((KillScope::Connection, 12)));
-        assert_eq!(parse_kill(b"kill query 7"), Some((KillScope::Query, 7)));
-        assert_eq!(
-            parse_kill(b"KILL HARD CONNECTION 9;"),
-            Some((KillScope::Connection, 9))
-        );
-        assert_eq!(parse_kill(b"KILL USER app"), None);
-        assert_eq!(parse_kill(b"KILL QUERY ID 5"), None);
-        assert_eq!(parse_kill(b"SELECT 1"), None);
     }
 }

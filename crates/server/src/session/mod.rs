@@ -21,7 +21,7 @@ use splitrail_protocol::command::SetOption;
 use splitrail_protocol::response::{EofPacket, ErrPacket, ErrorCode, OkPacket, code};
 use splitrail_protocol::{CapabilityFlags, Command, End, StatusFlags};
 use splitrail_router::hints::key_hash;
-use splitrail_router::{Classification, SessionState};
+use splitrail_router::{Classification, KillScope, SessionState};
 use tokio::sync::watch;
 use tracing::{debug, info};
 
@@ -317,7 +317,7 @@ impl Session {
                 self.stmt_fetch(payload, statement_id).await?
             }
             Command::ProcessKill { connection_id } => {
-                self.kill(u64::from(connection_id), admin::KillScope::Connection)
+                self.kill(u64::from(connection_id), KillScope::Connection)
                     .await?
             }
             Command::ChangeUser(change) => {
@@ -373,9 +373,7 @@ impl Session {
     /// How long the client may stay idle: the `wait_timeout` it set for its session, if it set
     /// one (the servers' own limit applies to the proxy's connections, not to clients').
     fn idle_limit(&self) -> Option<std::time::Duration> {
-        let fragment = self.state.variables().get("wait_timeout")?;
-        let value = fragment.rsplit('=').next()?.trim().trim_matches('\'');
-        let seconds: u64 = value.parse().ok()?;
+        let seconds = self.state.wait_timeout()?;
         (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
     }
 

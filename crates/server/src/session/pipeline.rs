@@ -25,8 +25,9 @@ pub(crate) enum Pipelined {
 impl Session {
     /// The server a read may be pipelined to, or `None` when it must take the normal path: only
     /// autocommit plain reads of a session that holds nothing, with no `min_gtid` hint, no
-    /// session function, and a target known to have applied what the read must see.
-    fn pipeline_server(&mut self, choice: Choice, c: &Classification, sql: &[u8]) -> Option<usize> {
+    /// session function, no call that waits on purpose, and a target known to have applied what
+    /// the read must see.
+    fn pipeline_server(&mut self, choice: Choice, c: &Classification) -> Option<usize> {
         let worker = self.worker.clone();
         let shared = &worker.shared;
         let view = worker.view();
@@ -43,7 +44,10 @@ impl Session {
             || !c.analysis.is_read()
             || !c.analysis.rest.is_empty()
             || c.effects().contains(Effects::SESSION_FUNCTION)
-            || waits_on_purpose(sql)
+            // SLEEP, GET_LOCK, MASTER_GTID_WAIT …: it would hold up every statement behind it on
+            // the shared connection, and KILL QUERY must be able to reach it (the normal path
+            // records its backend thread).
+            || c.effects().contains(Effects::WAITS)
         {
             return None;
         }
@@ -58,10 +62,9 @@ impl Session {
         &mut self,
         choice: Choice,
         c: &Classification,
-        sql: &[u8],
         work: impl FnOnce() -> Work,
     ) -> Result<Pipelined> {
-        let Some(server) = self.pipeline_server(choice, c, sql) else {
+        let Some(server) = self.pipeline_server(choice, c) else {
             return Ok(Pipelined::NotRun);
         };
         let (reply, mut answer) = mpsc::channel(PIECES);
@@ -137,41 +140,7 @@ impl Session {
         c: &Classification,
         payload: &Bytes,
     ) -> Result<Pipelined> {
-        let sql = payload.get(1..).unwrap_or_default();
-        self.pipelined(choice, c, sql, || Work::Query(payload.clone()))
+        self.pipelined(choice, c, || Work::Query(payload.clone()))
             .await
-    }
-}
-
-/// Functions that make a read wait on purpose. Such a read is never pipelined: it would hold
-/// up every statement behind it on the shared connection, and `KILL QUERY` must be able to
-/// reach it (the normal path records its backend thread). Matched anywhere in the text, in any
-/// case; a false match only costs the normal path.
-const WAITING_FUNCTIONS: &[&[u8]] = &[b"SLEEP", b"BENCHMARK", b"_WAIT", b"GET_LOCK"];
-
-/// Whether `sql` names one of [`WAITING_FUNCTIONS`].
-fn waits_on_purpose(sql: &[u8]) -> bool {
-    // One pass, comparing only where a name's first letter is (a point select has few).
-    (0..sql.len()).any(|i| {
-        let first = sql[i].to_ascii_uppercase();
-        WAITING_FUNCTIONS.iter().any(|f| {
-            f.first() == Some(&first)
-                && sql
-                    .get(i..i + f.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(f))
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::waits_on_purpose;
-
-    #[test]
-    fn waiting_reads_are_recognised_in_any_case() {
-        assert!(waits_on_purpose(b"select sleep(1)"));
-        assert!(waits_on_purpose(b"SELECT MASTER_GTID_WAIT('0-1-2', 1)"));
-        assert!(waits_on_purpose(b"SELECT Benchmark(10, md5('a'))"));
-        assert!(!waits_on_purpose(b"SELECT c FROM sbtest1 WHERE id = ?"));
     }
 }

@@ -147,7 +147,7 @@ impl Session {
                 params,
                 types: types.clone(),
             };
-            if let Pipelined::Answered(relayed) = self.pipelined(choice, &c, &sql, work).await? {
+            if let Pipelined::Answered(relayed) = self.pipelined(choice, &c, work).await? {
                 let target = target_index(&Target::Replica);
                 self.count_digest(&c, target, started, &Ok(relayed));
                 return Ok(());

@@ -5,7 +5,9 @@ use bytes::Bytes;
 use splitrail_protocol::command::code as cmd;
 use splitrail_protocol::response::{ErrPacket, code};
 use splitrail_protocol::{End, StatusFlags};
-use splitrail_router::{Classification, Effects, Kind, ReadKind, ServerStatus, Target, route};
+use splitrail_router::{
+    Classification, Effects, KillTarget, Kind, ReadKind, ServerStatus, Target, route,
+};
 use tracing::{debug, warn};
 
 use super::Session;
@@ -45,9 +47,8 @@ impl Session {
             return self.answer_locally(function, name).await;
         }
         let c = self.worker.router.borrow_mut().classify_bytes(sql);
-        if matches!(c.kind(), Kind::Kill)
+        if let Kind::Kill(Some(KillTarget { scope, id })) = *c.kind()
             && c.analysis.rest.is_empty()
-            && let Some((scope, id)) = super::admin::parse_kill(sql)
         {
             return self.kill(id, scope).await;
         }
