@@ -16,7 +16,7 @@ use splitrail_server::ProxyHandle;
 use splitrail_server::config::Config;
 use splitrail_testbed::{Cluster, ClusterConfig, Server, shared_cluster};
 
-use super::config::{MONITOR_PASSWORD, MONITOR_USER, OTHER_PASSWORD, OTHER_USER, proxy_yaml};
+use super::config::{MONITOR_PASSWORD, MONITOR_USER, OTHER_PASSWORD, OTHER_USER, ProxyYaml, parse};
 use super::sql::{run, table};
 
 /// The cluster behind a bed: the binary's shared one, or the test's own.
@@ -84,12 +84,11 @@ impl Bed {
             .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
         create_monitor_user(&cluster);
         let servers: Vec<&Server> = cluster.servers().iter().take(listed).collect();
-        let yaml = proxy_yaml(&cluster, &servers, extra_yaml, false, &[]);
+        let yaml = ProxyYaml::new(&cluster).servers(&servers).extra(extra_yaml);
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
-        let path = dir.path().join("proxy.yaml");
-        std::fs::write(&path, &yaml).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
-        let config =
-            Config::load(&path).unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
+        let path = yaml.write_to(dir.path());
+        let config = Config::load(&path)
+            .unwrap_or_else(|e| panic!("bad proxy configuration:\n{}\n{e}", yaml.text()));
         let proxy = splitrail_server::start_from_file(config, &path)
             .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
         Bed {
@@ -109,10 +108,11 @@ impl Bed {
             Backends::Own(c) => &**c,
         };
         create_monitor_user(cluster);
-        let all: Vec<&Server> = cluster.servers().iter().collect();
-        let yaml = proxy_yaml(cluster, &all, extra_yaml, auto, servers);
-        let config = Config::from_yaml_str(&yaml)
-            .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
+        let config = ProxyYaml::new(cluster)
+            .extra(extra_yaml)
+            .auto_roles(auto)
+            .server_extra(servers)
+            .config();
         let proxy = splitrail_server::start(config)
             .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
         first_checks(&proxy);
@@ -139,7 +139,10 @@ impl Bed {
 
     /// The configuration text the harness writes for `servers` and `extra_yaml`.
     pub fn config_yaml(&self, servers: &[&Server], extra_yaml: &str) -> String {
-        proxy_yaml(self.cluster(), servers, extra_yaml, false, &[])
+        ProxyYaml::new(self.cluster())
+            .servers(servers)
+            .extra(extra_yaml)
+            .text()
     }
 
     /// Writes `text` as the proxy's `proxy.yaml` (replacing it in one rename, as editors do).
@@ -190,10 +193,7 @@ impl Bed {
     /// Another proxy in front of the same cluster, configured like the bed's own plus
     /// `extra_yaml`; connect with [`opts_for`](super::opts_for).
     pub fn another_proxy(&self, extra_yaml: &str) -> ProxyHandle {
-        let servers: Vec<&Server> = self.cluster().servers().iter().collect();
-        let yaml = proxy_yaml(self.cluster(), &servers, extra_yaml, false, &[]);
-        let config = Config::from_yaml_str(&yaml)
-            .unwrap_or_else(|e| panic!("bad proxy configuration:\n{yaml}\n{e}"));
+        let config = ProxyYaml::new(self.cluster()).extra(extra_yaml).config();
         let proxy = splitrail_server::start(config)
             .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
         first_checks(&proxy);
@@ -282,13 +282,12 @@ fn first_checks(proxy: &ProxyHandle) {
 /// A proxy whose admin API asks for `token` and whose only server, `127.0.0.1:1`, does not
 /// exist: for admin API checks that need no backend.
 pub fn proxy_without_backend(token: &str) -> ProxyHandle {
-    let config = Config::from_yaml_str(&format!(
+    let config = parse(&format!(
         "listen: 127.0.0.1:0\n\
          admin: {{ listen: 127.0.0.1:0, token: {token} }}\n\
          shutdown_timeout: 0s\n\
          users: [{{ user: app, password: app }}]\n\
          servers: [{{ address: '127.0.0.1:1', role: primary }}]\n"
-    ))
-    .unwrap_or_else(|e| panic!("bad proxy configuration: {e}"));
+    ));
     splitrail_server::start(config).unwrap_or_else(|e| panic!("cannot start the proxy: {e}"))
 }

@@ -9,10 +9,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use mysql_async::OptsBuilder;
-use splitrail_testbed::Server;
 
 use super::Bed;
-use super::config::proxy_yaml;
+use super::config::ProxyYaml;
 use super::wait::wait_until;
 
 impl Bed {
@@ -87,8 +86,9 @@ impl ProxyProcess {
     pub fn start(bed: &Bed, extra_yaml: &str) -> ProxyProcess {
         let free = || splitrail_testbed::free_port().expect("a free port");
         let (port, admin_port) = (free(), free());
-        let servers: Vec<&Server> = bed.cluster().servers().iter().collect();
-        let yaml = proxy_yaml(bed.cluster(), &servers, extra_yaml, false, &[])
+        let yaml = ProxyYaml::new(bed.cluster())
+            .extra(extra_yaml)
+            .text()
             .replace(
                 "listen: 127.0.0.1:0\n",
                 &format!("listen: 127.0.0.1:{port}\n"),
