@@ -1,12 +1,13 @@
-//! The test bed: a real MariaDB cluster (the test binary's shared one or the test's own) with
-//! a Splitrail proxy started in-process in front of it; the proxy's configuration file when it
-//! was started from one, and the users the harness creates on the servers.
+//! The test bed: a real MariaDB cluster (the test binary's shared one or the test's own) with a
+//! Splitrail proxy started in-process in front of it, and the proxy's `proxy.yaml` when it was
+//! started from a file.
 //!
 //! - [`Bed::shared`]: the test binary's shared cluster (a primary and one replica) behind a proxy
 //!   of the test's own. For tests that only read and write rows.
 //! - [`Bed::own`]: a cluster of the test's own, for tests that stop, kill or count connections on
 //!   servers.
-//! - [`Bed::own_from_file`]: the same with the proxy started from a `proxy.yaml` naming only some
+//! - [`BedBuilder`]: the rest — more replicas, a cluster configuration of the test's own,
+//!   settings per server, `role: auto`, or a proxy started from a `proxy.yaml` naming only some
 //!   of the servers, which [`Bed::write_config`] rewrites (reload tests).
 
 use std::path::PathBuf;
@@ -14,10 +15,14 @@ use std::time::{Duration, Instant};
 
 use splitrail_server::ProxyHandle;
 use splitrail_server::config::Config;
-use splitrail_testbed::{Cluster, ClusterConfig, Server, shared_cluster};
+use splitrail_testbed::{Cluster, Server};
 
-use super::config::{MONITOR_PASSWORD, MONITOR_USER, OTHER_PASSWORD, OTHER_USER, ProxyYaml, parse};
+use super::config::{ProxyYaml, parse};
 use super::sql::{run, table};
+use super::users::create_monitor_user;
+
+mod builder;
+pub use builder::BedBuilder;
 
 /// The cluster behind a bed: the binary's shared one, or the test's own.
 pub enum Backends {
@@ -25,6 +30,16 @@ pub enum Backends {
     Shared(&'static Cluster),
     /// Started for one test; its servers die with it.
     Own(Box<Cluster>),
+}
+
+impl Backends {
+    /// The cluster.
+    pub fn cluster(&self) -> &Cluster {
+        match self {
+            Backends::Shared(c) => c,
+            Backends::Own(c) => c,
+        }
+    }
 }
 
 /// A proxy in front of a cluster.
@@ -39,91 +54,22 @@ pub struct Bed {
 impl Bed {
     /// The binary's shared cluster (primary + 1 replica) behind a new proxy.
     pub fn shared() -> Bed {
-        Bed::start(Backends::Shared(shared_cluster(1)), "")
+        BedBuilder::shared(1).start()
     }
 
     /// A cluster of the test's own with `replicas` replicas, behind a proxy whose configuration
     /// gets `extra_yaml` (top-level keys, e.g. `"pool: { max_size: 4 }"`) appended.
     pub fn own(replicas: usize, extra_yaml: &str) -> Bed {
-        let cluster = Cluster::start(ClusterConfig::with_replicas(replicas))
-            .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
-        Bed::start(Backends::Own(Box::new(cluster)), extra_yaml)
+        BedBuilder::own(replicas).yaml(extra_yaml).start()
     }
 
-    /// A cluster of the test's own started from `config`, behind a proxy as in [`Bed::own`].
-    pub fn own_config(config: ClusterConfig, extra_yaml: &str) -> Bed {
-        let cluster = Cluster::start(config)
-            .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
-        Bed::start(Backends::Own(Box::new(cluster)), extra_yaml)
+    /// Another proxy in front of the same cluster, configured like the bed's own plus
+    /// `extra_yaml`; connect with [`opts_for`](super::opts_for).
+    pub fn another_proxy(&self, extra_yaml: &str) -> ProxyHandle {
+        start_proxy(ProxyYaml::new(self.cluster()).extra(extra_yaml).config())
     }
 
-    /// As [`Bed::own`], but every server is configured `role: auto`: the monitor tells the
-    /// primary from the replicas by `read_only`.
-    pub fn own_auto(replicas: usize, extra_yaml: &str) -> Bed {
-        let cluster = Cluster::start(ClusterConfig::with_replicas(replicas))
-            .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
-        Bed::start_with(Backends::Own(Box::new(cluster)), extra_yaml, true, &[])
-    }
-
-    /// The binary's shared cluster with `replicas` replicas behind a new proxy whose server
-    /// entries get `servers[i]` (e.g. `"weight: 3"`, for the servers in [`Cluster::servers`]
-    /// order: primary first) and whose configuration gets `extra_yaml`.
-    pub fn shared_with(replicas: usize, servers: &[&str], extra_yaml: &str) -> Bed {
-        Bed::start_with(
-            Backends::Shared(shared_cluster(replicas)),
-            extra_yaml,
-            false,
-            servers,
-        )
-    }
-
-    /// A cluster of the test's own with `replicas` replicas, behind a proxy started from a
-    /// `proxy.yaml` file that names only the first `listed` servers (primary first).
-    pub fn own_from_file(replicas: usize, listed: usize, extra_yaml: &str) -> Bed {
-        let cluster = Cluster::start(ClusterConfig::with_replicas(replicas))
-            .unwrap_or_else(|e| panic!("cannot start the MariaDB test bed: {e}"));
-        create_monitor_user(&cluster);
-        let servers: Vec<&Server> = cluster.servers().iter().take(listed).collect();
-        let yaml = ProxyYaml::new(&cluster).servers(&servers).extra(extra_yaml);
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
-        let path = yaml.write_to(dir.path());
-        let config = Config::load(&path)
-            .unwrap_or_else(|e| panic!("bad proxy configuration:\n{}\n{e}", yaml.text()));
-        let proxy = splitrail_server::start_from_file(config, &path)
-            .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
-        Bed {
-            proxy,
-            backends: Backends::Own(Box::new(cluster)),
-            config_dir: Some(dir),
-        }
-    }
-
-    fn start(backends: Backends, extra_yaml: &str) -> Bed {
-        Bed::start_with(backends, extra_yaml, false, &[])
-    }
-
-    fn start_with(backends: Backends, extra_yaml: &str, auto: bool, servers: &[&str]) -> Bed {
-        let cluster = match &backends {
-            Backends::Shared(c) => *c,
-            Backends::Own(c) => &**c,
-        };
-        create_monitor_user(cluster);
-        let config = ProxyYaml::new(cluster)
-            .extra(extra_yaml)
-            .auto_roles(auto)
-            .server_extra(servers)
-            .config();
-        let proxy = splitrail_server::start(config)
-            .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
-        first_checks(&proxy);
-        Bed {
-            proxy,
-            backends,
-            config_dir: None,
-        }
-    }
-
-    /// The proxy's `proxy.yaml` ([`Bed::own_from_file`] only).
+    /// The proxy's `proxy.yaml` ([`BedBuilder::config_file`] only).
     pub fn config_path(&self) -> PathBuf {
         match &self.config_dir {
             Some(dir) => dir.path().join("proxy.yaml"),
@@ -170,10 +116,7 @@ impl Bed {
 
     /// The cluster.
     pub fn cluster(&self) -> &Cluster {
-        match &self.backends {
-            Backends::Shared(c) => c,
-            Backends::Own(c) => c,
-        }
+        self.backends.cluster()
     }
 
     /// The primary.
@@ -190,33 +133,7 @@ impl Bed {
     pub fn port(&self) -> u16 {
         self.proxy.local_addr().port()
     }
-    /// Another proxy in front of the same cluster, configured like the bed's own plus
-    /// `extra_yaml`; connect with [`opts_for`](super::opts_for).
-    pub fn another_proxy(&self, extra_yaml: &str) -> ProxyHandle {
-        let config = ProxyYaml::new(self.cluster()).extra(extra_yaml).config();
-        let proxy = splitrail_server::start(config)
-            .unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
-        first_checks(&proxy);
-        proxy
-    }
 
-    /// Creates [`OTHER_USER`] on every server, outside the binlog (as the test bed creates
-    /// `app`), with the same privileges on the `app` schema. Idempotent.
-    pub fn create_other_user(&self) {
-        let sql = format!(
-            "SET SESSION sql_log_bin = 0;
-             CREATE USER IF NOT EXISTS '{OTHER_USER}'@'%' IDENTIFIED BY '{OTHER_PASSWORD}';
-             GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, CREATE TEMPORARY TABLES
-                 ON app.* TO '{OTHER_USER}'@'%';"
-        );
-        for server in self.cluster().servers() {
-            if server.is_running() {
-                server
-                    .sql(&sql)
-                    .unwrap_or_else(|e| panic!("creating {OTHER_USER}: {e}"));
-            }
-        }
-    }
     /// Creates a table `app.<prefix>_…` with `columns` through the proxy, waits until the
     /// replicas have it, and returns its name.
     pub async fn new_table(&self, prefix: &str, columns: &str) -> String {
@@ -233,34 +150,27 @@ impl Bed {
             .wait_replicas_caught_up()
             .unwrap_or_else(|e| panic!("replicas did not catch up: {e}"));
     }
-
-    /// Client connections of `user` a server has open now (its PROCESSLIST, read as root).
-    pub fn connections_of(server: &Server, user: &str) -> usize {
-        let n = server
-            .query_one(&format!(
-                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{user}'"
-            ))
-            .unwrap_or_else(|e| panic!("reading {}'s processlist: {e}", server.name()));
-        n.parse().unwrap_or_else(|e| panic!("count {n:?}: {e}"))
-    }
 }
 
-/// Creates [`MONITOR_USER`] on every running server of `cluster`. Idempotent. REPLICATION
-/// MASTER ADMIN lets it list a primary's replicas (`SHOW SLAVE HOSTS`, for discovery).
-fn create_monitor_user(cluster: &Cluster) {
-    let sql = format!(
-        "SET SESSION sql_log_bin = 0;
-         CREATE USER IF NOT EXISTS '{MONITOR_USER}'@'%' IDENTIFIED BY '{MONITOR_PASSWORD}';
-         GRANT REPLICATION CLIENT, SLAVE MONITOR, REPLICATION MASTER ADMIN ON *.*
-             TO '{MONITOR_USER}'@'%';"
-    );
-    for server in cluster.servers() {
-        if server.is_running() {
-            server
-                .sql(&sql)
-                .unwrap_or_else(|e| panic!("creating {MONITOR_USER}: {e}"));
-        }
-    }
+/// A proxy whose admin API asks for `token` and whose only server, `127.0.0.1:1`, does not
+/// exist: for admin API checks that need no backend.
+pub fn proxy_without_backend(token: &str) -> ProxyHandle {
+    let config = parse(&format!(
+        "listen: 127.0.0.1:0\n\
+         admin: {{ listen: 127.0.0.1:0, token: {token} }}\n\
+         shutdown_timeout: 0s\n\
+         users: [{{ user: app, password: app }}]\n\
+         servers: [{{ address: '127.0.0.1:1', role: primary }}]\n"
+    ));
+    splitrail_server::start(config).unwrap_or_else(|e| panic!("cannot start the proxy: {e}"))
+}
+
+/// Starts a proxy in-process with `config` and waits for its first checks.
+pub(super) fn start_proxy(config: Config) -> ProxyHandle {
+    let proxy =
+        splitrail_server::start(config).unwrap_or_else(|e| panic!("cannot start the proxy: {e}"));
+    first_checks(&proxy);
+    proxy
 }
 
 /// Waits (a few seconds at most) until the proxy's monitor has checked every server once, so
@@ -277,17 +187,4 @@ fn first_checks(proxy: &ProxyHandle) {
     {
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// A proxy whose admin API asks for `token` and whose only server, `127.0.0.1:1`, does not
-/// exist: for admin API checks that need no backend.
-pub fn proxy_without_backend(token: &str) -> ProxyHandle {
-    let config = parse(&format!(
-        "listen: 127.0.0.1:0\n\
-         admin: {{ listen: 127.0.0.1:0, token: {token} }}\n\
-         shutdown_timeout: 0s\n\
-         users: [{{ user: app, password: app }}]\n\
-         servers: [{{ address: '127.0.0.1:1', role: primary }}]\n"
-    ));
-    splitrail_server::start(config).unwrap_or_else(|e| panic!("cannot start the proxy: {e}"))
 }

@@ -1,6 +1,5 @@
-//! The proxy configuration the harness writes: the users it configures on every proxy, and
-//! [`ProxyYaml`], which builds the YAML text for (some of) a cluster's servers, parses it, and
-//! writes it to a `proxy.yaml` file.
+//! The proxy configuration the harness writes: [`ProxyYaml`] builds the YAML text for (some
+//! of) a cluster's servers, parses it, or writes it to a `proxy.yaml` file.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,18 +7,7 @@ use std::path::{Path, PathBuf};
 use splitrail_server::config::Config;
 use splitrail_testbed::{Cluster, Server};
 
-/// A second proxy user, configured on every proxy the harness starts; it exists on the servers
-/// only after [`Bed::create_other_user`].
-pub const OTHER_USER: &str = "other";
-/// Its password.
-pub const OTHER_PASSWORD: &str = "other-pw";
-
-/// The user the proxy's monitor logs in as: created on every server by the harness (outside
-/// the binlog) with the privileges to read replication status, so the monitor's connections
-/// never count among `app`'s.
-pub const MONITOR_USER: &str = "monitor";
-/// Its password.
-pub const MONITOR_PASSWORD: &str = "monitor-pw";
+use super::users::{MONITOR_PASSWORD, MONITOR_USER, OTHER_PASSWORD, OTHER_USER};
 
 /// The proxy configuration for servers of a cluster: ephemeral ports, users `app`,
 /// [`OTHER_USER`] and [`MONITOR_USER`] (the monitor's, unless the extra YAML sets `monitor`),

@@ -2,9 +2,10 @@
 //! Splitrail proxy started in-process in front of it, and real clients — `mysql_async` and the
 //! `mariadb` command-line client — talking to the proxy.
 //!
-//! - [`bed`]: the test bed ([`Bed`]), a cluster with a proxy in front of it.
+//! - [`bed`]: the test bed ([`Bed`]), a cluster with a proxy in front of it, and its builder.
 //! - [`config`]: the proxy configuration the harness writes.
 //! - [`sql`]: connecting to a proxy and running statements.
+//! - [`users`]: the users beside `app`, created on the servers.
 //! - [`admin`]: the client of the proxy's admin HTTP API.
 //! - [`process`]: the proxy as a child process, and the `mariadb` client.
 //! - [`wait`]: polling a condition with a deadline.
@@ -18,18 +19,19 @@ pub mod bed;
 pub mod config;
 pub mod process;
 pub mod sql;
+pub mod users;
 pub mod wait;
 
 // What the tests import, each binary a part of it.
 #[allow(unused_imports)]
 pub use admin::{Answer, get, request};
 #[allow(unused_imports)]
-pub use bed::{Backends, Bed, proxy_without_backend};
-#[allow(unused_imports)]
-pub use config::{MONITOR_PASSWORD, MONITOR_USER, OTHER_PASSWORD, OTHER_USER};
+pub use bed::{Backends, Bed, BedBuilder, proxy_without_backend};
 #[allow(unused_imports)]
 pub use process::{ProxyProcess, mariadb_cli};
 #[allow(unused_imports)]
 pub use sql::{connect, one, opts_for, run, server_code, server_id, table, wait_reads_on};
+#[allow(unused_imports)]
+pub use users::{MONITOR_PASSWORD, MONITOR_USER, OTHER_PASSWORD, OTHER_USER};
 #[allow(unused_imports)]
 pub use wait::wait_until;
