@@ -2,17 +2,17 @@
 //! read from `/proc`, signals sent with `kill`), and the `mariadb` command-line client run
 //! against a proxy.
 
-use std::io::Write as _;
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{ChildStderr, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use mysql_async::OptsBuilder;
 
 use super::Bed;
 use super::config::ProxyYaml;
-use super::wait::wait_until;
 
 impl Bed {
     /// Runs the `mariadb` client against the proxy as `app` with `args` (e.g.
@@ -82,43 +82,39 @@ pub struct ProxyProcess {
 
 impl ProxyProcess {
     /// Starts the binary with the harness's configuration for `bed`'s servers plus
-    /// `extra_yaml`, and waits until it accepts clients.
+    /// `extra_yaml`, and waits until it has started. It listens on ports the kernel picks,
+    /// read back from its log: no port is chosen here for another process to take first.
     pub fn start(bed: &Bed, extra_yaml: &str) -> ProxyProcess {
-        let free = || splitrail_testbed::free_port().expect("a free port");
-        let (port, admin_port) = (free(), free());
-        let yaml = ProxyYaml::new(bed.cluster())
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
+        let file = ProxyYaml::new(bed.cluster())
             .extra(extra_yaml)
-            .text()
-            .replace(
-                "listen: 127.0.0.1:0\n",
-                &format!("listen: 127.0.0.1:{port}\n"),
-            )
-            .replace(
-                "admin: { listen: 127.0.0.1:0 }",
-                &format!("admin: {{ listen: 127.0.0.1:{admin_port} }}"),
-            );
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("proxy.yaml");
-        std::fs::write(&file, yaml).expect("writing proxy.yaml");
-        let child = Command::new(env!("CARGO_BIN_EXE_splitrail"))
+            .write_to(dir.path());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_splitrail"))
             .arg("--config")
             .arg(&file)
+            // The line with the addresses is logged at info, whatever the tests' RUST_LOG.
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
-            .expect("starting splitrail");
-        let proxy = ProxyProcess {
-            child,
-            dir,
-            port,
-            admin: SocketAddr::from(([127, 0, 0, 1], admin_port)),
+            .unwrap_or_else(|e| panic!("starting splitrail: {e}"));
+        let started = match child.stderr.take() {
+            Some(log) => started(log),
+            None => Err("its log is not piped".to_string()),
         };
-        wait_until(
-            "the proxy process accepts clients",
-            Duration::from_secs(30),
-            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
-        );
-        proxy
+        match started {
+            Ok(Started { listen, admin }) => ProxyProcess {
+                child,
+                dir,
+                port: listen.port(),
+                admin,
+            },
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the proxy process did not start: {why}");
+            }
+        }
     }
 
     /// Its `proxy.yaml`.
@@ -177,4 +173,72 @@ impl Drop for ProxyProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How long the proxy process may take to say it has started.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a started proxy process listens, as its log says.
+struct Started {
+    /// For MySQL clients.
+    listen: SocketAddr,
+    /// The admin API.
+    admin: SocketAddr,
+}
+
+/// Reads the proxy's log `log` (on a thread of its own, which reads it to the end so that the
+/// process never blocks on a full pipe) until the line saying it has started, and returns
+/// the addresses in it; or, when the log ends first or the line is late, why not.
+fn started(log: ChildStderr) -> Result<Started, String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("splitrail-log".to_string())
+        .spawn(move || read_log(log, &tx))
+        .map_err(|e| format!("cannot read its log: {e}"))?;
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(result) => result,
+        Err(_) => Err(format!("no start in its log within {START_TIMEOUT:?}")),
+    }
+}
+
+/// Sends `found` the addresses of the line saying the proxy has started, or the whole log
+/// when it ends first; then reads on, discarding, to the end of the log.
+fn read_log(log: ChildStderr, found: &mpsc::Sender<Result<Started, String>>) {
+    let mut log = BufReader::new(log);
+    let mut seen = String::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match log.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => {
+                let _ = found.send(Err(format!("its log ended:\n{seen}")));
+                return;
+            }
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        if let Some(started) = started_line(&text) {
+            let _ = found.send(Ok(started));
+            break;
+        }
+        seen.push_str(&text);
+    }
+    let _ = std::io::copy(&mut log, &mut std::io::sink());
+}
+
+/// The addresses in the binary's start line (src/main.rs), e.g. `… INFO splitrail: splitrail
+/// 0.1.0 started listen=127.0.0.1:40001 admin=127.0.0.1:40002 servers=…`; `None` for
+/// another line.
+fn started_line(line: &str) -> Option<Started> {
+    let message = concat!("splitrail ", env!("CARGO_PKG_VERSION"), " started ");
+    let (_, fields) = line.split_once(message)?;
+    let field = |key: &str| {
+        fields
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+    };
+    Some(Started {
+        listen: field("listen")?,
+        admin: field("admin")?,
+    })
 }
