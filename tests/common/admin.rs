@@ -24,10 +24,11 @@ impl Answer {
 
 /// Sends `method path` to the admin API, with `Authorization: Bearer token` when given.
 pub fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Answer {
-    let mut stream = TcpStream::connect(addr).expect("connect to the admin API");
+    let mut stream = TcpStream::connect(addr)
+        .unwrap_or_else(|e| panic!("connecting to the admin API on {addr}: {e}"));
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+        .unwrap_or_else(|e| panic!("setting a read timeout: {e}"));
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -35,10 +36,14 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) 
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
-    .unwrap();
+    .unwrap_or_else(|e| panic!("sending {method} {path}: {e}"));
     let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read the answer");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a header block");
+    stream
+        .read_to_string(&mut raw)
+        .unwrap_or_else(|e| panic!("reading the answer to {method} {path}: {e}"));
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header block in the answer to {method} {path}: {raw}"));
     let status = head
         .split(' ')
         .nth(1)

@@ -135,34 +135,42 @@ impl ProxyProcess {
 
     /// The CPU time (user and system) the process has used so far.
     pub fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .expect("reading the proxy's /proc stat");
-        // After the command name in parentheses: state, ppid, … utime (14th), stime (15th).
-        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<u64> = after_name
-            .split_whitespace()
-            .skip(11)
-            .take(2)
-            .map(|f| f.parse().expect("a tick count"))
-            .collect();
+        let path = format!("/proc/{}/stat", self.child.id());
+        let stat = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        let ticks = cpu_ticks(&stat).unwrap_or_else(|| panic!("no CPU times in {path}: {stat}"));
         // Linux reports these in USER_HZ, 100 per second on every architecture it exports.
-        Duration::from_millis(fields.iter().sum::<u64>() * 10)
+        Duration::from_millis(ticks * 10)
     }
 
     /// Sends it a signal (`kill -<signal>`).
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
+        assert!(self.send(signal), "kill -{signal} failed");
+    }
+
+    /// Sends it a signal; whether `kill` succeeded.
+    fn send(&self, signal: &str) -> bool {
+        Command::new("kill")
             .arg(format!("-{signal}"))
             .arg(self.child.id().to_string())
             .status()
-            .expect("running kill");
-        assert!(status.success(), "kill -{signal} failed");
+            .is_ok_and(|status| status.success())
     }
 }
 
+/// User plus system CPU time, in ticks, from the text of `/proc/<pid>/stat`.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    // After the command name in parentheses: state, ppid, … utime (14th), stime (15th).
+    let (_, after_name) = stat.rsplit_once(')')?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let mut next = || fields.next()?.parse::<u64>().ok();
+    Some(next()? + next()?)
+}
+
 impl Drop for ProxyProcess {
+    /// SIGTERM, then SIGKILL after 10 s. No panic when it is gone already: a drop may run
+    /// while a test unwinds.
     fn drop(&mut self) {
-        self.signal("TERM");
+        let _ = self.send("TERM");
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
