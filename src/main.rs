@@ -90,6 +90,20 @@ fn run(config: Config, path: &std::path::Path) -> anyhow::Result<()> {
         .iter()
         .map(|s| format!("{} ({:?})", s.address, s.role).to_lowercase())
         .collect();
+    // The handlers are installed before the proxy listens: a signal sent as soon as it accepts
+    // clients (or says it started) is handled, where the default action of SIGHUP would end it.
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut term, mut int, mut hup) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _runtime = signals.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::hangup())?,
+        )
+    };
     let proxy = splitrail_server::start_from_file(config, path)?;
     tracing::info!(
         listen = %proxy.local_addr(),
@@ -99,14 +113,7 @@ fn run(config: Config, path: &std::path::Path) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     let stop = proxy.shutdown_signal();
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     signals.block_on(async {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
         loop {
             tokio::select! {
                 _ = term.recv() => break,
@@ -119,8 +126,7 @@ fn run(config: Config, path: &std::path::Path) -> anyhow::Result<()> {
             }
         }
         tracing::info!("shutting down");
-        anyhow::Ok(())
-    })?;
+    });
     let _ = stop.send(true);
     proxy.wait();
     Ok(())

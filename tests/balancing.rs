@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Bed, OTHER_PASSWORD, OTHER_USER, connect, one, server_id};
+use common::{Bed, BedBuilder, OTHER_PASSWORD, OTHER_USER, connect, one, server_id};
 
 /// Reads `@@server_id` `n` times on one connection: how many each server answered.
 async fn spread(bed: &Bed, n: usize) -> HashMap<u32, usize> {
@@ -44,11 +44,10 @@ async fn replica_weights_split_reads_in_every_mode() {
         // Binomial spread of 400 reads at p = 1/4: σ ≈ 8.7; 60 is about seven σ.
         ("random", 60),
     ] {
-        let bed = Bed::shared_with(
-            2,
-            &["read_weight: 0", "weight: 1", "weight: 3"],
-            &format!("routing: {{ balance: {mode} }}"),
-        );
+        let bed = BedBuilder::shared(2)
+            .server_yaml(&["read_weight: 0", "weight: 1", "weight: 3"])
+            .yaml(&format!("routing: {{ balance: {mode} }}"))
+            .start();
         let id = ids(&bed);
         assert_eq!(
             id[0],
@@ -67,11 +66,10 @@ async fn replica_weights_split_reads_in_every_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_primarys_read_weight_takes_its_share() {
-    let bed = Bed::shared_with(
-        2,
-        &["read_weight: 2", "weight: 1", "weight: 1"],
-        "routing: { balance: round_robin }",
-    );
+    let bed = BedBuilder::shared(2)
+        .server_yaml(&["read_weight: 2", "weight: 1", "weight: 1"])
+        .yaml("routing: { balance: round_robin }")
+        .start();
     let id = ids(&bed);
     let got = spread(&bed, 400).await;
     assert!(
@@ -83,7 +81,9 @@ async fn the_primarys_read_weight_takes_its_share() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hashing_by_user_keeps_each_user_on_one_replica() {
-    let bed = Bed::shared_with(2, &[], "routing: { balance: hash, hash_key: user }");
+    let bed = BedBuilder::shared(2)
+        .yaml("routing: { balance: hash, hash_key: user }")
+        .start();
     bed.create_other_user();
     for (user, password) in [("app", "app"), (OTHER_USER, OTHER_PASSWORD)] {
         let mut seen = HashMap::new();
@@ -106,7 +106,9 @@ async fn hashing_by_user_keeps_each_user_on_one_replica() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hashing_by_hint_keeps_a_key_on_one_replica_and_spreads_keys() {
-    let bed = Bed::shared_with(2, &[], "routing: { balance: hash, hash_key: hint }");
+    let bed = BedBuilder::shared(2)
+        .yaml("routing: { balance: hash, hash_key: hint }")
+        .start();
     let mut conn = bed.conn().await;
     let mut servers_of_keys = HashMap::new();
     for key in 0..24 {

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Bed, MONITOR_USER, ProxyProcess, connect, get, one, opts_for, run, server_id};
+use common::{
+    Bed, BedBuilder, MONITOR_USER, ProxyProcess, connect, get, one, opts_for, run, server_id,
+};
 use mysql_async::OptsBuilder;
 use mysql_async::prelude::*;
 use splitrail_testbed::ClusterConfig;
@@ -314,7 +316,9 @@ async fn without_gtids_reads_after_a_write_go_to_the_primary_for_the_window() {
         binlog: false,
         ..ClusterConfig::with_replicas(1)
     };
-    let bed = Bed::own_config(config, &yaml("global", ", read_after_write_window: 3s"));
+    let bed = BedBuilder::cluster(config)
+        .yaml(&yaml("global", ", read_after_write_window: 3s"))
+        .start();
     let (primary, replica) = (bed.primary().server_id(), bed.replica(0).server_id());
     for server in bed.cluster().servers() {
         server

@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Bed, MONITOR_USER, get, request, wait_reads_on, wait_until};
+use common::{BedBuilder, MONITOR_USER, get, request, wait_reads_on, wait_until};
 use serde_json::Value;
 
 fn discovered(admin: SocketAddr) -> Vec<Value> {
@@ -23,7 +23,7 @@ fn discovered(admin: SocketAddr) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_are_discovered_at_start_and_later_and_serve_reads() {
     let monitor = format!("monitor: {{ user: {MONITOR_USER}, interval: 100ms, discovery: true }}");
-    let mut bed = Bed::own_from_file(1, 1, &monitor);
+    let mut bed = BedBuilder::own(1).config_file(1).yaml(&monitor).start();
     let admin = bed.proxy.admin_addr();
     let first = bed.replica(0).address().to_string();
     wait_until("the replica discovered", Duration::from_secs(30), || {

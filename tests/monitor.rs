@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Bed, MONITOR_USER, run, server_id, wait_reads_on, wait_until};
+use common::{Bed, BedBuilder, MONITOR_USER, run, server_id, wait_reads_on, wait_until};
 use splitrail_server::config::Role;
 use splitrail_server::topology::ServerState;
 
@@ -113,7 +113,10 @@ async fn a_delayed_replica_is_lagging_by_gtid_distance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_roles_follow_read_only_and_a_promotion() {
-    let bed = Bed::own_auto(1, &monitor_yaml(""));
+    let bed = BedBuilder::own(1)
+        .auto_roles()
+        .yaml(&monitor_yaml(""))
+        .start();
     let topology = bed.proxy.shared().topology();
     tokio::task::block_in_place(|| {
         wait_until("roles detected", WAIT, || {

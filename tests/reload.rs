@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
-    Bed, MONITOR_USER, ProxyProcess, connect, get, request, server_id, wait_reads_on, wait_until,
+    Bed, BedBuilder, MONITOR_USER, ProxyProcess, connect, get, request, server_id, wait_reads_on,
+    wait_until,
 };
 use mysql_async::OptsBuilder;
 use serde_json::Value;
@@ -112,7 +113,10 @@ fn metric(admin: SocketAddr, line_start: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_reload_adds_a_replica_that_takes_reads_without_client_errors() {
-    let bed = Bed::own_from_file(2, 2, &monitor_yaml());
+    let bed = BedBuilder::own(2)
+        .config_file(2)
+        .yaml(&monitor_yaml())
+        .start();
     let admin = bed.proxy.admin_addr();
     let servers: Vec<_> = bed.cluster().servers().iter().collect();
     let (replica, added) = (servers[1].server_id(), servers[2].server_id());
@@ -146,7 +150,10 @@ async fn post_reload_adds_a_replica_that_takes_reads_without_client_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_file_keeps_the_config_and_a_changed_file_applies_servers_and_users() {
-    let bed = Bed::own_from_file(2, 2, &monitor_yaml());
+    let bed = BedBuilder::own(2)
+        .config_file(2)
+        .yaml(&monitor_yaml())
+        .start();
     let admin = bed.proxy.admin_addr();
     let servers: Vec<_> = bed.cluster().servers().iter().collect();
     let (replica, added) = (servers[1].server_id(), servers[2].server_id());
@@ -229,7 +236,10 @@ async fn an_invalid_file_keeps_the_config_and_a_changed_file_applies_servers_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_enable_and_a_removed_server_draining_away() {
-    let bed = Bed::own_from_file(1, 2, &monitor_yaml());
+    let bed = BedBuilder::own(1)
+        .config_file(2)
+        .yaml(&monitor_yaml())
+        .start();
     let admin = bed.proxy.admin_addr();
     let (primary, replica) = (bed.primary().server_id(), bed.replica(0).server_id());
     let address = bed.replica(0).address().to_string();
