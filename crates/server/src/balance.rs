@@ -204,7 +204,7 @@ fn rendezvous(topology: &Topology, weights: &[u64], key: u64) -> Option<usize> {
         if w == 0 {
             continue;
         }
-        let h = splitrail_router::hints::mix64(key ^ splitrail_router::hints::key_hash(&s.address));
+        let h = splitrail_router::hints::mix64(key ^ s.address_key);
         // 53 random bits, offset by half a step so u is never 0 or 1.
         let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
         let score = w as f64 / -u.ln();
@@ -219,6 +219,7 @@ fn rendezvous(topology: &Topology, weights: &[u64], key: u64) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::config::Balance;
+    use crate::gtid::GtidSet;
     use crate::metrics::ServerStats;
     use crate::topology::ServerState;
     use crate::topology::tests::topology;
@@ -293,7 +294,7 @@ mod tests {
         t.servers[1].set_state(ServerState::Lagging);
         assert_eq!(Balancer::default().pick_read(&t, &any()), None);
         t.servers[1].set_state(ServerState::Up);
-        t.servers[1].record_check(true, 1500, "0-1-5");
+        t.servers[1].record_check(true, 1500, &GtidSet::parse("0-1-5").unwrap());
         assert_eq!(Balancer::default().pick_read(&t, &lag(1000)), None);
         assert_eq!(Balancer::default().pick_read(&t, &lag(2000)), Some(1));
         assert_eq!(Balancer::default().pick_read(&t, &any()), Some(1));
@@ -303,8 +304,8 @@ mod tests {
     #[test]
     fn an_auto_server_seen_read_only_takes_reads() {
         let t = topology(&[(Role::Auto, 1, 0), (Role::Auto, 1, 0)]);
-        t.servers[0].record_check(true, 0, "");
-        t.servers[1].record_check(false, 0, "");
+        t.servers[0].record_check(true, 0, &GtidSet::parse("").unwrap());
+        t.servers[1].record_check(false, 0, &GtidSet::parse("").unwrap());
         assert_eq!(Balancer::default().pick_read(&t, &any()), Some(0));
     }
 

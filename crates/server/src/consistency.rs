@@ -22,7 +22,6 @@ use std::time::Duration;
 use splitrail_protocol::response::{OkPacket, SessionStateChange};
 use tracing::{debug, info};
 
-use crate::backend::flavor::Flavor;
 use crate::gtid::GtidSet;
 use crate::topology::clock_ms;
 
@@ -104,8 +103,8 @@ impl Causal {
 
     /// What the monitor read of the primary's GTID position: a non-empty one means writes get
     /// GTIDs, so the window fallback is not needed; an empty one is logged once.
-    pub fn primary_position(&self, position: &str) {
-        if !position.trim().is_empty() {
+    pub fn primary_position(&self, position: &GtidSet) {
+        if !position.is_empty() {
             self.gtids_seen.store(true, Ordering::Relaxed);
         } else if !self.gtids_seen.load(Ordering::Relaxed)
             && !self.no_gtids_logged.swap(true, Ordering::Relaxed)
@@ -155,12 +154,6 @@ pub enum Requirement {
     Gtid(Arc<GtidSet>),
     /// A recent write without GTIDs: only the primary is known to have it.
     Primary,
-}
-
-/// The SQL that waits up to `timeout` for a server of `version` to apply `position` (see
-/// [`Flavor::wait_sql`]).
-pub fn wait_sql(version: &str, position: &GtidSet, timeout: Duration) -> Option<String> {
-    Flavor::of(version).wait_sql(position, timeout)
 }
 
 #[cfg(test)]
@@ -214,9 +207,9 @@ mod tests {
     #[test]
     fn the_primary_position_tells_whether_writes_get_gtids() {
         let causal = Causal::default();
-        causal.primary_position("");
+        causal.primary_position(&GtidSet::default());
         assert!(!causal.gtids_seen());
-        causal.primary_position("0-1-1");
+        causal.primary_position(&GtidSet::parse("0-1-1").unwrap());
         assert!(causal.gtids_seen());
     }
 
@@ -229,23 +222,5 @@ mod tests {
         assert!(causal.within_window(Duration::from_secs(5)));
         assert!(!causal.within_window(Duration::ZERO));
         assert!(!WriteMark::default().within(Duration::from_secs(5)));
-    }
-
-    #[test]
-    fn waits_match_the_server_flavour() {
-        let maria = GtidSet::parse("0-1-5").unwrap();
-        let t = Duration::from_millis(1500);
-        assert_eq!(
-            wait_sql("10.11.6-MariaDB-log", &maria, t).as_deref(),
-            Some("SELECT MASTER_GTID_WAIT('0-1-5', 1.500)")
-        );
-        assert_eq!(wait_sql("8.4.0", &maria, t), None);
-        let mysql = GtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7").unwrap();
-        assert_eq!(
-            wait_sql("8.4.0", &mysql, t).as_deref(),
-            Some(
-                "SELECT WAIT_FOR_EXECUTED_GTID_SET('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7', 1.500)"
-            )
-        );
     }
 }

@@ -37,7 +37,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::backend::flavor::Flavor;
 use crate::backend::{BackendConn, ResultFlags, TextRows};
 use crate::config::Role;
 use crate::error::{Error, Result};
@@ -97,7 +96,7 @@ async fn supervise(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
 /// The `host:port` of each replica a primary lists (`SHOW SLAVE HOSTS`: `Host`, `Port`;
 /// `SHOW REPLICAS` the same). Rows without a host (no `report_host`), with a port that is not
 /// a number, or with a host that is not a valid address are skipped; IPv6 hosts get brackets.
-pub fn parse_replica_hosts(rows: &TextRows) -> Vec<String> {
+pub fn parse_replica_hosts(rows: &TextRows) -> Vec<crate::config::Address> {
     (0..rows.rows.len())
         .filter_map(|row| {
             let host = rows.get(row, "Host")?.trim();
@@ -107,8 +106,7 @@ pub fn parse_replica_hosts(rows: &TextRows) -> Vec<String> {
             } else {
                 format!("{host}:{port}")
             };
-            let address: crate::config::Address = text.parse().ok()?;
-            Some(address.to_string())
+            text.parse().ok()
         })
         .collect()
 }
@@ -277,9 +275,9 @@ impl Health {
 struct Reading {
     read_only: bool,
     /// The binlog position (what a primary has written).
-    binlog: String,
+    binlog: GtidSet,
     /// The applied position (what a replica has applied).
-    applied: String,
+    applied: GtidSet,
     /// Replication channels; `None` when the status could not be read (no privilege).
     channels: Option<Vec<ReplicaStatus>>,
 }
@@ -420,7 +418,7 @@ impl Watcher {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        let flavor = Flavor::of(&conn.server_version);
+        let flavor = conn.flavor;
         let rows = match conn.query_rows(flavor.replicas_sql()).await {
             Ok(Ok(rows)) => rows,
             Ok(Err(err)) => {
@@ -446,14 +444,14 @@ impl Watcher {
     }
 
     /// Connects if needed and reads the server's variables and replication status.
-    async fn read(&mut self, address: &str) -> Result<Reading> {
+    async fn read(&mut self, address: &crate::config::Address) -> Result<Reading> {
         if self.conn.is_none() {
             self.conn = Some(self.connect(address).await?);
         }
         let Some(conn) = self.conn.as_mut() else {
             return Err(Error::Config("no monitor connection".into()));
         };
-        let flavor = Flavor::of(&conn.server_version);
+        let flavor = conn.flavor;
         if let crate::backend::Outcome::Err(err) = conn
             .run(&conn.payload(&splitrail_protocol::Command::Ping))
             .await?
@@ -469,6 +467,15 @@ impl Watcher {
         let row = vars.rows.first().cloned().unwrap_or_default();
         let value = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
         let read_only = value(0).trim() == "1" || value(0).eq_ignore_ascii_case("on");
+        // Parsed once, here. What cannot be parsed (never seen from a server) counts as empty.
+        let address = conn.address.clone();
+        let position = |i: usize| {
+            let text = value(i);
+            GtidSet::parse(&text).unwrap_or_else(|e| {
+                debug!(server = %address, position = %text, error = %e.0, "unreadable GTID position");
+                GtidSet::default()
+            })
+        };
         let channels = if self.status_denied {
             None
         } else {
@@ -488,13 +495,13 @@ impl Watcher {
         };
         Ok(Reading {
             read_only,
-            binlog: value(1),
-            applied: value(2),
+            binlog: position(1),
+            applied: position(2),
             channels,
         })
     }
 
-    async fn connect(&self, address: &str) -> Result<BackendConn> {
+    async fn connect(&self, address: &crate::config::Address) -> Result<BackendConn> {
         let config = self.shared.config();
         let user = config
             .monitor_user()
@@ -536,10 +543,10 @@ impl Watcher {
             let from_status = reading.channels.as_deref().map(status_lag_ms).unwrap_or(0);
             let from_gtid = match topology.primary().filter(|p| *p != self.index) {
                 Some(p) => {
-                    // What cannot be parsed (never seen from a server) counts as empty.
-                    let primary = GtidSet::parse(&topology.servers[p].gtid()).unwrap_or_default();
-                    let applied = GtidSet::parse(&reading.applied).unwrap_or_default();
-                    let lag = self.gtid_lag.observe(&applied, &primary, Instant::now());
+                    let primary = topology.servers[p].position();
+                    let lag = self
+                        .gtid_lag
+                        .observe(&reading.applied, &primary, Instant::now());
                     lag.as_millis().min(u128::from(LAG_UNKNOWN - 1)) as u64
                 }
                 None => 0,
@@ -639,15 +646,18 @@ mod tests {
                 &[Some("6"), Some("db-6"), Some("x"), Some("1")],
             ],
         );
-        assert_eq!(
-            parse_replica_hosts(&maria),
-            vec!["127.0.0.1:3307", "[::1]:3310"]
-        );
+        let text = |rows| -> Vec<String> {
+            parse_replica_hosts(rows)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(text(&maria), vec!["127.0.0.1:3307", "[::1]:3310"]);
         let mysql = rows(
             &["Server_Id", "Host", "Port", "Source_Id", "Replica_UUID"],
             &[&[Some("2"), Some("db-2"), Some("3306"), Some("1"), Some("u")]],
         );
-        assert_eq!(parse_replica_hosts(&mysql), vec!["db-2:3306"]);
+        assert_eq!(text(&mysql), vec!["db-2:3306"]);
     }
 
     #[test]

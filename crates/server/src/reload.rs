@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::config::{Config, ConfigErrors, Loader};
+use crate::config::{Address, Config, ConfigErrors, Loader};
 use crate::topology::{Admission, ServerEntry, Topology};
 use crate::worker::{ConfigSource, Shared};
 
@@ -217,9 +217,9 @@ fn merge_servers(old: &Topology, config: &Config, summary: &mut Summary) -> Topo
     let mut named = vec![false; servers.len()];
     for s in &config.servers {
         let address = s.address.to_string();
-        let Some(index) = old.find(&address) else {
+        let Some(index) = old.find(&s.address) else {
             let index = servers.len();
-            let entry = ServerEntry::new(index, address.clone(), s.role, s.weight, s.read_weight);
+            let entry = ServerEntry::new(index, s.address.clone(), s.role, s.weight, s.read_weight);
             servers.push(Arc::new(entry));
             named.push(true);
             summary.added.push(address);
@@ -244,7 +244,7 @@ fn merge_servers(old: &Topology, config: &Config, summary: &mut Summary) -> Topo
     for (entry, named) in servers.iter().zip(named) {
         if !named && !entry.is_discovered() && entry.admission() != Admission::Removed {
             entry.set_admission(Admission::Removed);
-            summary.removed.push(entry.address.clone());
+            summary.removed.push(entry.address.to_string());
         }
     }
     Topology { servers }
@@ -253,7 +253,7 @@ fn merge_servers(old: &Topology, config: &Config, summary: &mut Summary) -> Topo
 /// Appends the servers at `addresses` that the topology does not know (removed ones count as
 /// known: a server taken out of the configuration is not brought back by discovery) as
 /// discovered replicas. Returns the addresses added.
-pub fn add_discovered(shared: &Shared, addresses: &[String]) -> Vec<String> {
+pub fn add_discovered(shared: &Shared, addresses: &[Address]) -> Vec<Address> {
     let _changes = shared.lock_changes();
     let old = shared.snapshot();
     let mut topology = Topology {
@@ -375,8 +375,9 @@ mod tests {
     #[test]
     fn discovered_servers_are_added_once_and_survive_a_reload() {
         let shared = shared(TWO);
-        let added = add_discovered(&shared, &["d:1".into(), "B:1".into(), "d:1".into()]);
-        assert_eq!(added, vec!["d:1"]);
+        let at = |text: &str| text.parse::<Address>().unwrap();
+        let added = add_discovered(&shared, &[at("d:1"), at("B:1"), at("d:1")]);
+        assert_eq!(added, vec![at("d:1")]);
         let t = shared.topology();
         assert!(t.servers[2].is_discovered());
         assert_eq!(t.servers[2].role, Role::Replica);

@@ -197,7 +197,7 @@ fn greet_like_the_primary(shared: &Shared) {
         .min(Duration::from_secs(1));
     let greeting = (|| -> std::io::Result<Vec<u8>> {
         use std::net::ToSocketAddrs;
-        let addr = address
+        let addr = (address.host(), address.port())
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| std::io::Error::other("no address"))?;

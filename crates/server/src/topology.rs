@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, Role};
+use crate::config::{Address, Config, Role};
 use crate::gtid::GtidSet;
 
 /// One backend server.
@@ -25,7 +25,9 @@ pub struct ServerEntry {
     /// Its position in the configuration; identifies it in pools and metrics.
     pub index: usize,
     /// `host:port`.
-    pub address: String,
+    pub address: Address,
+    /// The hash of the address text (rendezvous balancing scores servers by it).
+    pub address_key: u64,
     /// What it is configured as (`auto`: see [`ServerEntry::role`] for what was detected).
     pub role: Role,
     /// Share of reads among replicas.
@@ -46,7 +48,7 @@ pub struct ServerEntry {
     last_check: AtomicU64,
     /// Its GTID position as last read (applied position on a replica, binlog position on a
     /// primary). Only the monitor and status readers touch it.
-    gtid: Mutex<String>,
+    gtid: Mutex<GtidSet>,
     /// What the server is known to have applied: the monitor's last reading, raised by every
     /// successful causal wait there. A lower bound (positions only grow), read by causal reads.
     applied: Mutex<GtidSet>,
@@ -135,9 +137,10 @@ pub(crate) fn clock_ms() -> u64 {
 
 impl ServerEntry {
     /// A server as configured, assumed up until checked.
-    pub fn new(index: usize, address: String, role: Role, weight: u32, read_weight: u32) -> Self {
+    pub fn new(index: usize, address: Address, role: Role, weight: u32, read_weight: u32) -> Self {
         ServerEntry {
             index,
+            address_key: splitrail_router::hints::key_hash(address.to_string()),
             address,
             role,
             weight,
@@ -147,7 +150,7 @@ impl ServerEntry {
             read_only: AtomicU8::new(UNKNOWN),
             lag_ms: AtomicU64::new(0),
             last_check: AtomicU64::new(0),
-            gtid: Mutex::new(String::new()),
+            gtid: Mutex::new(GtidSet::default()),
             applied: Mutex::new(GtidSet::default()),
             no_wait_until: AtomicU64::new(0),
             admission: AtomicU8::new(Admission::Open as u8),
@@ -156,7 +159,7 @@ impl ServerEntry {
     }
 
     /// A replica the monitor's discovery found (weight 1, no reads on it until checked).
-    pub fn new_discovered(index: usize, address: String) -> Self {
+    pub fn new_discovered(index: usize, address: Address) -> Self {
         let entry = ServerEntry {
             discovered: true,
             ..ServerEntry::new(index, address, Role::Replica, 1, 0)
@@ -178,6 +181,7 @@ impl ServerEntry {
         ServerEntry {
             index: self.index,
             address: self.address.clone(),
+            address_key: self.address_key,
             role,
             weight,
             read_weight,
@@ -186,7 +190,7 @@ impl ServerEntry {
             read_only: AtomicU8::new(self.read_only.load(Ordering::Relaxed)),
             lag_ms: AtomicU64::new(self.lag_ms.load(Ordering::Relaxed)),
             last_check: AtomicU64::new(self.last_check.load(Ordering::Relaxed)),
-            gtid: Mutex::new(self.gtid()),
+            gtid: Mutex::new(self.position()),
             applied: Mutex::new(self.applied.lock().map(|a| a.clone()).unwrap_or_default()),
             no_wait_until: AtomicU64::new(self.no_wait_until.load(Ordering::Relaxed)),
             admission: AtomicU8::new(self.admission.load(Ordering::Relaxed)),
@@ -273,8 +277,13 @@ impl ServerEntry {
     }
 
     /// The GTID position as last read.
-    pub fn gtid(&self) -> String {
+    pub fn position(&self) -> GtidSet {
         self.gtid.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    /// The GTID position as last read, as text (for the admin API).
+    pub fn gtid(&self) -> String {
+        self.gtid.lock().map(|g| g.to_string()).unwrap_or_default()
     }
 
     /// How long ago the monitor last checked it successfully.
@@ -291,16 +300,15 @@ impl ServerEntry {
     }
 
     /// Records what a successful check read.
-    pub fn record_check(&self, read_only: bool, lag_ms: u64, gtid: &str) {
+    pub fn record_check(&self, read_only: bool, lag_ms: u64, gtid: &GtidSet) {
         self.read_only.store(u8::from(read_only), Ordering::Relaxed);
         self.lag_ms.store(lag_ms, Ordering::Relaxed);
         if let Ok(mut g) = self.gtid.lock()
-            && *g != gtid
+            && *g != *gtid
         {
-            g.clear();
-            g.push_str(gtid);
-            if let (Ok(parsed), Ok(mut applied)) = (GtidSet::parse(gtid), self.applied.lock()) {
-                *applied = parsed;
+            g.clone_from(gtid);
+            if let Ok(mut applied) = self.applied.lock() {
+                applied.clone_from(gtid);
             }
         }
         self.last_check.store(clock_ms() + 1, Ordering::Relaxed);
@@ -362,7 +370,7 @@ impl Topology {
                 .map(|(index, s)| {
                     Arc::new(ServerEntry::new(
                         index,
-                        s.address.to_string(),
+                        s.address.clone(),
                         s.role,
                         s.weight,
                         s.read_weight,
@@ -399,16 +407,10 @@ impl Topology {
 
     /// The index of the server at `address` (host compared without regard to case), removed
     /// ones included.
-    pub fn find(&self, address: &str) -> Option<usize> {
-        let wanted = address.parse::<crate::config::Address>().ok();
+    pub fn find(&self, address: &Address) -> Option<usize> {
         self.servers
             .iter()
-            .find(
-                |s| match (&wanted, s.address.parse::<crate::config::Address>()) {
-                    (Some(w), Ok(a)) => *w == a,
-                    _ => s.address == address,
-                },
-            )
+            .find(|s| s.address == *address)
             .map(|s| s.index)
     }
 
@@ -435,7 +437,7 @@ pub(crate) mod tests {
                 .map(|(index, &(role, weight, read_weight))| {
                     Arc::new(ServerEntry::new(
                         index,
-                        format!("10.0.0.{index}:3306"),
+                        format!("10.0.0.{index}:3306").parse().expect("an address"),
                         role,
                         weight,
                         read_weight,
@@ -445,33 +447,37 @@ pub(crate) mod tests {
         }
     }
 
+    fn pos(text: &str) -> GtidSet {
+        GtidSet::parse(text).expect("a GTID position")
+    }
+
     #[test]
     fn auto_servers_take_the_detected_role_and_writes_avoid_read_only() {
         let t = topology(&[(Role::Auto, 1, 0), (Role::Auto, 1, 0)]);
         assert_eq!(t.primary(), None);
-        t.servers[0].record_check(true, 0, "");
-        t.servers[1].record_check(false, 0, "");
+        t.servers[0].record_check(true, 0, &pos(""));
+        t.servers[1].record_check(false, 0, &pos(""));
         assert_eq!(t.primary(), Some(1));
         assert_eq!(t.servers[0].role(), Role::Replica);
         // A configured primary seen read-only gives way to a writable auto server.
         let t = topology(&[(Role::Primary, 1, 0), (Role::Auto, 1, 0)]);
-        t.servers[0].record_check(true, 0, "");
+        t.servers[0].record_check(true, 0, &pos(""));
         assert_eq!(t.primary(), Some(0));
-        t.servers[1].record_check(false, 0, "");
+        t.servers[1].record_check(false, 0, &pos(""));
         assert_eq!(t.primary(), Some(1));
     }
 
     #[test]
     fn writes_follow_a_promoted_replica_when_the_primary_is_down() {
         let t = topology(&[(Role::Primary, 1, 0), (Role::Replica, 1, 0)]);
-        t.servers[0].record_check(false, 0, "0-1-5");
-        t.servers[1].record_check(true, 0, "0-1-5");
+        t.servers[0].record_check(false, 0, &pos("0-1-5"));
+        t.servers[1].record_check(true, 0, &pos("0-1-5"));
         assert_eq!(t.writable_primary(), Some(0));
         t.servers[0].set_state(ServerState::Down);
         // The replica is still read-only: no writable primary, the configured one is named.
         assert_eq!(t.primary(), Some(0));
         assert_eq!(t.writable_primary(), None);
-        t.servers[1].record_check(false, 0, "0-1-5");
+        t.servers[1].record_check(false, 0, &pos("0-1-5"));
         assert_eq!(t.writable_primary(), Some(1));
         t.servers[0].set_state(ServerState::Up);
         assert_eq!(t.primary(), Some(0));
@@ -481,14 +487,13 @@ pub(crate) mod tests {
     fn applied_positions_come_from_the_monitor_and_from_waits() {
         let t = topology(&[(Role::Primary, 1, 0), (Role::Replica, 1, 0)]);
         let r = &t.servers[1];
-        let pos = |s| GtidSet::parse(s).unwrap();
         assert!(!r.has_applied(&pos("0-1-5")));
-        r.record_check(true, 0, "0-1-5");
+        r.record_check(true, 0, &pos("0-1-5"));
         assert!(r.has_applied(&pos("0-1-5")));
         assert!(!r.has_applied(&pos("0-1-6")));
         r.note_applied(&pos("0-1-9"));
         assert!(r.has_applied(&pos("0-1-6")));
-        r.record_check(true, 0, "0-1-7");
+        r.record_check(true, 0, &pos("0-1-7"));
         assert!(!r.has_applied(&pos("0-1-9")));
         assert!(r.waitable());
         r.wait_timed_out(Duration::from_secs(60));
@@ -530,7 +535,7 @@ pub(crate) mod tests {
     #[test]
     fn a_reconfigured_entry_keeps_its_health_and_admission() {
         let t = topology(&[(Role::Replica, 1, 0)]);
-        t.servers[0].record_check(true, 70, "0-1-9");
+        t.servers[0].record_check(true, 70, &pos("0-1-9"));
         t.servers[0].set_state(ServerState::Lagging);
         t.servers[0].set_admission(Admission::Drained);
         let e = t.servers[0].reconfigured(Role::Auto, 5, 2, false);
@@ -542,9 +547,9 @@ pub(crate) mod tests {
         assert_eq!(e.admission(), Admission::Drained);
         e.set_admission(Admission::Open);
         assert_eq!(e.state(), ServerState::Lagging);
-        assert_eq!(t.find("10.0.0.0:3306"), Some(0));
-        assert_eq!(t.find("10.0.0.9:3306"), None);
-        let d = ServerEntry::new_discovered(3, "h:1".into());
+        assert_eq!(t.find(&"10.0.0.0:3306".parse().unwrap()), Some(0));
+        assert_eq!(t.find(&"10.0.0.9:3306".parse().unwrap()), None);
+        let d = ServerEntry::new_discovered(3, "h:1".parse().expect("an address"));
         assert!(d.is_discovered() && !d.is_healthy() && d.role() == Role::Replica);
     }
 }

@@ -97,7 +97,7 @@ fn pinned_sessions(out: &mut String, shared: &Shared) {
 fn label(s: &ServerEntry) -> String {
     format!(
         "server=\"{}\",role=\"{}\"",
-        escape(&s.address),
+        escape(&s.address.to_string()),
         format!("{:?}", s.role).to_lowercase()
     )
 }

@@ -256,8 +256,10 @@ impl Admin {
         use crate::topology::Admission;
         let _changes = self.shared.lock_changes();
         let topology = self.shared.topology();
-        let entry = topology
-            .find(address)
+        let entry = address
+            .parse()
+            .ok()
+            .and_then(|address| topology.find(&address))
             .and_then(|i| topology.servers.get(i))
             .filter(|s| s.admission() != Admission::Removed);
         let Some(entry) = entry else {
@@ -287,7 +289,7 @@ impl Admin {
                 let (open, idle, in_use) = stats.map(ServerStats::pool).unwrap_or_default();
                 json!({
                     "address": s.address,
-                    "name": config.and_then(|c| c.name.as_deref()).unwrap_or(&s.address),
+                    "name": config.and_then(|c| c.name.clone()).unwrap_or_else(|| s.address.to_string()),
                     "role": format!("{:?}", s.role()).to_lowercase(),
                     "configured_role": format!("{:?}", s.role).to_lowercase(),
                     "state": s.state().as_str(),

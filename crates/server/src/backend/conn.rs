@@ -11,9 +11,11 @@ use splitrail_protocol::{CapabilityFlags, Command, Completion, End, ResponseTrac
 use splitrail_router::SessionVariables;
 use tokio::net::TcpStream;
 
+use super::flavor::Flavor;
+use crate::config::Address;
 use crate::error::{ConnectFailure, Error, Result};
 use crate::io::{PacketIo, ReadError};
-use crate::tls::{BackendStream, BackendTlsSetup, host_of};
+use crate::tls::{BackendStream, BackendTlsSetup};
 
 /// A backend connection's framed stream.
 pub type BackendIo = PacketIo<BackendStream>;
@@ -87,6 +89,8 @@ pub struct BackendConn {
     pub thread_id: u32,
     /// The server's version string.
     pub server_version: String,
+    /// The server's flavour, read once from its version string: the SQL it takes.
+    pub flavor: Flavor,
     /// Negotiated capabilities.
     pub caps: CapabilityFlags,
     /// Result-shaping flags it was opened with.
@@ -142,26 +146,29 @@ impl BackendConn {
     /// session tracking.
     pub async fn connect(
         server: usize,
-        address: &str,
+        address: &Address,
         user: &str,
         password: &[u8],
         flags: ResultFlags,
         timeout: Duration,
         tls: &BackendTlsSetup,
     ) -> Result<Self> {
+        let name = address.to_string();
         let login = async {
-            let (mut io, handshake) = greet(address).await?;
+            let (mut io, handshake) = greet(address, &name).await?;
             let mut caps = wanted_capabilities(flags) & handshake.capabilities;
-            let encrypt = start_tls(&mut io, &mut caps, &handshake, tls, address).await?;
+            let encrypt = start_tls(&mut io, &mut caps, &handshake, tls, address, &name).await?;
             let auth = ClientAuth::new(password, encrypt);
-            log_in(&mut io, auth, &handshake, caps, user, address).await?;
+            log_in(&mut io, auth, &handshake, caps, user, &name).await?;
             let now = Instant::now();
+            let version = String::from_utf8_lossy(&handshake.server_version).into_owned();
             let mut conn = BackendConn {
                 io,
                 server,
-                address: address.to_string(),
+                address: name.clone(),
                 thread_id: handshake.connection_id,
-                server_version: String::from_utf8_lossy(&handshake.server_version).into_owned(),
+                flavor: Flavor::of(&version),
+                server_version: version,
                 caps,
                 flags,
                 user: user.to_string(),
@@ -179,7 +186,7 @@ impl BackendConn {
         };
         match tokio::time::timeout(timeout, login).await {
             Ok(result) => result,
-            Err(_) => Err(connect_failed(address, ConnectFailure::Timeout(timeout))),
+            Err(_) => Err(connect_failed(&name, ConnectFailure::Timeout(timeout))),
         }
     }
 
@@ -385,12 +392,12 @@ impl BackendConn {
         self.track_session_state().await
     }
 
-    /// Turns on session-state tracking (see [`Flavor::tracking_sql`](super::flavor::Flavor::tracking_sql)), when the server offers it.
+    /// Turns on session-state tracking (see [`Flavor::tracking_sql`]), when the server offers it.
     async fn track_session_state(&mut self) -> Result<()> {
         if !self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
             return Ok(());
         }
-        let sql = super::flavor::Flavor::of(&self.server_version).tracking_sql();
+        let sql = self.flavor.tracking_sql();
         self.run_checked(sql).await.map(drop)
     }
 
@@ -430,9 +437,11 @@ fn connect_failed(address: &str, cause: ConnectFailure) -> Error {
 
 /// Opens the TCP connection and reads the server's greeting (an error packet there, such as
 /// "too many connections", is a refused connection).
-async fn greet(address: &str) -> Result<(BackendIo, InitialHandshake)> {
+async fn greet(to: &Address, address: &str) -> Result<(BackendIo, InitialHandshake)> {
     let failed = |e| connect_failed(address, ConnectFailure::Io(e));
-    let stream = TcpStream::connect(address).await.map_err(failed)?;
+    let stream = TcpStream::connect((to.host(), to.port()))
+        .await
+        .map_err(failed)?;
     stream.set_nodelay(true).map_err(failed)?;
     let mut io = PacketIo::new(
         BackendStream::Plain(stream),
@@ -460,6 +469,7 @@ async fn start_tls(
     caps: &mut CapabilityFlags,
     handshake: &InitialHandshake,
     tls: &BackendTlsSetup,
+    to: &Address,
     address: &str,
 ) -> Result<bool> {
     let offered = handshake.capabilities.contains(CapabilityFlags::CLIENT_SSL);
@@ -482,7 +492,7 @@ async fn start_tls(
         return Err(connect_failed(address, ConnectFailure::DataBeforeTls));
     }
     io.stream
-        .upgrade(tls, host_of(address))
+        .upgrade(tls, to.host())
         .await
         .map_err(|e| connect_failed(address, ConnectFailure::TlsHandshake(e)))?;
     Ok(true)

@@ -103,4 +103,22 @@ mod tests {
         assert_eq!(Flavor::of("8.0.36"), Flavor::MySql);
         assert_eq!(Flavor::of("8.4.0-commercial"), Flavor::MySql);
     }
+
+    #[test]
+    fn waits_match_the_server_flavour() {
+        let maria = GtidSet::parse("0-1-5").unwrap();
+        let t = Duration::from_millis(1500);
+        assert_eq!(
+            Flavor::MariaDb.wait_sql(&maria, t).as_deref(),
+            Some("SELECT MASTER_GTID_WAIT('0-1-5', 1.500)")
+        );
+        assert_eq!(Flavor::MySql.wait_sql(&maria, t), None);
+        let mysql = GtidSet::parse("3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7").unwrap();
+        assert_eq!(
+            Flavor::MySql.wait_sql(&mysql, t).as_deref(),
+            Some(
+                "SELECT WAIT_FOR_EXECUTED_GTID_SET('3e11fa47-71ca-11e1-9e33-c80aa9429562:1-7', 1.500)"
+            )
+        );
+    }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::conn::{BackendConn, ResultFlags};
+use crate::config::Address;
 use crate::error::{Error, Result};
 use crate::metrics::Stats;
 use crate::tls::BackendTlsSetup;
@@ -242,7 +243,12 @@ impl Pools {
 
     /// Lends a connection for `key`: an idle one, a new one, or the next one given back. An
     /// acquisition that had to wait is counted, with its wait, in the server's stats.
-    pub async fn acquire(&self, key: &PoolKey, address: &str, password: &[u8]) -> Result<Lease> {
+    pub async fn acquire(
+        &self,
+        key: &PoolKey,
+        address: &Address,
+        password: &[u8],
+    ) -> Result<Lease> {
         let mut waiting_since = None;
         let lease = self
             .acquire_or_wait(key, address, password, &mut waiting_since)
@@ -258,7 +264,7 @@ impl Pools {
     async fn acquire_or_wait(
         &self,
         key: &PoolKey,
-        address: &str,
+        address: &Address,
         password: &[u8],
         waiting_since: &mut Option<Instant>,
     ) -> Result<Lease> {
@@ -322,7 +328,12 @@ impl Pools {
     /// Background upkeep of one pool key: closes idle connections the server closed, those past
     /// `max_lifetime`, and those past `idle_timeout` beyond the `min_idle` kept, then opens connections until `min_idle` are idle
     /// (within the server's limit). Returns how many were opened.
-    pub async fn maintain(&self, key: &PoolKey, address: &str, password: &[u8]) -> Result<usize> {
+    pub async fn maintain(
+        &self,
+        key: &PoolKey,
+        address: &Address,
+        password: &[u8],
+    ) -> Result<usize> {
         let now = Instant::now();
         let pruned: Vec<(BackendConn, Slot)> = {
             let mut idle = self.idle.borrow_mut();
@@ -359,7 +370,7 @@ impl Pools {
     async fn top_up(
         &self,
         key: &PoolKey,
-        address: &str,
+        address: &Address,
         password: &[u8],
         mut have: usize,
     ) -> Result<usize> {
@@ -382,7 +393,7 @@ impl Pools {
         &self,
         key: &PoolKey,
         slot: Slot,
-        address: &str,
+        address: &Address,
         password: &[u8],
     ) -> Result<Lease> {
         let limits = self.limits();

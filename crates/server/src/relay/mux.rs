@@ -279,7 +279,7 @@ async fn open(host: &impl MuxHost, mux: &Mux, password: &[u8]) -> Result<Lease> 
             // The state is refused (an unknown schema): the sessions' normal path reports it.
             host.pools().release(lease);
             Err(Error::StateSync {
-                server: entry.address.clone(),
+                server: entry.address.to_string(),
                 code: err.code,
                 message: String::from_utf8_lossy(&err.message).into_owned(),
             })

@@ -341,7 +341,7 @@ fn committed_without_gtid(completion: &Completion) -> bool {
 /// Asks the backend for the GTID of the write it just committed on this connection, and records
 /// it in the global position. A failure is logged: the write stands, its reads may then miss it.
 async fn fetch_gtid(conn: &mut BackendConn, causal: &Causal) -> Option<GtidSet> {
-    let sql = crate::backend::flavor::Flavor::of(&conn.server_version).last_write_gtid_sql();
+    let sql = conn.flavor.last_write_gtid_sql();
     let payload = conn.query_payload(sql.as_bytes());
     let answer = match conn.send_command(&payload).await {
         Ok(()) => conn.read_value().await,

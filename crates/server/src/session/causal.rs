@@ -12,11 +12,12 @@ use splitrail_protocol::response::TextResultSet;
 use tracing::{debug, info, warn};
 
 use super::Session;
+use super::plan::GtidHint;
 use crate::backend::Lease;
 use crate::backend::conn::Outcome;
 use crate::balance::ReadRequest;
 use crate::config::Consistency;
-use crate::consistency::{Requirement, gtid_of, wait_sql};
+use crate::consistency::{Requirement, gtid_of};
 use crate::error::{Error, Result};
 use crate::gtid::GtidSet;
 use crate::topology::ServerEntry;
@@ -26,16 +27,15 @@ const FAILOVER_POLL: Duration = Duration::from_millis(50);
 
 impl Session {
     /// What the read being routed must see, from the consistency mode, the session's and the
-    /// proxy's writes, and a `min_gtid` hint (`self.min_gtid`, consumed).
+    /// proxy's writes, and a `min_gtid` hint (the plan's `min_gtid`, consumed).
     pub(crate) fn read_requirement(&mut self) -> Requirement {
         let view = self.worker.view();
         let shared = &self.worker.shared;
         let routing = &view.config.routing;
-        let hint = match self.min_gtid.take().map(|text| GtidSet::parse(&text)) {
-            None => None,
-            Some(Ok(set)) => Some(set),
-            // The router only passes GTID-looking text; anything else cannot be waited for.
-            Some(Err(_)) => return Requirement::Primary,
+        let hint = match std::mem::take(&mut self.plan.min_gtid) {
+            GtidHint::None => None,
+            GtidHint::Set(set) => Some(set),
+            GtidHint::Unreadable => return Requirement::Primary,
         };
         let window = routing.read_after_write_window;
         let (wrote_recently, base) = match routing.consistency {
@@ -92,12 +92,12 @@ impl Session {
         }
     }
 
-    /// The server for a read, given its requirement (`self.requirement`): a server that can
+    /// The server for a read, given its requirement (the plan's `requirement`): a server that can
     /// answer at once ([`Session::ready_read_server`]), else the balancer's pick with a causal
-    /// wait (`self.causal_wait`) — unless a wait there just timed out, or waits are off — else
+    /// wait (the plan's `causal_wait`) — unless a wait there just timed out, or waits are off — else
     /// the primary.
     pub(crate) fn read_server(&mut self, primary: usize) -> usize {
-        let requirement = self.requirement.clone();
+        let requirement = self.plan.requirement.clone();
         if let Some(server) = self.ready_read_server(&requirement) {
             return server;
         }
@@ -126,7 +126,7 @@ impl Session {
             self.worker.shared.stats.consistency_fallback();
             return primary;
         }
-        self.causal_wait = Some(required);
+        self.plan.causal_wait = Some(required);
         picked.index
     }
 
@@ -143,7 +143,7 @@ impl Session {
         let shared = self.worker.shared.clone();
         let view = self.worker.view();
         let timeout = view.config.routing.causal_read_timeout;
-        let Some(sql) = wait_sql(&lease.conn.server_version, required, timeout) else {
+        let Some(sql) = lease.conn.flavor.wait_sql(required, timeout) else {
             shared.stats.consistency_fallback();
             return Ok(false);
         };

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod causal;
 pub mod pipeline;
+pub mod plan;
 pub mod prepared;
 pub mod processlist;
 pub mod query;
@@ -30,7 +31,7 @@ use crate::balance::ReadRequest;
 use crate::client::ClientIo;
 use crate::client::handshake::Accepted;
 use crate::config::{Balance, HashKey};
-use crate::consistency::{Requirement, WriteMark};
+use crate::consistency::WriteMark;
 use crate::error::{Error, Result};
 use crate::gtid::GtidSet;
 use crate::io::ReadError;
@@ -76,10 +77,8 @@ pub struct Session {
     pub(crate) sticky: Sticky,
     /// A SQL-level `PREPARE` ran: its statement lives on one connection only.
     pub(crate) sql_prepared: bool,
-    /// The replica lag the statement being routed accepts (its decision's `max_lag`).
-    pub(crate) max_lag: Option<std::time::Duration>,
-    /// The `hash_key` hint of the statement being routed (its decision's `hash_key`).
-    pub(crate) hash_hint: Option<u64>,
+    /// The statement being run: its routing hints, what its read must see, its causal wait.
+    pub(crate) plan: plan::StatementPlan,
     /// Prepared statements by the client's statement id.
     pub(crate) stmts: HashMap<u32, prepared::ClientStmt>,
     /// The last client statement id handed out.
@@ -92,12 +91,6 @@ pub struct Session {
     pub(crate) session_gtid: Arc<GtidSet>,
     /// When this session last sent a write (the no-GTID window fallback).
     pub(crate) write_mark: WriteMark,
-    /// The `min_gtid` hint of the statement being routed.
-    pub(crate) min_gtid: Option<Box<str>>,
-    /// What the read being run must see (set per statement).
-    pub(crate) requirement: Requirement,
-    /// A causal wait to send before the statement on the chosen replica.
-    pub(crate) causal_wait: Option<Arc<GtidSet>>,
     /// The last statement left a result on its connection that the next may ask for
     /// (`SQL_CALC_FOUND_ROWS` → `FOUND_ROWS()`): the connection is kept for one statement, so
     /// no other session can take it in between.
@@ -145,17 +138,13 @@ impl Session {
             kept: Vec::new(),
             sticky,
             sql_prepared: false,
-            max_lag: None,
-            hash_hint: None,
+            plan: plan::StatementPlan::default(),
             stmts: HashMap::new(),
             next_stmt_id: 0,
             last_insert_id: 0,
             status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
             session_gtid: Arc::default(),
             write_mark: WriteMark::default(),
-            min_gtid: None,
-            requirement: Requirement::None,
-            causal_wait: None,
             keep_for_next: false,
         }
     }
@@ -412,11 +401,11 @@ impl Session {
             match routing.hash_key {
                 HashKey::ClientAddr => by_addr(),
                 HashKey::User => key_hash(self.user.as_bytes()),
-                HashKey::Hint => self.hash_hint.unwrap_or_else(by_addr),
+                HashKey::Hint => self.plan.hash_hint.unwrap_or_else(by_addr),
             }
         });
         ReadRequest {
-            max_lag: self.max_lag,
+            max_lag: self.plan.max_lag,
             hash_key,
             accept: None,
         }

@@ -7,6 +7,7 @@ use splitrail_router::{Classification, Effects};
 use tokio::sync::mpsc;
 
 use super::Session;
+use super::plan::GtidHint;
 use super::query::Choice;
 use crate::backend::PoolKey;
 use crate::error::{Error, Result};
@@ -39,7 +40,7 @@ impl Session {
             || shared.session_pooling()
             || self.held.is_some()
             || self.must_hold()
-            || self.min_gtid.is_some()
+            || self.plan.min_gtid != GtidHint::None
             || self.info.is_killed()
             || !c.analysis.is_read()
             || !c.analysis.rest.is_empty()
@@ -122,7 +123,7 @@ impl Session {
                             .topology
                             .servers
                             .get(server)
-                            .map(|s| s.address.clone())
+                            .map(|s| s.address.to_string())
                             .unwrap_or_default(),
                         source: std::io::Error::other("pipelined connection lost"),
                     };

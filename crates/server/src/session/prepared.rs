@@ -13,6 +13,7 @@ use tracing::debug;
 
 use super::Session;
 use super::pipeline::Pipelined;
+use super::plan::StatementPlan;
 use super::query::Choice;
 use crate::backend::Lease;
 use crate::backend::statements::{PrepareFor, Prepared, backend_stmt, prepare_on};
@@ -220,9 +221,7 @@ impl Session {
     /// Where a statement goes, or `None` when a rule rejects it.
     fn choice_for(&mut self, c: &Classification) -> Option<Choice> {
         let decision = route(c, &self.state, &self.worker.view().policy);
-        self.max_lag = decision.max_lag;
-        self.min_gtid = decision.min_gtid.clone();
-        self.hash_hint = decision.hash_key;
+        self.plan = StatementPlan::of(&decision);
         debug!(
             target = decision.target.as_str(),
             reason = decision.reason.as_str(),

@@ -11,6 +11,7 @@ use splitrail_router::{
 use tracing::{debug, warn};
 
 use super::Session;
+use super::plan::StatementPlan;
 use crate::backend::{Lease, PoolKey};
 use crate::consistency::Requirement;
 use crate::error::{Error, Result};
@@ -87,9 +88,7 @@ impl Session {
             Target::Primary => Choice::Primary,
             Target::Replica => Choice::Read,
         };
-        self.max_lag = decision.max_lag;
-        self.min_gtid = decision.min_gtid;
-        self.hash_hint = decision.hash_key;
+        self.plan = StatementPlan::of(&decision);
         if choice == Choice::Read
             && let super::pipeline::Pipelined::Answered(relayed) =
                 self.pipelined_query(choice, &c, payload).await?
@@ -152,7 +151,7 @@ impl Session {
         mut build: impl AsyncFnMut(&mut Lease) -> Result<Result<Bytes, ErrPacket>>,
     ) -> Result<Option<Relayed>> {
         let read_only = classification.is_some_and(|c| c.analysis.is_read());
-        self.requirement = if choice == Choice::Read {
+        self.plan.requirement = if choice == Choice::Read {
             self.read_requirement()
         } else {
             Requirement::None
@@ -161,7 +160,7 @@ impl Session {
         let mut unreachable = 0;
         let mut failover: Option<std::time::Instant> = None;
         loop {
-            self.causal_wait = None;
+            self.plan.causal_wait = None;
             if choice != Choice::Read && !read_only && self.held.is_none() {
                 self.await_writable_primary(&mut failover).await?;
             }
@@ -207,7 +206,7 @@ impl Session {
                     );
                     self.put_back(lease);
                     choice = Choice::Primary;
-                    self.requirement = Requirement::None;
+                    self.plan.requirement = Requirement::None;
                     continue;
                 }
                 Ok(Err(err)) => {
@@ -231,7 +230,7 @@ impl Session {
                 Attempt::Done(done) => return Ok(Some(done)),
                 Attempt::CausalFallback => {
                     choice = Choice::Primary;
-                    self.requirement = Requirement::None;
+                    self.plan.requirement = Requirement::None;
                 }
                 Attempt::ClientGone(e) => return Err(Error::ClientIo(e)),
                 Attempt::BackendFailed {
@@ -262,7 +261,7 @@ impl Session {
         payload: &Bytes,
         classification: Option<&Classification>,
     ) -> Result<Option<Relayed>> {
-        self.causal_wait = None;
+        self.plan.causal_wait = None;
         match self.attempt(lease, payload, classification).await {
             Attempt::Done(done) => Ok(Some(done)),
             // Not reached: no causal wait was asked for.
@@ -295,7 +294,7 @@ impl Session {
         {
             self.write_mark = causal.write_sent();
         }
-        let sent = match self.causal_wait.take() {
+        let sent = match self.plan.causal_wait.take() {
             None => lease.conn.send_command(payload).await,
             Some(required) => match self.send_behind_wait(&mut lease, &required, payload).await {
                 Ok(true) => Ok(()),

@@ -24,7 +24,7 @@ use splitrail_router::{ClassifierCache, Policy};
 
 use crate::backend::{PoolLimits, Pools};
 use crate::balance::Balancer;
-use crate::config::{Address, Config, PoolMode};
+use crate::config::{Config, PoolMode};
 use crate::consistency::{Causal, GlobalCache};
 use crate::metrics::Stats;
 use crate::metrics::digests::Digests;
@@ -49,14 +49,8 @@ impl Snapshot {
     /// The configuration entry of server `index`, if one names it (a discovered or removed
     /// server has none).
     pub fn server_config(&self, index: usize) -> Option<&crate::config::Server> {
-        let address = self
-            .topology
-            .servers
-            .get(index)?
-            .address
-            .parse::<Address>()
-            .ok()?;
-        self.config.servers.iter().find(|s| s.address == address)
+        let address = &self.topology.servers.get(index)?.address;
+        self.config.servers.iter().find(|s| s.address == *address)
     }
 
     /// The pool limits of one worker among `workers`: `pool.*`, and per server its
