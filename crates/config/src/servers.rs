@@ -55,6 +55,17 @@ pub enum Role {
     Auto,
 }
 
+impl Role {
+    /// The name the configuration and the admin API use: `primary`, `replica`, `auto`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Replica => "replica",
+            Role::Auto => "auto",
+        }
+    }
+}
+
 /// A backend address: host (name or IP) and port. Compared case-insensitively on the host.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -18,7 +18,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -70,23 +69,6 @@ pub struct Summary {
     pub sections: Vec<&'static str>,
     /// Changes that need a restart and were not applied, one sentence each.
     pub needs_restart: Vec<String>,
-}
-
-impl Summary {
-    /// The `POST /reload` answer.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "reloaded": true,
-            "servers": {
-                "added": self.added,
-                "removed": self.removed,
-                "changed": self.changed,
-            },
-            "users_changed": self.users_changed,
-            "sections_changed": self.sections,
-            "needs_restart": self.needs_restart,
-        })
-    }
 }
 
 /// Reads the configuration file again and applies it when it is valid; counts the attempt and

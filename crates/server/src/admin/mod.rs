@@ -8,6 +8,7 @@
 //! and by the pools), the digests, the session registry and the topology; its changes go
 //! through [`crate::reload`] and the servers' admission flags. The same runtime polls the
 //! configuration file for changes. `docs/operations.md` lists the endpoints and metrics.
+pub mod api;
 pub mod http;
 mod metrics;
 
@@ -22,7 +23,6 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
@@ -30,7 +30,6 @@ pub use metrics::render_metrics;
 
 use crate::metrics::{ServerStats, stats};
 use crate::worker::Shared;
-use crate::worker::sessions::PinReason;
 
 /// What the admin API tells about the running proxy besides the shared state.
 #[derive(Debug, Clone)]
@@ -113,14 +112,20 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
     response
 }
 
-fn json_reply(status: StatusCode, value: &Value) -> Reply {
+fn json_reply(status: StatusCode, value: &impl serde::Serialize) -> Reply {
     let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
     body.push(b'\n');
     reply(status, "application/json", body)
 }
 
 fn error(status: StatusCode, message: &str) -> Reply {
-    json_reply(status, &json!({ "error": message }))
+    json_reply(
+        status,
+        &api::ErrorReply {
+            error: message.to_string(),
+            problems: Vec::new(),
+        },
+    )
 }
 
 /// 405 with the methods `path` answers in `Allow`.
@@ -173,7 +178,7 @@ impl Admin {
                 return not_allowed(path, "POST only", "POST");
             }
             self.shared.digests.reset();
-            return json_reply(StatusCode::OK, &json!({ "reset": true }));
+            return json_reply(StatusCode::OK, &api::DigestsReset { reset: true });
         }
         if let Some(reply) = self.answer_post(method, path) {
             return reply;
@@ -235,16 +240,16 @@ impl Admin {
         }
         Some(match action {
             None => match crate::reload::reload(&self.shared) {
-                Ok(summary) => json_reply(StatusCode::OK, &summary.to_json()),
+                Ok(summary) => json_reply(StatusCode::OK, &reloaded(&summary)),
                 Err(e @ crate::reload::ReloadError::NoFile) => {
                     error(StatusCode::CONFLICT, &e.to_string())
                 }
                 Err(e) => json_reply(
                     StatusCode::BAD_REQUEST,
-                    &json!({
-                        "error": "the configuration was not reloaded; the running one stays",
-                        "problems": e.problems(),
-                    }),
+                    &api::ErrorReply {
+                        error: "the configuration was not reloaded; the running one stays".into(),
+                        problems: e.problems(),
+                    },
                 ),
             },
             Some((address, admission)) => self.set_admission(&address, admission),
@@ -271,102 +276,74 @@ impl Admin {
         }
         json_reply(
             StatusCode::OK,
-            &json!({ "address": entry.address, "state": entry.state().as_str() }),
+            &api::Admitted {
+                address: entry.address.to_string(),
+                state: entry.state().as_str().to_string(),
+            },
         )
     }
 
-    fn status(&self) -> Value {
+    fn status(&self) -> api::Status {
         let shared = &self.shared;
         let snapshot = shared.snapshot();
-        let servers: Vec<Value> = snapshot
+        let servers = snapshot
             .topology
             .servers
             .iter()
             .filter(|s| listed(shared, s))
-            .map(|s| {
-                let config = snapshot.server_config(s.index);
-                let stats = shared.stats.server(s.index);
-                let (open, idle, in_use) = stats.map(ServerStats::pool).unwrap_or_default();
-                json!({
-                    "address": s.address,
-                    "name": config.and_then(|c| c.name.clone()).unwrap_or_else(|| s.address.to_string()),
-                    "role": format!("{:?}", s.role()).to_lowercase(),
-                    "configured_role": format!("{:?}", s.role).to_lowercase(),
-                    "state": s.state().as_str(),
-                    "healthy": s.is_healthy(),
-                    "read_only": s.read_only(),
-                    "lag_ms": s.lag_ms(),
-                    "gtid": s.gtid(),
-                    "last_check_ms_ago": s.since_last_check().map(|d| d.as_millis() as u64),
-                    "weight": s.weight,
-                    "read_weight": s.read_weight,
-                    "discovered": s.is_discovered(),
-                    "pool": {
-                        "open": open,
-                        "idle": idle,
-                        "in_use": in_use,
-                        "waiting": stats.map_or(0, ServerStats::waiting),
-                    },
-                    "in_flight": stats.map_or(0, ServerStats::in_flight),
-                    "queries": stats.map_or(0, |st| st.queries.load(Ordering::Relaxed)),
-                    "errors": stats.map_or(0, |st| st.errors.load(Ordering::Relaxed)),
-                })
-            })
+            .map(|s| server_status(shared, &snapshot, s))
             .collect();
         let source = shared.source();
-        json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_seconds": self.info.started.elapsed().as_secs(),
-            "config": {
-                "path": source.path.map(|p| p.display().to_string()),
-                "sha256": source.sha256,
+        api::Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_seconds: self.info.started.elapsed().as_secs(),
+            config: api::ConfigInForce {
+                path: source.path.map(|p| p.display().to_string()),
+                sha256: source.sha256,
             },
-            "listen": self.info.listen.to_string(),
-            "admin_listen": self.info.admin.to_string(),
-            "client_connections": shared.clients.load(Ordering::Relaxed),
-            "reloads": {
-                "ok": shared.stats.reloads_ok.load(Ordering::Relaxed),
-                "error": shared.stats.reloads_failed.load(Ordering::Relaxed),
+            listen: self.info.listen.to_string(),
+            admin_listen: self.info.admin.to_string(),
+            client_connections: shared.clients.load(Ordering::Relaxed) as u64,
+            reloads: api::Reloads {
+                ok: shared.stats.reloads_ok.load(Ordering::Relaxed),
+                error: shared.stats.reloads_failed.load(Ordering::Relaxed),
             },
-            "servers": servers,
-        })
+            servers,
+        }
     }
 
     /// The `limit` statement shapes with the largest total time.
-    fn digests(&self, limit: usize) -> Value {
-        let list: Vec<Value> = self
+    fn digests(&self, limit: usize) -> api::Digests {
+        let digests = self
             .shared
             .digests
             .top(limit)
             .into_iter()
-            .map(|(hash, d)| {
-                let targets: serde_json::Map<String, Value> = stats::TARGETS
+            .map(|(hash, d)| api::DigestRow {
+                digest: hash.map(|h| format!("{h:016x}")),
+                text: d.text.to_string(),
+                count: d.count,
+                errors: d.errors,
+                rows: d.rows,
+                total_us: d.total_us,
+                avg_us: d.avg_us(),
+                max_us: d.max_us,
+                targets: stats::TARGETS
                     .iter()
                     .zip(d.targets)
-                    .map(|(t, n)| ((*t).to_string(), json!(n)))
-                    .collect();
-                json!({
-                    "digest": hash.map(|h| format!("{h:016x}")),
-                    "text": &*d.text,
-                    "count": d.count,
-                    "errors": d.errors,
-                    "rows": d.rows,
-                    "total_us": d.total_us,
-                    "avg_us": d.avg_us(),
-                    "max_us": d.max_us,
-                    "targets": targets,
-                })
+                    .map(|(t, n)| ((*t).to_string(), n))
+                    .collect(),
             })
             .collect();
-        json!({ "digests": list })
+        api::Digests { digests }
     }
 
-    fn sessions(&self) -> Value {
+    fn sessions(&self) -> api::Sessions {
         let mut sessions = self.shared.sessions();
         sessions.sort_by_key(|s| s.id);
         let topology = self.shared.topology();
         let now = Instant::now();
-        let list: Vec<Value> = sessions
+        let sessions = sessions
             .iter()
             .map(|s| {
                 let running = s.running();
@@ -379,23 +356,76 @@ impl Admin {
                     let cut = &sql[..sql.len().min(STATEMENT_SHOWN)];
                     String::from_utf8_lossy(cut).into_owned()
                 });
-                json!({
-                    "id": s.id,
-                    "user": s.user(),
-                    "peer": s.peer.to_string(),
-                    "state": if running.is_some() { "running" } else { "idle" },
-                    "server": running.and_then(|(i, _)| topology.servers.get(i))
-                        .map(|e| e.address.clone()),
-                    "pinned": s.pinned().is_some(),
-                    "pin_reason": s.pinned().map(PinReason::as_str),
-                    "command": command,
-                    "seconds": now.saturating_duration_since(activity.since).as_secs(),
-                    "schema": activity.schema.as_deref(),
-                    "statement": statement,
-                })
+                api::SessionRow {
+                    id: s.id,
+                    user: s.user().to_string(),
+                    peer: s.peer.to_string(),
+                    state: if running.is_some() { "running" } else { "idle" }.to_string(),
+                    server: running
+                        .and_then(|(i, _)| topology.servers.get(i))
+                        .map(|e| e.address.to_string()),
+                    pinned: s.pinned().is_some(),
+                    pin_reason: s.pinned().map(|r| r.as_str().to_string()),
+                    command: command.to_string(),
+                    seconds: now.saturating_duration_since(activity.since).as_secs(),
+                    schema: activity.schema.as_deref().map(str::to_string),
+                    statement,
+                }
             })
             .collect();
-        json!({ "sessions": list })
+        api::Sessions { sessions }
+    }
+}
+
+/// The `POST /reload` answer for what a reload changed.
+fn reloaded(summary: &crate::reload::Summary) -> api::Reloaded {
+    api::Reloaded {
+        reloaded: true,
+        servers: api::ServerChanges {
+            added: summary.added.clone(),
+            removed: summary.removed.clone(),
+            changed: summary.changed.clone(),
+        },
+        users_changed: summary.users_changed,
+        sections_changed: summary.sections.iter().map(|s| s.to_string()).collect(),
+        needs_restart: summary.needs_restart.clone(),
+    }
+}
+
+/// One server's line in `/status`.
+fn server_status(
+    shared: &Shared,
+    snapshot: &crate::worker::Snapshot,
+    s: &crate::topology::ServerEntry,
+) -> api::ServerStatus {
+    let config = snapshot.server_config(s.index);
+    let stats = shared.stats.server(s.index);
+    let (open, idle, in_use) = stats.map(ServerStats::pool).unwrap_or_default();
+    api::ServerStatus {
+        address: s.address.to_string(),
+        name: config
+            .and_then(|c| c.name.clone())
+            .unwrap_or_else(|| s.address.to_string()),
+        role: s.role().as_str().to_string(),
+        configured_role: s.role.as_str().to_string(),
+        state: s.state().as_str().to_string(),
+        healthy: s.is_healthy(),
+        read_only: s.read_only(),
+        lag_ms: s.lag_ms(),
+        gtid: s.gtid(),
+        last_check_ms_ago: s.since_last_check().map(|d| d.as_millis() as u64),
+        weight: s.weight,
+        read_weight: s.read_weight,
+        discovered: s.is_discovered(),
+        pool: api::PoolStatus {
+            open,
+            idle,
+            in_use,
+            waiting: stats.map_or(0, ServerStats::waiting),
+        },
+        in_flight: stats.map_or(0, ServerStats::in_flight),
+        queries: stats.map_or(0, |st| st.queries.load(Ordering::Relaxed)),
+        errors: stats.map_or(0, |st| st.errors.load(Ordering::Relaxed)),
     }
 }
 
@@ -413,7 +443,7 @@ pub fn listed(shared: &Shared, server: &crate::topology::ServerEntry) -> bool {
 }
 
 /// The router's decision for `sql` in a fresh session of the first configured user.
-pub fn explain(shared: &Shared, sql: &str) -> Value {
+pub fn explain(shared: &Shared, sql: &str) -> api::Explain {
     let c = splitrail_router::classify(sql);
     let snapshot = shared.snapshot();
     let user = snapshot
@@ -424,15 +454,15 @@ pub fn explain(shared: &Shared, sql: &str) -> Value {
         .unwrap_or("");
     let session = splitrail_router::SessionState::new(user);
     let d = splitrail_router::route(&c, &session, &snapshot.policy);
-    json!({
-        "target": d.target.as_str(),
-        "reason": d.reason.to_string(),
-        "kind": format!("{:?}", c.kind()),
-        "digest": {
-            "hash": format!("{:016x}", c.digest().hash),
-            "text": c.digest().text.to_string(),
+    api::Explain {
+        target: d.target.as_str().to_string(),
+        reason: d.reason.to_string(),
+        kind: format!("{:?}", c.kind()),
+        digest: api::ExplainDigest {
+            hash: format!("{:016x}", c.digest().hash),
+            text: c.digest().text.to_string(),
         },
-    })
+    }
 }
 
 #[cfg(test)]
@@ -522,11 +552,12 @@ mod tests {
     #[test]
     fn explain_gives_target_reason_and_digest() {
         let shared = shared("");
-        let read = explain(&shared, "SELECT * FROM t WHERE id = 1");
+        let as_json = |sql| serde_json::to_value(explain(&shared, sql)).unwrap();
+        let read = as_json("SELECT * FROM t WHERE id = 1");
         assert_eq!(read["target"], "replica");
         assert_eq!(read["reason"], "plain_read");
         assert_eq!(read["digest"]["hash"].as_str().unwrap().len(), 16);
-        let write = explain(&shared, "UPDATE t SET a = 1");
+        let write = as_json("UPDATE t SET a = 1");
         assert_eq!(write["target"], "primary");
         assert_eq!(write["reason"], "write");
     }
