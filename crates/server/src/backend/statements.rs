@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
 use splitrail_protocol::command::code as cmd;
-use splitrail_protocol::prepared::{StmtExecute, StmtPrepareOk};
+use splitrail_protocol::prepared::{ParamBlock, StmtExecute, StmtPrepareOk};
 use splitrail_protocol::response::ErrPacket;
 use splitrail_protocol::{Command, End, Step};
 
@@ -197,9 +197,40 @@ pub(crate) fn rebind(
 ) -> Option<(Bytes, bool)> {
     let exec = StmtExecute::decode_body(payload.get(1..)?).ok()?;
     let block = exec.param_block(params).ok()?;
-    let mut out = BytesMut::with_capacity(payload.len() + 2 * usize::from(params) + 1);
-    let typed = exec.encode_rebound(backend_id, &block, types, &mut out);
-    Some((out.freeze(), typed))
+    Some(rebound(&exec, &block, payload.len(), backend_id, types))
+}
+
+/// [`rebind`] of an execution already decoded (`exec`, its parameter `block`, `len` bytes in
+/// all): the payload for `backend_id` with the session's `types`, and whether it carries them.
+pub(crate) fn rebound(
+    exec: &StmtExecute<'_>,
+    block: &ParamBlock<'_>,
+    len: usize,
+    backend_id: u32,
+    types: Option<&[u8]>,
+) -> (Bytes, bool) {
+    // Room for the parameter types the session adds, and the bound flag.
+    let mut out = BytesMut::with_capacity(len + types.map_or(0, <[u8]>::len) + 1);
+    let typed = exec.encode_rebound(backend_id, block, types, &mut out);
+    (out.freeze(), typed)
+}
+
+/// Sends the long data a client gave for a statement's parameters (COM_STMT_SEND_LONG_DATA,
+/// no answer) ahead of its execution as `statement_id` on `conn`.
+pub(crate) async fn send_long_data(
+    conn: &mut BackendConn,
+    statement_id: u32,
+    long_data: &[(u16, Bytes)],
+) -> Result<()> {
+    for (param, data) in long_data {
+        let p = conn.payload(&Command::StmtSendLongData {
+            statement_id,
+            param_id: *param,
+            data,
+        });
+        conn.send_command(&p).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

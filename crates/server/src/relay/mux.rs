@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use splitrail_protocol::CapabilityFlags;
 use splitrail_protocol::response::OkPacket;
+use splitrail_protocol::{CapabilityFlags, Completion};
 use splitrail_router::SessionVariables;
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, warn};
@@ -483,44 +483,13 @@ async fn deliver(
                 ok,
                 rewrite,
             } => {
-                let rows = conn.tracker.rows();
-                match rewrite {
-                    Some(bytes) => {
-                        conn.io.rbuf.advance(step.len);
-                        head.buf.extend_from_slice(&bytes);
-                    }
-                    None => take(&mut conn.io.rbuf, step.len, head),
-                }
-                let changed_state = ok.as_ref().is_some_and(|ok| changes_state(ok, schema));
-                let Some(done) = inflight.pop_front() else {
-                    return Ok(());
+                let end = FinalFrame {
+                    len: step.len,
+                    completion,
+                    ok,
+                    rewrite,
                 };
-                if let Some(next) = inflight.front() {
-                    conn.tracker.start(next.request.command());
-                    conn.io.codec.set_seq(1);
-                }
-                if !done.gone {
-                    let relayed = Relayed {
-                        completion,
-                        ok,
-                        earlier: done.earlier,
-                        rows,
-                        fetched_gtid: None,
-                    };
-                    let piece = Piece::Done {
-                        bytes: done.buf.freeze(),
-                        relayed,
-                    };
-                    // A closed channel: the session left; nothing to do.
-                    let _ = done.request.reply.send(piece).await;
-                }
-                if changed_state {
-                    // A read changed the connection's session state: it no longer matches
-                    // the key. Stop here; the answers behind it are replayed.
-                    return Err(Error::StateChanged {
-                        server: conn.address.clone(),
-                    });
-                }
+                answered(conn, inflight, end, schema).await?;
                 continue;
             }
             Next::NeedClient => {
@@ -545,6 +514,66 @@ async fn deliver(
             }
         }
     }
+}
+
+/// The final frame of the oldest answer in flight.
+struct FinalFrame {
+    /// Its length in the read buffer.
+    len: usize,
+    completion: Completion,
+    ok: Option<OkPacket>,
+    /// What the client gets instead, if the frame is rewritten.
+    rewrite: Option<BytesMut>,
+}
+
+/// Completes the oldest request in flight with its final frame `end`, hands its answer to its
+/// session, and starts tracking the next. A read that changed the connection's session state
+/// ends the batch with [`Error::StateChanged`].
+async fn answered(
+    conn: &mut crate::backend::BackendConn,
+    inflight: &mut VecDeque<InFlight>,
+    end: FinalFrame,
+    schema: Option<&str>,
+) -> Result<()> {
+    let rows = conn.tracker.rows();
+    let Some(mut done) = inflight.pop_front() else {
+        return Ok(());
+    };
+    match end.rewrite {
+        Some(bytes) => {
+            conn.io.rbuf.advance(end.len);
+            done.buf.extend_from_slice(&bytes);
+        }
+        None => take(&mut conn.io.rbuf, end.len, &mut done),
+    }
+    let changed_state = end.ok.as_ref().is_some_and(|ok| changes_state(ok, schema));
+    if let Some(next) = inflight.front() {
+        conn.tracker.start(next.request.command());
+        conn.io.codec.set_seq(1);
+    }
+    if !done.gone {
+        let relayed = Relayed {
+            completion: end.completion,
+            ok: end.ok,
+            earlier: done.earlier,
+            rows,
+            fetched_gtid: None,
+        };
+        let piece = Piece::Done {
+            bytes: done.buf.freeze(),
+            relayed,
+        };
+        // A closed channel: the session left; nothing to do.
+        let _ = done.request.reply.send(piece).await;
+    }
+    if changed_state {
+        // A read changed the connection's session state: it no longer matches the key. Stop
+        // here; the answers behind it are replayed.
+        return Err(Error::StateChanged {
+            server: conn.address.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Whether an answer on a pipelined connection says its session state moved away from the

@@ -216,43 +216,26 @@ pub async fn relay(
                     ok,
                     rewrite,
                 } => {
-                    let fetched_gtid = if statement == Statement::Write
+                    // A write committed without its GTID: the classic EOF waits for it.
+                    let fetch = (statement == Statement::Write
                         && committed_without_gtid(&completion)
-                        && causal.gtids_seen()
-                    {
-                        // The classic EOF waits for the write's GTID.
-                        forward(&mut conn.io.rbuf, pos, &mut client.stream)
-                            .await
-                            .map_err(RelayError::Client)?;
-                        let eof = conn.io.rbuf.split_to(step.len).freeze();
-                        let gtid = fetch_gtid(conn, causal).await;
-                        write_out(&mut client.stream, &eof)
-                            .await
-                            .map_err(RelayError::Client)?;
-                        Some(gtid)
-                    } else {
-                        finish(conn, client, pos, step.len, rewrite).await?;
-                        None
-                    };
+                        && causal.gtids_seen())
+                    .then_some(causal);
+                    let fetched_gtid = finish(conn, client, pos, step.len, rewrite, fetch).await?;
                     return Ok(Relayed {
                         completion,
                         ok,
                         earlier,
                         rows: conn.tracker.rows(),
-                        fetched_gtid: fetched_gtid.flatten(),
+                        fetched_gtid,
                     });
                 }
                 Next::NeedClient => {
                     pos += step.len;
-                    forward(&mut conn.io.rbuf, pos, &mut client.stream)
-                        .await
-                        .map_err(RelayError::Client)?;
+                    local_infile(conn, client, pos, step.seq).await?;
                     pos = 0;
                     sent = Some(step.seq);
                     last_seq = sent;
-                    client.codec.set_seq(step.seq.wrapping_add(1));
-                    relay_local_infile(conn, client).await?;
-                    conn.io.codec.set_seq(client.codec.seq());
                 }
             }
         }
@@ -266,15 +249,45 @@ pub async fn relay(
     }
 }
 
+/// Hands the client the backend's LOCAL INFILE request (the `pos` bytes up to it, its sequence
+/// id `seq`) and relays the file the client sends.
+async fn local_infile(
+    conn: &mut BackendConn,
+    client: &mut ClientIo,
+    pos: usize,
+    seq: u8,
+) -> Result<(), RelayError> {
+    forward(&mut conn.io.rbuf, pos, &mut client.stream)
+        .await
+        .map_err(RelayError::Client)?;
+    client.codec.set_seq(seq.wrapping_add(1));
+    relay_local_infile(conn, client).await?;
+    conn.io.codec.set_seq(client.codec.seq());
+    Ok(())
+}
+
 /// Writes the last frames of an answer: the `pos` bytes before the final frame and the final
-/// frame of `len` bytes, or its `rewrite`.
+/// frame of `len` bytes, or its `rewrite`. With `fetch`, the final frame waits until the
+/// write's GTID was asked of the backend and recorded there (returned).
 async fn finish(
     conn: &mut BackendConn,
     client: &mut ClientIo,
     pos: usize,
     len: usize,
     rewrite: Option<BytesMut>,
-) -> Result<(), RelayError> {
+    fetch: Option<&Causal>,
+) -> Result<Option<GtidSet>, RelayError> {
+    if let Some(causal) = fetch {
+        forward(&mut conn.io.rbuf, pos, &mut client.stream)
+            .await
+            .map_err(RelayError::Client)?;
+        let last = conn.io.rbuf.split_to(len).freeze();
+        let gtid = fetch_gtid(conn, causal).await;
+        write_out(&mut client.stream, &last)
+            .await
+            .map_err(RelayError::Client)?;
+        return Ok(gtid);
+    }
     let out = &mut client.stream;
     let rbuf = &mut conn.io.rbuf;
     let written = async {
@@ -287,7 +300,7 @@ async fn finish(
             None => forward(rbuf, pos + len, out).await,
         }
     };
-    written.await.map_err(RelayError::Client)
+    written.await.map_err(RelayError::Client).map(|()| None)
 }
 
 /// Reads more of the answer from the backend; the end of the stream or an error breaks the

@@ -77,6 +77,10 @@ pub struct Session {
     pub(crate) sticky: Sticky,
     /// A SQL-level `PREPARE` ran: its statement lives on one connection only.
     pub(crate) sql_prepared: bool,
+    /// A procedure changed the session's state without the server saying what (MariaDB
+    /// reports only "state changed" for a `SET SESSION` inside a procedure): the session keeps
+    /// its connection, which alone has that state.
+    pub(crate) untracked_state: bool,
     /// The statement being run: its routing hints, what its read must see, its causal wait.
     pub(crate) plan: plan::StatementPlan,
     /// Prepared statements by the client's statement id.
@@ -95,6 +99,14 @@ pub struct Session {
     /// (`SQL_CALC_FOUND_ROWS` → `FOUND_ROWS()`): the connection is kept for one statement, so
     /// no other session can take it in between.
     pub(crate) keep_for_next: bool,
+}
+
+/// What ended a wait for the client's next command.
+enum Wake {
+    Read(std::result::Result<Option<splitrail_protocol::Packet>, ReadError>),
+    Killed,
+    Shutdown,
+    IdleTimeout,
 }
 
 /// What to do after a command.
@@ -138,6 +150,7 @@ impl Session {
             kept: Vec::new(),
             sticky,
             sql_prepared: false,
+            untracked_state: false,
             plan: plan::StatementPlan::default(),
             stmts: HashMap::new(),
             next_stmt_id: 0,
@@ -153,70 +166,8 @@ impl Session {
     pub async fn run(mut self) {
         loop {
             self.client.reset_seq();
-            // Waiting for the next command is where a session may be ended from outside:
-            // reading is cancel-safe (bytes stay in the buffer).
-            enum Wake {
-                Read(std::result::Result<Option<splitrail_protocol::Packet>, ReadError>),
-                Killed,
-                Shutdown,
-                IdleTimeout,
-            }
-            let info = self.info.clone();
-            let idle_limit = self.idle_limit();
-            let idle = async move {
-                match idle_limit {
-                    Some(limit) => tokio::time::sleep(limit).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let wake = tokio::select! {
-                read = self.client.read_packet() => Wake::Read(read),
-                _ = info.kill_signal.notified() => Wake::Killed,
-                _ = self.shutdown.wait_for(|stop| *stop) => Wake::Shutdown,
-                () = idle => Wake::IdleTimeout,
-            };
-            let read = match wake {
-                Wake::Read(read) => read,
-                Wake::Killed => {
-                    let _ = self
-                        .send_err(code::ER_QUERY_INTERRUPTED, "Connection was killed")
-                        .await;
-                    break;
-                }
-                Wake::IdleTimeout => {
-                    // As the server does when its `wait_timeout` runs out: the connection
-                    // closes, and the client's next statement finds it gone.
-                    debug!("client idle longer than its wait_timeout: closing");
-                    break;
-                }
-                Wake::Shutdown => {
-                    let _ = self
-                        .send_err(
-                            crate::error::ER_SERVER_SHUTDOWN,
-                            "Server shutdown in progress",
-                        )
-                        .await;
-                    break;
-                }
-            };
-            let packet = match read {
-                Ok(Some(p)) => p,
-                Ok(None) => break,
-                Err(ReadError::Io(e)) => {
-                    debug!(error = %e, "client connection closed");
-                    break;
-                }
-                Err(ReadError::Protocol(e)) => {
-                    info!(error = %e, "malformed packet from client; closing");
-                    let code = match e {
-                        splitrail_protocol::Error::PacketTooLarge { .. } => {
-                            code::ER_NET_PACKET_TOO_LARGE
-                        }
-                        _ => code::ER_NET_PACKETS_OUT_OF_ORDER,
-                    };
-                    let _ = self.send_err(code, &e.to_string()).await;
-                    break;
-                }
+            let Some(packet) = self.next_command().await else {
+                break;
             };
             let busy = crate::worker::Busy::new(&self.worker);
             // Boxed: the statement path is a deep future; an idle session should not carry it.
@@ -245,6 +196,73 @@ impl Session {
             }
         }
         self.close_backends();
+    }
+
+    /// Waits for the client's next command; `None` ends the session (the client left, sent a
+    /// malformed packet, idled past its `wait_timeout`, was killed, or the proxy shuts down),
+    /// after telling the client why where the server would.
+    async fn next_command(&mut self) -> Option<splitrail_protocol::Packet> {
+        let read = match self.wait_for_command().await {
+            Wake::Read(read) => read,
+            Wake::Killed => {
+                let _ = self
+                    .send_err(code::ER_QUERY_INTERRUPTED, "Connection was killed")
+                    .await;
+                return None;
+            }
+            Wake::IdleTimeout => {
+                // As the server does when its `wait_timeout` runs out: the connection
+                // closes, and the client's next statement finds it gone.
+                debug!("client idle longer than its wait_timeout: closing");
+                return None;
+            }
+            Wake::Shutdown => {
+                let _ = self
+                    .send_err(
+                        crate::error::ER_SERVER_SHUTDOWN,
+                        "Server shutdown in progress",
+                    )
+                    .await;
+                return None;
+            }
+        };
+        match read {
+            Ok(packet) => packet,
+            Err(ReadError::Io(e)) => {
+                debug!(error = %e, "client connection closed");
+                None
+            }
+            Err(ReadError::Protocol(e)) => {
+                info!(error = %e, "malformed packet from client; closing");
+                let code = match e {
+                    splitrail_protocol::Error::PacketTooLarge { .. } => {
+                        code::ER_NET_PACKET_TOO_LARGE
+                    }
+                    _ => code::ER_NET_PACKETS_OUT_OF_ORDER,
+                };
+                let _ = self.send_err(code, &e.to_string()).await;
+                None
+            }
+        }
+    }
+
+    /// Waiting for the next command is where a session may be ended from outside: reading is
+    /// cancel-safe (bytes stay in the buffer).
+    async fn wait_for_command(&mut self) -> Wake {
+        let info = self.info.clone();
+        let idle_limit = self.idle_limit();
+        let idle = async move {
+            match idle_limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            read = self.client.read_packet() => Wake::Read(read),
+            _ = info.kill_signal.notified() => Wake::Killed,
+            _ = self.shutdown.wait_for(|stop| *stop) => Wake::Shutdown,
+            () = idle => Wake::IdleTimeout,
+        }
     }
 
     async fn dispatch(&mut self, payload: &bytes::Bytes) -> Result<Next> {
@@ -380,6 +398,8 @@ impl Session {
             Some(PinReason::UserVariables)
         } else if self.sql_prepared {
             Some(PinReason::SqlPrepare)
+        } else if self.untracked_state {
+            Some(PinReason::UntrackedState)
         } else if self.cursor_open {
             Some(PinReason::Cursor)
         } else if self.keep_for_next {
@@ -437,6 +457,7 @@ impl Session {
         self.close_backends();
         self.stmts.clear();
         self.sql_prepared = false;
+        self.untracked_state = false;
         self.cursor_open = false;
         self.last_insert_id = 0;
     }
@@ -449,6 +470,7 @@ impl Session {
             || self.state.holds_named_locks()
             || self.state.user_variables().next().is_some()
             || self.sql_prepared
+            || self.untracked_state
         {
             lease.conn.broken = true;
         }

@@ -5,7 +5,6 @@
 //! re-prepared there when missing (a new or restarted backend). Parameter types and long data are
 //! kept by the session so they can follow the statement to any connection.
 use bytes::{Bytes, BytesMut};
-use splitrail_protocol::Command;
 use splitrail_protocol::prepared::StmtExecute;
 use splitrail_protocol::response::{ErrPacket, code};
 use splitrail_router::{Classification, Target, route};
@@ -16,7 +15,9 @@ use super::pipeline::Pipelined;
 use super::plan::StatementPlan;
 use super::query::Choice;
 use crate::backend::Lease;
-use crate::backend::statements::{PrepareFor, Prepared, backend_stmt, prepare_on};
+use crate::backend::statements::{
+    PrepareFor, Prepared, backend_stmt, prepare_on, rebound, send_long_data,
+};
 use crate::error::{Error, Result};
 use crate::metrics::stats::target_index;
 use crate::relay::mux::Work;
@@ -160,23 +161,15 @@ impl Session {
                 Ok(s) => s,
                 Err(err) => return Ok(Err(err)),
             };
-            for (param, data) in &long_data {
-                let p = lease.conn.payload(&Command::StmtSendLongData {
-                    statement_id: backend.id,
-                    param_id: *param,
-                    data,
-                });
-                lease.conn.send_command(&p).await?;
-            }
+            send_long_data(&mut lease.conn, backend.id, &long_data).await?;
             // The session's own parameter types, every time: another session may have executed
             // this backend statement with other types since, and a client that binds no new
             // types (libmariadb after the first execution) means its own previous ones.
-            let mut out = BytesMut::with_capacity(payload.len() + 2 * usize::from(params) + 1);
-            let typed = exec.encode_rebound(backend.id, &block, types.as_deref(), &mut out);
+            let (out, typed) = rebound(exec, &block, payload.len(), backend.id, types.as_deref());
             if typed && let Some(s) = lease.conn.statements.get(&sql) {
                 s.typed = true;
             }
-            Ok(Ok(out.freeze()))
+            Ok(Ok(out))
         };
         let done = self.execute_with(choice, Some(&c), build).await;
         let target = match choice {
@@ -231,6 +224,7 @@ impl Session {
         match decision.target {
             Target::Reject(_) => None,
             Target::Pinned => Some(Choice::Pinned),
+            _ if self.untracked_state => Some(Choice::Pinned),
             Target::Primary => Some(Choice::Primary),
             Target::Replica => Some(Choice::Read),
         }

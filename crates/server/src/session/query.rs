@@ -3,7 +3,7 @@
 //! tracked session state). Also the other commands that run on a backend as they are.
 use bytes::Bytes;
 use splitrail_protocol::command::code as cmd;
-use splitrail_protocol::response::{ErrPacket, code};
+use splitrail_protocol::response::{ErrPacket, OkPacket, code};
 use splitrail_protocol::{End, StatusFlags};
 use splitrail_router::{
     Classification, Effects, KillTarget, Kind, ReadKind, ServerStatus, Target, route,
@@ -28,6 +28,49 @@ enum Attempt {
         sent: Option<u8>,
         in_transaction: bool,
     },
+}
+
+/// One statement's way through [`Session::execute_with`]: where it is going and what it has
+/// tried.
+struct Run {
+    choice: Choice,
+    /// The statement only reads (it may be replayed, and sent to any server).
+    read_only: bool,
+    /// It was replayed once already.
+    replayed: bool,
+    /// Servers skipped because they could not be reached.
+    unreachable: u8,
+    /// When the wait for a writable primary began.
+    failover: Option<std::time::Instant>,
+}
+
+impl Run {
+    /// The primary answers from now on (it has every write).
+    fn primary_from_now(&mut self, session: &mut Session) {
+        self.choice = Choice::Primary;
+        session.plan.requirement = Requirement::None;
+    }
+
+    /// Whether a read that failed before answering runs once more (and notes that it did).
+    fn replay(&mut self) -> bool {
+        let again = self.read_only && !self.replayed;
+        self.replayed |= again;
+        again
+    }
+}
+
+/// What [`Session::execute_with`] does after preparing a connection.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per statement and moved on at once; boxing would allocate per statement"
+)]
+enum Step {
+    /// Send the command on the lease.
+    Go(Lease, Bytes),
+    /// Start over (elsewhere, or on the primary).
+    Retry,
+    /// The client has its answer (an error).
+    Answered,
 }
 
 /// Where a statement should run, before it is resolved to a server.
@@ -85,6 +128,8 @@ impl Session {
                 return sent;
             }
             Target::Pinned => Choice::Pinned,
+            // State only the held connection has, of which the router knows nothing.
+            _ if self.untracked_state => Choice::Pinned,
             Target::Primary => Choice::Primary,
             Target::Replica => Choice::Read,
         };
@@ -146,110 +191,129 @@ impl Session {
     /// connections is skipped up to twice.
     pub(crate) async fn execute_with(
         &mut self,
-        mut choice: Choice,
+        choice: Choice,
         classification: Option<&Classification>,
         mut build: impl AsyncFnMut(&mut Lease) -> Result<Result<Bytes, ErrPacket>>,
     ) -> Result<Option<Relayed>> {
-        let read_only = classification.is_some_and(|c| c.analysis.is_read());
+        let mut run = Run {
+            choice,
+            read_only: classification.is_some_and(|c| c.analysis.is_read()),
+            replayed: false,
+            unreachable: 0,
+            failover: None,
+        };
         self.plan.requirement = if choice == Choice::Read {
             self.read_requirement()
         } else {
             Requirement::None
         };
-        let mut replayed = false;
-        let mut unreachable = 0;
-        let mut failover: Option<std::time::Instant> = None;
         loop {
             self.plan.causal_wait = None;
-            if choice != Choice::Read && !read_only && self.held.is_none() {
-                self.await_writable_primary(&mut failover).await?;
+            if run.choice != Choice::Read && !run.read_only && self.held.is_none() {
+                self.await_writable_primary(&mut run.failover).await?;
             }
-            let mut lease = match self.lease_for(choice).await {
+            let mut lease = match self.lease_for(run.choice).await {
                 Ok(lease) => lease,
-                // A replica that cannot be reached is left out for a while: a read tries the
-                // next server (the primary when no replica is left).
-                Err(e)
-                    if e.retry_safe() && read_only && choice == Choice::Read && unreachable < 2 =>
-                {
-                    warn!(error = %e, "read goes elsewhere");
-                    unreachable += 1;
+                Err(e) => {
+                    self.lease_failed(e, &mut run)?;
                     continue;
                 }
-                // The primary cannot be reached: a write waits for it, or for a promoted
-                // replica, up to `routing.failover_timeout`.
-                Err(e @ Error::BackendConnect { .. })
-                    if !read_only
-                        && choice != Choice::Read
-                        && self.failover_time_left(failover) =>
-                {
-                    warn!(error = %e, "primary unreachable: the write waits for a primary");
-                    failover.get_or_insert_with(std::time::Instant::now);
-                    continue;
-                }
-                Err(e) => return Err(e),
             };
             let prepared = match self.sync(&mut lease, classification).await {
                 Ok(None) => build(&mut lease).await,
                 Ok(Some(err)) => Ok(Err(err)),
                 Err(e) => Err(e),
             };
-            let payload = match prepared {
-                Ok(Ok(payload)) => payload,
-                // A replica that refuses the session's state or the statement's preparation
-                // may only be behind (a schema or table created a moment ago has not reached
-                // it; the causal wait comes later, with the statement): the primary, which has
-                // everything, decides.
-                Ok(Err(err)) if self.replica_may_lag(choice, lease.conn.server) => {
-                    debug!(
-                        code = err.code,
-                        "a replica refused the session's state: the primary answers"
-                    );
-                    self.put_back(lease);
-                    choice = Choice::Primary;
-                    self.plan.requirement = Requirement::None;
-                    continue;
-                }
-                Ok(Err(err)) => {
-                    // The backend refused part of the session's state or the statement's
-                    // preparation: the client gets that error.
-                    self.put_back(lease);
-                    self.send_backend_err(&err).await?;
-                    return Ok(None);
-                }
-                Err(e) => {
-                    self.suspect(lease.conn.server, &e);
-                    drop(lease);
-                    if read_only && !replayed && !self.state.in_transaction() {
-                        replayed = true;
-                        continue;
-                    }
-                    return Err(e);
-                }
+            let (lease, payload) = match self.prepared(lease, prepared, &mut run).await? {
+                Step::Go(lease, payload) => (lease, payload),
+                Step::Retry => continue,
+                Step::Answered => return Ok(None),
             };
             match self.attempt(lease, &payload, classification).await {
                 Attempt::Done(done) => return Ok(Some(done)),
-                Attempt::CausalFallback => {
-                    choice = Choice::Primary;
-                    self.plan.requirement = Requirement::None;
-                }
+                Attempt::CausalFallback => run.primary_from_now(self),
                 Attempt::ClientGone(e) => return Err(Error::ClientIo(e)),
                 Attempt::BackendFailed {
                     error,
                     sent,
                     in_transaction,
                 } => {
-                    if sent.is_none()
-                        && read_only
-                        && !replayed
-                        && !in_transaction
-                        && !self.info.is_killed()
-                    {
-                        replayed = true;
+                    if sent.is_none() && !in_transaction && !self.info.is_killed() && run.replay() {
                         continue;
                     }
                     self.report_lost_backend(&error, sent).await?;
                     return Ok(None);
                 }
+            }
+        }
+    }
+
+    /// No connection for the statement: `Ok` when it tries again (a read elsewhere, a write
+    /// after waiting for a primary), the error when it gives up.
+    fn lease_failed(&self, e: Error, run: &mut Run) -> Result<()> {
+        match e {
+            // A replica that cannot be reached is left out for a while: a read tries the
+            // next server (the primary when no replica is left).
+            e if e.retry_safe()
+                && run.read_only
+                && run.choice == Choice::Read
+                && run.unreachable < 2 =>
+            {
+                warn!(error = %e, "read goes elsewhere");
+                run.unreachable += 1;
+                Ok(())
+            }
+            // The primary cannot be reached: a write waits for it, or for a promoted
+            // replica, up to `routing.failover_timeout`.
+            e @ Error::BackendConnect { .. }
+                if !run.read_only
+                    && run.choice != Choice::Read
+                    && self.failover_time_left(run.failover) =>
+            {
+                warn!(error = %e, "primary unreachable: the write waits for a primary");
+                run.failover.get_or_insert_with(std::time::Instant::now);
+                Ok(())
+            }
+            e => Err(e),
+        }
+    }
+
+    /// What comes of bringing the lease to the session's state and building the command.
+    async fn prepared(
+        &mut self,
+        lease: Lease,
+        prepared: Result<Result<Bytes, ErrPacket>>,
+        run: &mut Run,
+    ) -> Result<Step> {
+        match prepared {
+            Ok(Ok(payload)) => Ok(Step::Go(lease, payload)),
+            // A replica that refuses the session's state or the statement's preparation may
+            // only be behind (a schema or table created a moment ago has not reached it; the
+            // causal wait comes later, with the statement): the primary, which has
+            // everything, decides.
+            Ok(Err(err)) if self.replica_may_lag(run.choice, lease.conn.server) => {
+                debug!(
+                    code = err.code,
+                    "a replica refused the session's state: the primary answers"
+                );
+                self.put_back(lease);
+                run.primary_from_now(self);
+                Ok(Step::Retry)
+            }
+            Ok(Err(err)) => {
+                // The backend refused part of the session's state or the statement's
+                // preparation: the client gets that error.
+                self.put_back(lease);
+                self.send_backend_err(&err).await?;
+                Ok(Step::Answered)
+            }
+            Err(e) => {
+                self.suspect(lease.conn.server, &e);
+                drop(lease);
+                if !self.state.in_transaction() && run.replay() {
+                    return Ok(Step::Retry);
+                }
+                Err(e)
             }
         }
     }
@@ -342,25 +406,29 @@ impl Session {
                 self.put_back(lease);
                 Attempt::ClientGone(e)
             }
-            Err(RelayError::Backend { error, sent }) => {
-                let in_transaction = self.state.in_transaction();
-                self.suspect(lease.conn.server, &error);
-                drop(lease); // broken: closes it
-                warn!(error = %error, "backend failed during a statement");
-                if in_transaction {
-                    // The transaction died with its connection.
-                    self.state.apply_server_status(ServerStatus {
-                        in_transaction: false,
-                        autocommit: self.state.autocommit(),
-                        read_only_transaction: Some(false),
-                    });
-                }
-                Attempt::BackendFailed {
-                    error,
-                    sent,
-                    in_transaction,
-                }
-            }
+            Err(RelayError::Backend { error, sent }) => self.backend_failed(lease, error, sent),
+        }
+    }
+
+    /// The backend failed during a statement (`sent`: how far the client got): its connection
+    /// closes, and a transaction on it is over.
+    fn backend_failed(&mut self, lease: Lease, error: Error, sent: Option<u8>) -> Attempt {
+        let in_transaction = self.state.in_transaction();
+        self.suspect(lease.conn.server, &error);
+        drop(lease); // broken: closes it
+        warn!(error = %error, "backend failed during a statement");
+        if in_transaction {
+            // The transaction died with its connection.
+            self.state.apply_server_status(ServerStatus {
+                in_transaction: false,
+                autocommit: self.state.autocommit(),
+                read_only_transaction: Some(false),
+            });
+        }
+        Attempt::BackendFailed {
+            error,
+            sent,
+            in_transaction,
         }
     }
 
@@ -443,6 +511,9 @@ impl Session {
         let oks: Vec<_> = done.earlier.iter().chain(&done.ok).collect();
         self.learn_gtids(&oks, done.fetched_gtid.as_ref());
         let learn_variables = c.is_some_and(variables_from_tracking);
+        if learn_variables && !self.untracked_state && untracked_change(&oks) {
+            self.untracked_state = true;
+        }
         for ok in oks {
             for change in &ok.session_state {
                 use splitrail_protocol::response::SessionStateChange as S;
@@ -611,6 +682,21 @@ fn variables_from_tracking(c: &Classification) -> bool {
             Kind::Write(WriteKind::Call) | Kind::Execute(_) | Kind::Unknown(_)
         )
     })
+}
+
+/// Whether the answers say the session's state changed without saying how: a state-change
+/// flag with no variable (other than `last_gtid`) or schema beside it.
+fn untracked_change(oks: &[&OkPacket]) -> bool {
+    use splitrail_protocol::response::SessionStateChange as S;
+    let changes = || oks.iter().flat_map(|ok| &ok.session_state);
+    changes().any(|c| matches!(c, S::StateChange(true)))
+        && !changes().any(|c| match c {
+            S::SystemVariable { name, .. } => {
+                !UNREPLAYABLE.contains(&&*String::from_utf8_lossy(name))
+            }
+            S::Schema(_) => true,
+            _ => false,
+        })
 }
 
 /// Tracked variables that are read-only or proxy-internal: never replayed.

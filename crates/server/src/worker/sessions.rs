@@ -68,11 +68,14 @@ pub enum PinReason {
     /// The last statement left a result the next may ask for (`SQL_CALC_FOUND_ROWS`): kept
     /// for one statement.
     SessionFunction = 6,
+    /// A procedure (or a statement the proxy cannot classify) changed the session's state and
+    /// the server did not say what: only this connection has it.
+    UntrackedState = 7,
 }
 
 impl PinReason {
     /// Every reason, in order.
-    pub const ALL: [PinReason; 7] = [
+    pub const ALL: [PinReason; 8] = [
         PinReason::Transaction,
         PinReason::TempTables,
         PinReason::Locks,
@@ -80,10 +83,11 @@ impl PinReason {
         PinReason::SqlPrepare,
         PinReason::Cursor,
         PinReason::SessionFunction,
+        PinReason::UntrackedState,
     ];
 
     /// `transaction`, `temporary_tables`, `locks`, `user_variables`, `sql_prepare`, `cursor`,
-    /// `session_function`.
+    /// `session_function`, `untracked_state`.
     pub fn as_str(self) -> &'static str {
         match self {
             PinReason::Transaction => "transaction",
@@ -93,6 +97,7 @@ impl PinReason {
             PinReason::SqlPrepare => "sql_prepare",
             PinReason::Cursor => "cursor",
             PinReason::SessionFunction => "session_function",
+            PinReason::UntrackedState => "untracked_state",
         }
     }
 }
