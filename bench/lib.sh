@@ -7,6 +7,9 @@ PROXY_PORT=${PROXY_PORT:-16033}
 ADMIN_PORT=${ADMIN_PORT:-16034}
 ALT_PORT=${ALT_PORT:-16035}
 ALT_ADMIN_PORT=${ALT_ADMIN_PORT:-16036}
+# The binary the "alt" proxy runs (default: this checkout's): set it to another build, e.g. an
+# older commit's target/release/splitrail, to compare two versions in one run.
+ALT_BIN=${ALT_BIN:-target/release/splitrail}
 
 source scripts/lib.sh
 ensure_packages
@@ -31,7 +34,9 @@ servers:
   - { address: 127.0.0.1:13307, role: replica }
 $4
 YAML
-  target/release/splitrail --config "$bench_dir/$1.yaml" >"$bench_dir/$1.log" 2>&1 &
+  local bin=target/release/splitrail
+  [ "$1" = alt ] && bin=$ALT_BIN
+  "$bin" --config "$bench_dir/$1.yaml" >"$bench_dir/$1.log" 2>&1 &
   proxy_pids="${proxy_pids:-} $!"
   echo "$1 proxy: pid $! port $2${4:+ ($4)}" >&2
   for _ in $(seq 100); do
