@@ -146,9 +146,10 @@ impl WriteMark {
 }
 
 /// What a read must see before it may run on a replica.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Requirement {
     /// Nothing: any qualifying replica.
+    #[default]
     None,
     /// Every GTID of the set.
     Gtid(Arc<GtidSet>),

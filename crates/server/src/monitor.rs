@@ -468,7 +468,6 @@ impl Watcher {
         let value = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
         let read_only = value(0).trim() == "1" || value(0).eq_ignore_ascii_case("on");
         // Parsed once, here. What cannot be parsed (never seen from a server) counts as empty.
-        let address = conn.address.clone();
         let position = |i: usize| {
             let text = value(i);
             GtidSet::parse(&text).unwrap_or_else(|e| {

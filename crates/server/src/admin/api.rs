@@ -149,7 +149,7 @@ pub struct SessionRow {
     pub server: Option<String>,
     /// Whether it holds a backend connection between statements.
     pub pinned: bool,
-    /// Why it does (`transaction`, `temp_tables`, …).
+    /// Why it does (`transaction`, `temporary_tables`, …).
     pub pin_reason: Option<String>,
     /// The command running (`Query`, `Execute`, …), `Sleep` when idle.
     pub command: String,

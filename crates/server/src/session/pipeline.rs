@@ -40,7 +40,7 @@ impl Session {
             || shared.session_pooling()
             || self.held.is_some()
             || self.must_hold()
-            || self.plan.min_gtid != GtidHint::None
+            || !matches!(self.plan.min_gtid, GtidHint::None)
             || self.info.is_killed()
             || !c.analysis.is_read()
             || !c.analysis.rest.is_empty()

@@ -23,7 +23,7 @@ pub(crate) enum GtidHint {
 }
 
 /// What the session knows about the statement it is running.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct StatementPlan {
     /// The replica lag the statement accepts (its decision's `max_lag`).
     pub max_lag: Option<Duration>,
@@ -35,18 +35,6 @@ pub(crate) struct StatementPlan {
     pub requirement: Requirement,
     /// A causal wait to send before the statement on the chosen replica.
     pub causal_wait: Option<Arc<GtidSet>>,
-}
-
-impl Default for StatementPlan {
-    fn default() -> Self {
-        StatementPlan {
-            max_lag: None,
-            hash_hint: None,
-            min_gtid: GtidHint::None,
-            requirement: Requirement::None,
-            causal_wait: None,
-        }
-    }
 }
 
 impl StatementPlan {

@@ -42,10 +42,9 @@ impl Session {
     pub(crate) async fn stmt_prepare(&mut self, sql: &[u8]) -> Result<()> {
         let sql = Bytes::copy_from_slice(sql);
         let c = self.worker.router.borrow_mut().classify_bytes(&sql);
-        let Some(mut choice) = self.choice_for(&c) else {
-            return self
-                .send_err(code::ER_UNKNOWN_ERROR, &self.reject_message(&c))
-                .await;
+        let mut choice = match self.choice_for(&c) {
+            Ok(choice) => choice,
+            Err(message) => return self.send_err(code::ER_UNKNOWN_ERROR, &message).await,
         };
         let (stmt, mut packets) = loop {
             let mut lease = self.lease_for(choice).await?;
@@ -133,13 +132,14 @@ impl Session {
         let long_data = std::mem::take(&mut stmt.long_data);
         let types = stmt.types.clone();
         let started = std::time::Instant::now();
-        let Some(choice) = self.choice_for(&c) else {
-            let sent = self
-                .send_err(code::ER_UNKNOWN_ERROR, &self.reject_message(&c))
-                .await;
-            let reject = target_index(&Target::Reject(String::new()));
-            self.count_digest(&c, reject, started, &Ok(None));
-            return sent;
+        let choice = match self.choice_for(&c) {
+            Ok(choice) => choice,
+            Err(message) => {
+                let sent = self.send_err(code::ER_UNKNOWN_ERROR, &message).await;
+                let reject = target_index(&Target::Reject(String::new()));
+                self.count_digest(&c, reject, started, &Ok(None));
+                return sent;
+            }
         };
         // No cursor (flags byte 0) and no long data: the execution may share a connection.
         if choice == Choice::Read && long_data.is_empty() && exec.flags.is_empty() {
@@ -211,8 +211,8 @@ impl Session {
         self.stmts.remove(&statement_id);
     }
 
-    /// Where a statement goes, or `None` when a rule rejects it.
-    fn choice_for(&mut self, c: &Classification) -> Option<Choice> {
+    /// Where a statement goes, or the rejecting rule's message.
+    fn choice_for(&mut self, c: &Classification) -> std::result::Result<Choice, String> {
         let decision = route(c, &self.state, &self.worker.view().policy);
         self.plan = StatementPlan::of(&decision);
         debug!(
@@ -221,19 +221,12 @@ impl Session {
             "route prepared"
         );
         self.worker.shared.stats.routed(&decision);
-        match decision.target {
-            Target::Reject(_) => None,
-            Target::Pinned => Some(Choice::Pinned),
-            _ if self.untracked_state => Some(Choice::Pinned),
-            Target::Primary => Some(Choice::Primary),
-            Target::Replica => Some(Choice::Read),
-        }
-    }
-
-    fn reject_message(&self, c: &Classification) -> String {
-        match route(c, &self.state, &self.worker.view().policy).target {
-            Target::Reject(m) => m,
-            _ => "rejected by a routing rule".into(),
+        match self.choice_of(&decision.target) {
+            Some(choice) => Ok(choice),
+            None => Err(match decision.target {
+                Target::Reject(message) => message,
+                _ => "rejected by a routing rule".into(),
+            }),
         }
     }
 

@@ -120,18 +120,14 @@ impl Session {
             digest = c.digest().hash,
             "route"
         );
-        let choice = match &decision.target {
-            Target::Reject(message) => {
-                let message = message.clone();
-                let sent = self.send_err(code::ER_UNKNOWN_ERROR, &message).await;
-                self.count_digest(&c, target, started, &Ok(None));
-                return sent;
-            }
-            Target::Pinned => Choice::Pinned,
-            // State only the held connection has, of which the router knows nothing.
-            _ if self.untracked_state => Choice::Pinned,
-            Target::Primary => Choice::Primary,
-            Target::Replica => Choice::Read,
+        let Some(choice) = self.choice_of(&decision.target) else {
+            let message = match &decision.target {
+                Target::Reject(message) => message.as_str(),
+                _ => "rejected by a routing rule",
+            };
+            let sent = self.send_err(code::ER_UNKNOWN_ERROR, message).await;
+            self.count_digest(&c, target, started, &Ok(None));
+            return sent;
         };
         self.plan = StatementPlan::of(&decision);
         if choice == Choice::Read
@@ -144,6 +140,19 @@ impl Session {
         let done = self.execute_raw(choice, payload, Some(&c)).await;
         self.count_digest(&c, target, started, &done);
         done.map(drop)
+    }
+
+    /// Where a statement the router sent to `target` runs (`None`: rejected). A session whose
+    /// state the server did not describe (`untracked_state`) runs everything on the
+    /// connection that has it.
+    pub(crate) fn choice_of(&self, target: &Target) -> Option<Choice> {
+        match target {
+            Target::Reject(_) => None,
+            Target::Pinned => Some(Choice::Pinned),
+            _ if self.untracked_state => Some(Choice::Pinned),
+            Target::Primary => Some(Choice::Primary),
+            Target::Replica => Some(Choice::Read),
+        }
     }
 
     /// COM_INIT_DB: checked on the primary (a replica may not have a new schema yet).
