@@ -38,6 +38,7 @@ YAML
   [ "$1" = alt ] && bin=$ALT_BIN
   "$bin" --config "$bench_dir/$1.yaml" >"$bench_dir/$1.log" 2>&1 &
   proxy_pids="${proxy_pids:-} $!"
+  last_pid=$!
   echo "$1 proxy: pid $! port $2${4:+ ($4)}" >&2
   for _ in $(seq 100); do
     mariadb -h127.0.0.1 -P"$2" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && return 0
@@ -48,10 +49,30 @@ YAML
 }
 
 # start_proxies: "proxy" with the defaults on PROXY_PORT, "alt" with ALT_YAML on ALT_PORT.
+# Their pids: PROXY_PID, ALT_PID.
 start_proxies() {
   start_proxy proxy "$PROXY_PORT" "$ADMIN_PORT" ""
+  PROXY_PID=$last_pid
   start_proxy alt "$ALT_PORT" "$ALT_ADMIN_PORT" "$ALT_YAML"
+  ALT_PID=$last_pid
+}
+
+# cpu_ticks PID: the process's user + system CPU time in clock ticks ("-" without a PID).
+cpu_ticks() {
+  if [ -z "$1" ]; then echo -; return; fi
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
 # ratio A B: A / B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# replica_caught_up: waits until the dev cluster's replica has applied everything the primary
+# has (e.g. the tables sysbench just prepared), before anything reads them there.
+replica_caught_up() {
+  local pos
+  pos=$(mariadb -h127.0.0.1 -P13306 -uroot -N -e "SELECT @@GLOBAL.gtid_binlog_pos")
+  mariadb -h127.0.0.1 -P13307 -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" >/dev/null
+}
+
+# qps: the queries per second of sysbench's output on stdin.
+qps() { awk '/queries:/ { gsub(/\(/, "", $3); print $3 }'; }

@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # Benchmark, not a test: sysbench directly against MariaDB and through Splitrail, on a test-bed
 # style cluster (the dev cluster: primary 127.0.0.1:13306, replica 127.0.0.1:13307), printing
-# QPS, p95 latency and the ratio proxy/direct for each workload and thread count.
+# QPS, p95 latency, the ratio proxy/direct and the proxy's CPU time per query for each case.
 #
-#   bench/sysbench.sh                       # all workloads at 1, 8 and 32 threads, 20 s each
-#   TIME=10 THREADS="1 16" TESTS=oltp_point_select bench/sysbench.sh
+#   bench/sysbench.sh                                   # the cases below, 20 s each
+#   TIME=10 CASES="oltp_point_select:1 oltp_point_select:16" bench/sysbench.sh
+#
+# A case is TEST:THREADS[:SYSBENCH_ARGS], the arguments comma-separated, e.g.
+# `oltp_read_only:16:--skip_trx=on` or `oltp_point_select:16:--db-ps-mode=disable` (text
+# protocol; sysbench's default `auto` uses prepared statements). The default cases are those of
+# docs/benchmarks.md: point selects at 1, 16 and 64 threads, read-only with and without
+# transactions, read-write, and point selects with each prepared-statement mode.
 #
 # "direct" runs against the primary (sysbench has one host); through the proxy, reads go to the
 # replica. Two proxies run with the dev cluster's servers: "proxy" with the defaults, and "alt"
 # with ALT_YAML added to its configuration (default `busy_poll: 0s`; e.g.
-# ALT_YAML='pool: { pipeline: false }'), measured in the same run (ratios are to the direct run
-# just before). Both are stopped at the end; a dev cluster already running is used as it is and
-# left running.
+# ALT_YAML='pool: { pipeline: false }', or ALT_BIN for another build), measured in the same run
+# (ratios are to the direct run just before). "µs/q" is the proxy process's user+system CPU time
+# over the run divided by its queries. Both proxies are stopped at the end; a dev cluster already
+# running is used as it is and left running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TIME=${TIME:-20}
-THREADS=${THREADS:-"1 8 32"}
-TESTS=${TESTS:-"oltp_point_select oltp_read_only oltp_read_write"}
+CASES=${CASES:-"oltp_point_select:1 oltp_point_select:16 oltp_point_select:64
+  oltp_read_only:16 oltp_read_only:16:--skip_trx=on oltp_read_write:16
+  oltp_point_select:16:--db-ps-mode=disable oltp_point_select:16:--db-ps-mode=auto"}
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
 ALT_YAML=${ALT_YAML:-"busy_poll: 0s"}
@@ -24,30 +32,44 @@ ALT_YAML=${ALT_YAML:-"busy_poll: 0s"}
 source bench/lib.sh
 start_proxies
 
-sb() { # port test threads action
-  sysbench "$2" --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$1" \
+sb() { # port test threads action [args...]
+  local port=$1 test=$2 threads=$3 action=$4
+  shift 4
+  sysbench "$test" --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$port" \
     --mysql-user=app --mysql-password=app --mysql-db=app \
-    --tables="$TABLES" --table-size="$TABLE_SIZE" --threads="$3" --time="$TIME" \
-    --report-interval=0 "$4"
+    --tables="$TABLES" --table-size="$TABLE_SIZE" --threads="$threads" --time="$TIME" \
+    --report-interval=0 "$@" "$action"
 }
 
 sb 13306 oltp_read_write 4 cleanup >/dev/null 2>&1 || true
 sb 13306 oltp_read_write 4 prepare >/dev/null
-# Let the replica apply the prepared tables before anything reads them there.
-pos=$(mariadb -h127.0.0.1 -P13306 -uroot -N -e "SELECT @@GLOBAL.gtid_binlog_pos")
-mariadb -h127.0.0.1 -P13307 -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" >/dev/null
+replica_caught_up
 
-qps() { awk '/queries:/ { gsub(/\(/, "", $3); print $3 }'; }
+queries() { awk '/queries:/ { print $2 }'; }
 p95() { awk '/95th percentile:/ { print $3 }'; }
-printf '%-18s %4s %9s %6s %9s %6s %5s %9s %6s %5s\n' test thr direct p95 proxy p95 ratio alt p95 ratio
-for test in $TESTS; do
-  for threads in $THREADS; do
-    d=$(sb 13306 "$test" "$threads" run)
-    p=$(sb "$PROXY_PORT" "$test" "$threads" run)
-    n=$(sb "$ALT_PORT" "$test" "$threads" run)
-    dq=$(qps <<<"$d"); pq=$(qps <<<"$p"); nq=$(qps <<<"$n")
-    printf '%-18s %4s %9s %6s %9s %6s %5s %9s %6s %5s\n' "$test" "$threads" \
-      "$dq" "$(p95 <<<"$d")" "$pq" "$(p95 <<<"$p")" "$(ratio "$pq" "$dq")" \
-      "$nq" "$(p95 <<<"$n")" "$(ratio "$nq" "$dq")"
-  done
+# run PORT PID TEST THREADS ARGS...: sysbench's output, then a last line "CPU_US_PER_QUERY" for
+# the process PID (empty PID: "-").
+run() {
+  local port=$1 pid=$2 before after out
+  shift 2
+  before=$(cpu_ticks "$pid")
+  out=$(sb "$port" "$1" "$2" run "${@:3}")
+  after=$(cpu_ticks "$pid")
+  echo "$out"
+  awk -v b="$before" -v a="$after" -v q="$(queries <<<"$out")" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (b == "-" || q == 0) print "-"; else printf "%.1f\n", (a - b) * 1e6 / hz / q }'
+}
+
+printf '%-32s %4s %9s %6s %9s %6s %5s %5s %9s %6s %5s %5s\n' \
+  test thr direct p95 proxy p95 ratio µs/q alt p95 ratio µs/q
+for case in $CASES; do
+  IFS=: read -r test threads args <<<"$case"
+  IFS=, read -ra extra <<<"${args:-}"
+  d=$(run 13306 "" "$test" "$threads" "${extra[@]}")
+  p=$(run "$PROXY_PORT" "$PROXY_PID" "$test" "$threads" "${extra[@]}")
+  n=$(run "$ALT_PORT" "$ALT_PID" "$test" "$threads" "${extra[@]}")
+  dq=$(qps <<<"$d"); pq=$(qps <<<"$p"); nq=$(qps <<<"$n")
+  printf '%-32s %4s %9s %6s %9s %6s %5s %5s %9s %6s %5s %5s\n' "$test${args:+ $args}" "$threads" \
+    "$dq" "$(p95 <<<"$d")" "$pq" "$(p95 <<<"$p")" "$(ratio "$pq" "$dq")" "$(tail -1 <<<"$p")" \
+    "$nq" "$(p95 <<<"$n")" "$(ratio "$nq" "$dq")" "$(tail -1 <<<"$n")"
 done
