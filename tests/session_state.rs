@@ -374,3 +374,40 @@ async fn variables_changed_for_one_statement_stay_with_it() {
     run(&mut conn, &format!("DROP PROCEDURE {procedure}")).await;
     run(&mut conn, &format!("DROP TABLE {t}")).await;
 }
+
+/// A schema dropped under a session: its next read, brought to that schema on a pooled
+/// connection another session used, gets the server's "Unknown database" (the read sent in the
+/// same write behind the refused `COM_INIT_DB` is never relayed), and the session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_behind_a_refused_schema_gets_the_error_and_the_session_goes_on() {
+    let bed = Bed::own(1, "workers: 1\npool: { max_size: 1, pipeline: false }");
+    let schema = "sync_refused";
+    let mut a = bed.conn().await;
+    run(&mut a, &format!("CREATE DATABASE {schema}")).await;
+    run(&mut a, &format!("USE {schema}")).await;
+    let answer: i64 = one(&mut a, "SELECT 1").await;
+    assert_eq!(answer, 1);
+    // One connection per server: the other session takes them over, into its own schema, and
+    // drops the first one's.
+    let mut b = bed.conn().await;
+    run(&mut b, "USE app").await;
+    let answer: i64 = one(&mut b, "SELECT 2").await;
+    assert_eq!(answer, 2);
+    run(&mut b, &format!("DROP DATABASE {schema}")).await;
+    bed.caught_up();
+    let answer: i64 = one(&mut b, "SELECT 3").await;
+    assert_eq!(answer, 3);
+
+    let refused = a
+        .query_first::<i64, _>("SELECT 4")
+        .await
+        .expect_err("the session's schema is gone");
+    assert_eq!(server_code(&refused), Some(1049), "{refused}");
+    run(&mut a, "USE app").await;
+    for n in 5..8_i64 {
+        let answer: i64 = one(&mut a, &format!("SELECT {n}")).await;
+        assert_eq!(answer, n);
+        let answer: i64 = one(&mut b, &format!("SELECT {n}")).await;
+        assert_eq!(answer, n);
+    }
+}

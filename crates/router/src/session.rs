@@ -70,6 +70,16 @@ impl SessionVariables {
         all.into_iter().map(|(_, k, v)| (k, v))
     }
 
+    /// Whether both set the same variables to the same fragments (in whatever order).
+    pub fn same_as(&self, other: &SessionVariables) -> bool {
+        self.vars.len() == other.vars.len()
+            && self
+                .vars
+                .iter()
+                .zip(&other.vars)
+                .all(|((k, (_, v)), (k2, (_, v2)))| k == k2 && v == v2)
+    }
+
     /// Number of variables.
     pub fn len(&self) -> usize {
         self.vars.len()

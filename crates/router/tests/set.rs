@@ -122,6 +122,23 @@ fn set_items_carry_scope_name_and_value() {
 }
 
 #[test]
+fn variables_set_in_another_order_are_the_same_state() {
+    let mut a = SessionVariables::default();
+    a.set("names", "NAMES utf8mb4".into());
+    a.set("time_zone", "SESSION time_zone = '+01:00'".into());
+    let mut b = SessionVariables::default();
+    b.set("time_zone", "SESSION time_zone = '+01:00'".into());
+    b.set("names", "NAMES utf8mb4".into());
+    assert!(a.same_as(&b) && b.same_as(&a));
+    b.set("time_zone", "SESSION time_zone = '+02:00'".into());
+    assert!(!a.same_as(&b));
+    let mut c = a.clone();
+    c.set("sql_mode", "SESSION sql_mode = ''".into());
+    assert!(!a.same_as(&c) && !c.same_as(&a));
+    assert!(SessionVariables::default().same_as(&SessionVariables::default()));
+}
+
+#[test]
 fn session_variables_are_replayed_with_a_minimal_diff() {
     let s = session_after(&[
         "SET NAMES utf8mb4",

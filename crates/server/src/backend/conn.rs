@@ -201,6 +201,17 @@ impl BackendConn {
         self.send_all(&[first, second]).await
     }
 
+    /// Sends several commands in one write, each with sequence id 0; the caller reads their
+    /// answers in order, calling [`BackendConn::next_answer`] before each.
+    pub async fn send_many(&mut self, payloads: &[&[u8]]) -> Result<()> {
+        self.send_all(payloads).await
+    }
+
+    /// The next answer read is a pipelined command's: its sequence ids start from 1 again.
+    pub fn next_answer(&mut self) {
+        self.io.codec.set_seq(1);
+    }
+
     async fn send_all(&mut self, payloads: &[&[u8]]) -> Result<()> {
         let address = &self.address;
         for payload in payloads {
@@ -251,8 +262,8 @@ impl BackendConn {
                 Ok(())
             })
             .await?;
-        // A pipelined command's answer follows, with sequence ids from 1 again.
-        self.io.codec.set_seq(1);
+        // A pipelined command's answer follows.
+        self.next_answer();
         Ok(match outcome {
             Outcome::Ok(..) => Ok(value),
             Outcome::Err(err) => Err(err),
@@ -386,19 +397,31 @@ impl BackendConn {
             self.broken = true;
             return Err(self.refused("COM_RESET_CONNECTION", &err));
         }
+        self.forget_session();
+        self.track_session_state().await
+    }
+
+    /// What a `COM_RESET_CONNECTION` the server acknowledged left: no variables, no prepared
+    /// statements, no insert id.
+    pub(crate) fn forget_session(&mut self) {
         self.vars = SessionVariables::default();
         self.statements.clear();
         self.last_insert_id = 0;
-        self.track_session_state().await
+    }
+
+    /// The statement that turns session tracking on, when the server offers it.
+    pub(crate) fn tracking_sql(&self) -> Option<&'static [u8]> {
+        self.caps
+            .contains(CapabilityFlags::CLIENT_SESSION_TRACK)
+            .then(|| self.flavor.tracking_sql())
     }
 
     /// Turns on session-state tracking (see [`Flavor::tracking_sql`]), when the server offers it.
     async fn track_session_state(&mut self) -> Result<()> {
-        if !self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
-            return Ok(());
+        match self.tracking_sql() {
+            Some(sql) => self.run_checked(sql).await.map(drop),
+            None => Ok(()),
         }
-        let sql = self.flavor.tracking_sql();
-        self.run_checked(sql).await.map(drop)
     }
 
     /// Whether the server closed this idle connection (e.g. `wait_timeout`, a restart): checked

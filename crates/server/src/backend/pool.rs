@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use splitrail_router::SessionVariables;
+
 use super::conn::{BackendConn, ResultFlags};
 use crate::config::Address;
 use crate::error::{Error, Result};
@@ -28,6 +30,24 @@ pub struct PoolKey {
     pub user: Rc<str>,
     /// Result-shaping capabilities.
     pub flags: ResultFlags,
+}
+
+/// The session state a borrower wants its connection in: an idle connection already in it
+/// needs no sync.
+#[derive(Debug, Clone, Copy)]
+pub struct State<'a> {
+    /// The default schema.
+    pub schema: Option<&'a str>,
+    /// The replayed session variables.
+    pub vars: &'a SessionVariables,
+}
+
+impl State<'_> {
+    /// Whether `conn` is in this state already.
+    fn is_on(&self, conn: &BackendConn) -> bool {
+        conn.schema.as_deref() == self.schema.or(conn.schema.as_deref())
+            && conn.vars.same_as(self.vars)
+    }
 }
 
 /// Limits and ages, from `pool` in the configuration.
@@ -243,15 +263,17 @@ impl Pools {
 
     /// Lends a connection for `key`: an idle one, a new one, or the next one given back. An
     /// acquisition that had to wait is counted, with its wait, in the server's stats.
+    /// Among idle connections, one already in `state` is preferred (no sync then).
     pub async fn acquire(
         &self,
         key: &PoolKey,
         address: &Address,
         password: &[u8],
+        state: State<'_>,
     ) -> Result<Lease> {
         let mut waiting_since = None;
         let lease = self
-            .acquire_or_wait(key, address, password, &mut waiting_since)
+            .acquire_or_wait(key, address, password, state, &mut waiting_since)
             .await;
         if let Some(since) = waiting_since
             && let Some(s) = self.counts.stats.server(key.server)
@@ -266,12 +288,13 @@ impl Pools {
         key: &PoolKey,
         address: &Address,
         password: &[u8],
+        state: State<'_>,
         waiting_since: &mut Option<Instant>,
     ) -> Result<Lease> {
         self.remember(key);
         let deadline = Instant::now() + self.limits().acquire_timeout;
         loop {
-            if let Some((conn, slot)) = self.take_idle(key) {
+            if let Some((conn, slot)) = self.take_idle(key, state) {
                 return Ok(Lease {
                     conn,
                     key: key.clone(),
@@ -466,10 +489,17 @@ impl Pools {
         }
     }
 
-    fn take_idle(&self, key: &PoolKey) -> Option<(BackendConn, Slot)> {
+    /// An idle connection for `key`: the most recently used one in `state`, else the most
+    /// recently used one.
+    fn take_idle(&self, key: &PoolKey, state: State<'_>) -> Option<(BackendConn, Slot)> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(key)?;
-        while let Some((mut conn, slot)) = list.pop() {
+        loop {
+            let at = list
+                .iter()
+                .rposition(|(conn, _)| state.is_on(conn))
+                .or_else(|| list.len().checked_sub(1))?;
+            let (mut conn, slot) = list.remove(at);
             self.counts.gauge(key.server, 0, -1);
             let now = Instant::now();
             let limits = self.limits.borrow();
@@ -481,7 +511,6 @@ impl Pools {
             }
             drop((conn, slot));
         }
-        None
     }
 
     fn reserve(&self, server: usize) -> Option<Slot> {

@@ -35,7 +35,7 @@ use tracing::{debug, warn};
 use super::stream::{ClientView, Next, Relayed, next_frame};
 use crate::backend::conn::protocol;
 use crate::backend::statements::{PrepareFor, Prepared, prepare_on, rebind};
-use crate::backend::{Lease, PoolKey, Pools};
+use crate::backend::{Lease, PoolKey, Pools, State};
 use crate::consistency::Causal;
 use crate::error::{Error, Result};
 use crate::topology::ServerEntry;
@@ -269,7 +269,15 @@ async fn open(host: &impl MuxHost, mux: &Mux, password: &[u8]) -> Result<Lease> 
     })?;
     let mut lease = host
         .pools()
-        .acquire(&key.pool, &entry.address, password)
+        .acquire(
+            &key.pool,
+            &entry.address,
+            password,
+            State {
+                schema: key.schema.as_deref(),
+                vars: &key.vars,
+            },
+        )
         .await?;
     match crate::backend::state::sync_state(&mut lease.conn, key.schema.as_deref(), &key.vars)
         .await?

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use splitrail_protocol::StatusFlags;
 use splitrail_protocol::command::code as cmd;
+use splitrail_protocol::response::ErrPacket;
 use splitrail_protocol::response::TextResultSet;
 use tracing::{debug, info, warn};
 
@@ -15,6 +16,7 @@ use super::Session;
 use super::plan::GtidHint;
 use crate::backend::Lease;
 use crate::backend::conn::Outcome;
+use crate::backend::state::SyncPlan;
 use crate::balance::ReadRequest;
 use crate::config::Consistency;
 use crate::consistency::{Requirement, gtid_of};
@@ -130,32 +132,53 @@ impl Session {
         picked.index
     }
 
-    /// Sends `payload` behind a wait for `required` on the lease's server, in one write. `true`:
-    /// the position was reached and the read's answer follows (to be relayed). `false`: the
-    /// wait timed out or could not be expressed; the read's answer was read and dropped, and it
-    /// must run on the primary.
-    pub(crate) async fn send_behind_wait(
+    /// Sends `payload` behind the session's sync (`sync`) and a wait for `required` on the
+    /// lease's server, all in one write. [`Behind::Go`]: the state took and the position was
+    /// reached; the read's answer follows (to be relayed). [`Behind::Fallback`]: the wait timed
+    /// out or could not be expressed; the read's answer was read and dropped, and it must run on
+    /// the primary. [`Behind::Refused`]: the connection refused the state (it is marked broken;
+    /// nothing behind the sync is read).
+    pub(crate) async fn send_behind(
         &mut self,
         lease: &mut Lease,
-        required: &GtidSet,
+        sync: Option<SyncPlan>,
+        required: Option<Arc<GtidSet>>,
         payload: &Bytes,
-    ) -> Result<bool> {
+    ) -> Result<Behind> {
         let shared = self.worker.shared.clone();
         let view = self.worker.view();
         let timeout = view.config.routing.causal_read_timeout;
-        let Some(sql) = lease.conn.flavor.wait_sql(required, timeout) else {
-            shared.stats.consistency_fallback();
-            return Ok(false);
+        let wait = match &required {
+            None => None,
+            Some(required) => match lease.conn.flavor.wait_sql(required, timeout) {
+                Some(sql) => Some(lease.conn.query_payload(sql.as_bytes())),
+                None => {
+                    shared.stats.consistency_fallback();
+                    return Ok(Behind::Fallback);
+                }
+            },
         };
-        let wait = lease.conn.query_payload(sql.as_bytes());
-        lease.conn.send_pipelined(&wait, payload).await?;
+        {
+            let mut payloads = sync.as_ref().map(SyncPlan::payloads).unwrap_or_default();
+            payloads.extend(wait.as_deref());
+            payloads.push(payload);
+            lease.conn.send_many(&payloads).await?;
+        }
+        if let Some(sync) = sync
+            && let Some(err) = sync.finish(&mut lease.conn, self.state.variables()).await?
+        {
+            return Ok(Behind::Refused(err));
+        }
+        let Some(required) = required else {
+            return Ok(Behind::Go);
+        };
         shared.stats.consistency_wait();
         let answer = lease.conn.read_value().await?;
         if matches!(&answer, Ok(Some(v)) if v == "0") {
             if let Some(server) = view.topology.servers.get(lease.conn.server) {
-                server.note_applied(required);
+                server.note_applied(&required);
             }
-            return Ok(true);
+            return Ok(Behind::Go);
         }
         match &answer {
             Err(err) => warn!(
@@ -184,7 +207,7 @@ impl Session {
         {
             lease.conn.broken = true;
         }
-        Ok(false)
+        Ok(Behind::Fallback)
     }
 
     /// Waits up to `routing.failover_timeout` for a primary that can take a write: known
@@ -264,6 +287,16 @@ impl Session {
         }
         self.send_result_set(&result).await
     }
+}
+
+/// How a read sent behind its sync and causal wait ([`Session::send_behind`]) stands.
+pub(crate) enum Behind {
+    /// Its answer follows.
+    Go,
+    /// The wait timed out (its answer was dropped): the primary must answer.
+    Fallback,
+    /// The connection refused the session's state.
+    Refused(ErrPacket),
 }
 
 /// Functions the proxy answers itself when a statement is just `SELECT f()`.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use splitrail_router::Decision;
 
+use crate::backend::state::SyncPlan;
 use crate::consistency::Requirement;
 use crate::gtid::GtidSet;
 
@@ -35,6 +36,12 @@ pub(crate) struct StatementPlan {
     pub requirement: Requirement,
     /// A causal wait to send before the statement on the chosen replica.
     pub causal_wait: Option<Arc<GtidSet>>,
+    /// A plain read's sync, sent in the same write as the read (and its causal wait): should
+    /// the connection refuse the state, the read's answer is never relayed.
+    pub sync_behind: Option<SyncPlan>,
+    /// The command sets the default schema itself (COM_INIT_DB): the connection is not brought
+    /// to the session's schema first.
+    pub sets_schema: bool,
 }
 
 impl StatementPlan {

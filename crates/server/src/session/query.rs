@@ -11,8 +11,9 @@ use splitrail_router::{
 use tracing::{debug, warn};
 
 use super::Session;
+use super::causal::Behind;
 use super::plan::StatementPlan;
-use crate::backend::{Lease, PoolKey};
+use crate::backend::{Lease, PoolKey, State};
 use crate::consistency::Requirement;
 use crate::error::{Error, Result};
 use crate::relay::{RelayError, Relayed, Statement, relay};
@@ -22,6 +23,11 @@ enum Attempt {
     Done(Relayed),
     /// A causal wait on a replica timed out: the read must run on the primary.
     CausalFallback,
+    /// The connection refused the state sent with the read (its answer was not relayed).
+    StateRefused {
+        server: usize,
+        err: ErrPacket,
+    },
     ClientGone(std::io::Error),
     BackendFailed {
         error: Error,
@@ -158,6 +164,10 @@ impl Session {
     /// COM_INIT_DB: checked on the primary (a replica may not have a new schema yet).
     pub(crate) async fn init_db(&mut self, payload: &Bytes, schema: &[u8]) -> Result<()> {
         let schema: Box<str> = String::from_utf8_lossy(schema).into();
+        self.plan = StatementPlan {
+            sets_schema: true,
+            ..StatementPlan::default()
+        };
         let choice = if self.held.is_some() {
             Choice::Pinned
         } else {
@@ -187,10 +197,9 @@ impl Session {
         payload: &Bytes,
         classification: Option<&Classification>,
     ) -> Result<Option<Relayed>> {
-        self.execute_with(choice, classification, async |_: &mut Lease| {
-            Ok(Ok(payload.clone()))
-        })
-        .await
+        let build = async |_: &mut Lease| Ok(Ok(payload.clone()));
+        self.execute_built(choice, classification, build, true)
+            .await
     }
 
     /// Runs a statement on a connection for `choice`: `build` makes the command for the chosen
@@ -202,8 +211,22 @@ impl Session {
         &mut self,
         choice: Choice,
         classification: Option<&Classification>,
-        mut build: impl AsyncFnMut(&mut Lease) -> Result<Result<Bytes, ErrPacket>>,
+        build: impl AsyncFnMut(&mut Lease) -> Result<Result<Bytes, ErrPacket>>,
     ) -> Result<Option<Relayed>> {
+        self.execute_built(choice, classification, build, false)
+            .await
+    }
+
+    /// [`Session::execute_with`]; `plain`: `build` only hands over the command (no I/O on the
+    /// connection), so a plain read's sync may go out in the same write as the read.
+    async fn execute_built(
+        &mut self,
+        choice: Choice,
+        classification: Option<&Classification>,
+        mut build: impl AsyncFnMut(&mut Lease) -> Result<Result<Bytes, ErrPacket>>,
+        plain: bool,
+    ) -> Result<Option<Relayed>> {
+        let sync_behind = plain && self.sync_goes_behind(classification);
         let mut run = Run {
             choice,
             read_only: classification.is_some_and(|c| c.analysis.is_read()),
@@ -218,6 +241,7 @@ impl Session {
         };
         loop {
             self.plan.causal_wait = None;
+            self.plan.sync_behind = None;
             if run.choice != Choice::Read && !run.read_only && self.held.is_none() {
                 self.await_writable_primary(&mut run.failover).await?;
             }
@@ -228,10 +252,15 @@ impl Session {
                     continue;
                 }
             };
-            let prepared = match self.sync(&mut lease, classification).await {
-                Ok(None) => build(&mut lease).await,
-                Ok(Some(err)) => Ok(Err(err)),
-                Err(e) => Err(e),
+            let prepared = if sync_behind {
+                self.plan.sync_behind = self.sync_plan(&lease);
+                build(&mut lease).await
+            } else {
+                match self.sync(&mut lease, classification).await {
+                    Ok(None) => build(&mut lease).await,
+                    Ok(Some(err)) => Ok(Err(err)),
+                    Err(e) => Err(e),
+                }
             };
             let (lease, payload) = match self.prepared(lease, prepared, &mut run).await? {
                 Step::Go(lease, payload) => (lease, payload),
@@ -241,6 +270,11 @@ impl Session {
             match self.attempt(lease, &payload, classification).await {
                 Attempt::Done(done) => return Ok(Some(done)),
                 Attempt::CausalFallback => run.primary_from_now(self),
+                Attempt::StateRefused { server, err } => {
+                    if self.state_refused(server, &err, &mut run).await? {
+                        return Ok(None);
+                    }
+                }
                 Attempt::ClientGone(e) => return Err(Error::ClientIo(e)),
                 Attempt::BackendFailed {
                     error,
@@ -300,21 +334,14 @@ impl Session {
             // only be behind (a schema or table created a moment ago has not reached it; the
             // causal wait comes later, with the statement): the primary, which has
             // everything, decides.
-            Ok(Err(err)) if self.replica_may_lag(run.choice, lease.conn.server) => {
-                debug!(
-                    code = err.code,
-                    "a replica refused the session's state: the primary answers"
-                );
-                self.put_back(lease);
-                run.primary_from_now(self);
-                Ok(Step::Retry)
-            }
             Ok(Err(err)) => {
-                // The backend refused part of the session's state or the statement's
-                // preparation: the client gets that error.
+                let server = lease.conn.server;
                 self.put_back(lease);
-                self.send_backend_err(&err).await?;
-                Ok(Step::Answered)
+                Ok(if self.state_refused(server, &err, run).await? {
+                    Step::Answered
+                } else {
+                    Step::Retry
+                })
             }
             Err(e) => {
                 self.suspect(lease.conn.server, &e);
@@ -327,6 +354,28 @@ impl Session {
         }
     }
 
+    /// `server` refused the session's state or the statement's preparation: a replica may only
+    /// be behind (a schema or table created a moment ago has not reached it; the causal wait
+    /// comes later, with the statement), so the primary, which has everything, decides
+    /// (`false`: try again); elsewhere the client gets the error (`true`).
+    async fn state_refused(
+        &mut self,
+        server: usize,
+        err: &ErrPacket,
+        run: &mut Run,
+    ) -> Result<bool> {
+        if self.replica_may_lag(run.choice, server) {
+            debug!(
+                code = err.code,
+                "a replica refused the session's state: the primary answers"
+            );
+            run.primary_from_now(self);
+            return Ok(false);
+        }
+        self.send_backend_err(err).await?;
+        Ok(true)
+    }
+
     /// Runs `payload` on a connection already chosen and synced.
     pub(crate) async fn execute_on(
         &mut self,
@@ -337,8 +386,8 @@ impl Session {
         self.plan.causal_wait = None;
         match self.attempt(lease, payload, classification).await {
             Attempt::Done(done) => Ok(Some(done)),
-            // Not reached: no causal wait was asked for.
-            Attempt::CausalFallback => Ok(None),
+            // Not reached: no causal wait or sync was asked for.
+            Attempt::CausalFallback | Attempt::StateRefused { .. } => Ok(None),
             Attempt::ClientGone(e) => Err(Error::ClientIo(e)),
             Attempt::BackendFailed { error, sent, .. } => {
                 self.report_lost_backend(&error, sent).await?;
@@ -367,14 +416,21 @@ impl Session {
         {
             self.write_mark = causal.write_sent();
         }
-        let sent = match self.plan.causal_wait.take() {
-            None => lease.conn.send_command(payload).await,
-            Some(required) => match self.send_behind_wait(&mut lease, &required, payload).await {
-                Ok(true) => Ok(()),
-                Ok(false) => {
+        let sync = self.plan.sync_behind.take();
+        let sent = match (sync, self.plan.causal_wait.take()) {
+            (None, None) => lease.conn.send_command(payload).await,
+            (sync, wait) => match self.send_behind(&mut lease, sync, wait, payload).await {
+                Ok(Behind::Go) => Ok(()),
+                Ok(Behind::Fallback) => {
                     self.info.set_running(None);
                     self.put_back(lease);
                     return Attempt::CausalFallback;
+                }
+                Ok(Behind::Refused(err)) => {
+                    self.info.set_running(None);
+                    let server = lease.conn.server;
+                    self.put_back(lease);
+                    return Attempt::StateRefused { server, err };
                 }
                 Err(error) => Err(error),
             },
@@ -605,7 +661,15 @@ impl Session {
         match self
             .worker
             .pools
-            .acquire(&key, &entry.address, &self.password)
+            .acquire(
+                &key,
+                &entry.address,
+                &self.password,
+                State {
+                    schema: self.state.schema.as_deref(),
+                    vars: self.state.variables(),
+                },
+            )
             .await
         {
             Ok(lease) => {

@@ -4,10 +4,10 @@
 //! of another session that this one never set).
 use splitrail_protocol::collation;
 use splitrail_protocol::response::ErrPacket;
-use splitrail_router::{Classification, Effects, SessionState};
+use splitrail_router::{Classification, Effects, Kind, SessionState};
 
 use super::Session;
-use crate::backend::state::sync_state;
+use crate::backend::state::{SyncPlan, sync_state};
 use crate::backend::{Lease, Outcome};
 use crate::error::Result;
 
@@ -32,7 +32,42 @@ impl Session {
             }
             conn.last_insert_id = self.last_insert_id;
         }
-        sync_state(conn, self.state.schema.as_deref(), self.state.variables()).await
+        let schema = self.schema_to_sync(statement);
+        sync_state(conn, schema, self.state.variables()).await
+    }
+
+    /// The schema a connection is brought to before `statement`: the session's, but for a
+    /// statement that sets the schema itself (`USE`, COM_INIT_DB), which must work even when the
+    /// session's schema was dropped since.
+    fn schema_to_sync(&self, statement: Option<&Classification>) -> Option<&str> {
+        let sets_schema = self.plan.sets_schema
+            || statement.is_some_and(|c| c.analysis.kinds().any(|k| matches!(k, Kind::Use(_))));
+        if sets_schema {
+            None
+        } else {
+            self.state.schema.as_deref()
+        }
+    }
+
+    /// Whether the sync of `lease` can go out in the same write as the statement: only for a
+    /// plain read outside a transaction, which has no effect should the state be refused (its
+    /// answer is then dropped), and which reads no connection value (`LAST_INSERT_ID()` …).
+    pub(crate) fn sync_goes_behind(&self, statement: Option<&Classification>) -> bool {
+        statement.is_some_and(|c| {
+            c.analysis.is_read()
+                && c.analysis.rest.is_empty()
+                && !c.effects().contains(Effects::SESSION_FUNCTION)
+        }) && !self.state.in_transaction()
+    }
+
+    /// The sync `lease` needs, to send with the statement (see [`Session::sync_goes_behind`]).
+    pub(crate) fn sync_plan(&self, lease: &Lease) -> Option<SyncPlan> {
+        let plan = SyncPlan::new(
+            &lease.conn,
+            self.schema_to_sync(None),
+            self.state.variables(),
+        );
+        (!plan.is_empty()).then_some(plan)
     }
 }
 
