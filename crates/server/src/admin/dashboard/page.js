@@ -58,17 +58,28 @@ function sparkline(values, width, height) {
   const span = Math.min(KEEP, Math.max(MIN_SPAN, values.length));
   const step = width / (span - 1);
   const x0 = width - step * (values.length - 1);
-  const points = values.map((v, i) => {
-    const y = height - 1 - ((v === null ? 0 : v) / max) * (height - 2);
-    return `${(x0 + i * step).toFixed(1)},${y.toFixed(1)}`;
+  // One line (and shaded area) per run of known values: an unknown value leaves a gap.
+  const runs = [[]];
+  values.forEach((v, i) => {
+    if (v === null) {
+      if (runs[runs.length - 1].length) runs.push([]);
+      return;
+    }
+    const x = (x0 + i * step).toFixed(1);
+    const y = (height - 1 - (v / max) * (height - 2)).toFixed(1);
+    runs[runs.length - 1].push([x, `${x},${y}`]);
   });
-  const area = document.createElementNS(ns, "polygon");
-  area.setAttribute("points", `${x0.toFixed(1)},${height} ${points.join(" ")} ${width},${height}`);
-  const line = document.createElementNS(ns, "polyline");
-  line.setAttribute("points", points.join(" "));
+  for (const run of runs.filter((r) => r.length)) {
+    const points = run.map(([, p]) => p).join(" ");
+    const area = document.createElementNS(ns, "polygon");
+    area.setAttribute("points", `${run[0][0]},${height} ${points} ${run[run.length - 1][0]},${height}`);
+    const line = document.createElementNS(ns, "polyline");
+    line.setAttribute("points", points);
+    svg.append(area, line);
+  }
   const title = document.createElementNS(ns, "title");
   title.textContent = `max ${max.toFixed(1)}`;
-  svg.append(area, line, title);
+  svg.append(title);
   return svg;
 }
 
