@@ -232,6 +232,22 @@ fn reload_applies_the_file_and_the_address_comes_from_it() {
     assert_eq!(code, 0, "{stderr}");
     let reloaded: api::Reloaded = serde_json::from_str(&stdout).expect("a reload answer");
     assert!(reloaded.reloaded);
+    // A file the proxy refuses: the API's reason, then each problem on a line of its own.
+    let good = std::fs::read_to_string(bed.config_path()).expect("the proxy's file");
+    bed.write_config_text(&format!("{good}routing: {{ consistancy: global }}\n"));
+    let (code, stdout, stderr) = splitrail(&["reload", "-c", file]);
+    assert_eq!(code, 1, "{stdout}");
+    let mut lines = stderr.lines();
+    assert_eq!(
+        lines.next(),
+        Some("splitrail: the configuration was not reloaded; the running one stays"),
+        "{stderr}"
+    );
+    assert!(
+        lines.any(|l| l.starts_with("  ") && l.contains("routing.consistancy")),
+        "{stderr}"
+    );
+    bed.write_config_text(&good);
     // A file that does not load is the file's problem, not a request.
     let (code, _, stderr) = splitrail(&["status", "-c", "/nonexistent/proxy.yaml"]);
     assert_eq!(code, 1);
