@@ -30,13 +30,15 @@ ensure_python_packages() {
   fi
 }
 
-# Installs MariaDB (server + client), sysbench and the Django example's build needs from the
-# distribution when missing.
+# Installs MariaDB (server + client), sysbench, Chromium (tests/dashboard.rs loads the admin
+# dashboard in it, headless) and the Django example's build needs from the distribution when
+# missing.
 ensure_packages() {
   local need=()
   command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
   command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
   command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
   if [ "${#need[@]}" -gt 0 ]; then
     apt_install "${need[@]}"
   fi

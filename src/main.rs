@@ -1,8 +1,12 @@
 //! The `splitrail` binary: CLI → config → server.
 //!
 //! `splitrail --config proxy.yaml` runs the proxy until SIGINT/SIGTERM (SIGHUP reloads the file);
-//! `splitrail check --config proxy.yaml` validates a configuration and prints every problem.
-use std::path::PathBuf;
+//! `splitrail check --config proxy.yaml` validates a configuration and prints every problem;
+//! `splitrail status|sessions|digests|drain|enable|reload` ask a running proxy's admin API
+//! ([`admin_cli`]).
+mod admin_cli;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -12,9 +16,10 @@ use splitrail_server::config::Config;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// The configuration file.
-    #[arg(long, short, global = true, default_value = "proxy.yaml")]
-    config: PathBuf,
+    /// The configuration file [default: proxy.yaml]. The admin commands take the admin
+    /// address from it when given.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
     /// Log line format; the level comes from RUST_LOG (default: info).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -31,6 +36,8 @@ enum Cmd {
         /// The statement.
         sql: String,
     },
+    #[command(flatten)]
+    Admin(admin_cli::AdminCmd),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -41,8 +48,15 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Cmd::Admin(cmd)) = &cli.command {
+        return admin_cli::main(cmd, cli.config.as_deref());
+    }
     init_logging(cli.log_format);
-    let config = match Config::load(&cli.config) {
+    let path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("proxy.yaml"));
+    let config = match Config::load(&path) {
         Ok(config) => config,
         Err(errors) => {
             eprintln!("{errors}");
@@ -52,11 +66,11 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Cmd::Check) => match splitrail_server::tls::Tls::load(&config.tls) {
             Ok(_) => {
-                println!("{}: ok", cli.config.display());
+                println!("{}: ok", path.display());
                 ExitCode::SUCCESS
             }
             Err(mut errors) => {
-                errors.origin = cli.config.display().to_string();
+                errors.origin = path.display().to_string();
                 eprintln!("{errors}");
                 ExitCode::FAILURE
             }
@@ -74,7 +88,9 @@ fn main() -> ExitCode {
             println!("digest: {:016x} {}", c.digest().hash, c.digest().text);
             ExitCode::SUCCESS
         }
-        None => match run(config, &cli.config) {
+        // Answered above, before the configuration is loaded.
+        Some(Cmd::Admin(_)) => ExitCode::FAILURE,
+        None => match run(config, &path) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("splitrail: {e:#}");
@@ -84,7 +100,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config, path: &std::path::Path) -> anyhow::Result<()> {
+fn run(config: Config, path: &Path) -> anyhow::Result<()> {
     let servers: Vec<String> = config
         .servers
         .iter()

@@ -89,6 +89,20 @@ async fn status_lists_the_servers_and_counts_their_statements() {
     );
     let status = get(admin, "/status").json();
     assert!(status["client_connections"].as_u64().unwrap() >= 1);
+    // The routing decisions and read-your-writes counters the dashboard shows.
+    let routed = status["routing"].as_array().unwrap();
+    assert!(
+        routed.iter().any(|r| r["target"] == "replica"
+            && r["reason"] == "plain_read"
+            && r["count"].as_u64().unwrap() >= 3),
+        "{status}"
+    );
+    assert!(status["consistency"]["waits"].is_u64(), "{status}");
+    assert!(
+        status["consistency"]["primary_fallbacks"].is_u64(),
+        "{status}"
+    );
+    assert!(status["pinned"].is_object(), "{status}");
     let replica_entry = status["servers"]
         .as_array()
         .unwrap()
@@ -207,6 +221,7 @@ async fn metrics_are_prometheus_text_with_the_expected_names() {
         "splitrail_pool_open_connections{",
         "splitrail_pool_idle_connections{",
         "splitrail_pool_in_use_connections{",
+        "splitrail_pool_waiting{",
         "splitrail_routing_decisions_total{target=\"replica\",reason=\"plain_read\"} ",
         "splitrail_client_connections_total ",
         "splitrail_server_in_flight{",
@@ -297,13 +312,32 @@ async fn metrics_count_clients_latency_pins_and_acquire_waits() {
         }));
     }
     assert!(metric(admin, "splitrail_client_connections_total") >= 1.0 + workers as f64);
-    // Overlap, not an assertion: the first holds its connection a little while.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The session sharing the first one's worker waits for its connection, and says so.
+    let waiting = format!("splitrail_pool_waiting{{{primary}}}");
+    tokio::task::block_in_place(|| {
+        wait_until(
+            "a session waiting for the primary's connection",
+            Duration::from_secs(10),
+            || metric(admin, &waiting) >= 1.0,
+        )
+    });
+    let status = get(admin, "/status").json();
+    let primary_status = status["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["role"] == "primary")
+        .unwrap()
+        .clone();
+    assert!(primary_status["pool"]["waiting"].as_u64().unwrap() >= 1);
     run(&mut first, "COMMIT").await;
     let mut conns = vec![first];
     for other in others {
         conns.push(other.await.expect("a session"));
     }
+    wait_until("no session waiting", Duration::from_secs(10), || {
+        metric(admin, &waiting) == 0.0
+    });
     let waits = format!("splitrail_pool_acquire_waits_total{{{primary}}}");
     assert!(metric(admin, &waits) >= 1.0, "no acquisition waited");
     let waited = format!("splitrail_pool_acquire_wait_seconds_total{{{primary}}}");

@@ -23,6 +23,12 @@ pub struct Status {
     pub client_connections: u64,
     /// Reloads since start.
     pub reloads: Reloads,
+    /// Read-your-writes reads since start.
+    pub consistency: Consistency,
+    /// Statements routed since start, by target and reason (pairs seen so far).
+    pub routing: Vec<RoutingCount>,
+    /// Client sessions holding a backend connection now, by why (reasons with none left out).
+    pub pinned: BTreeMap<String, u64>,
     /// The backend servers (removed ones until their last connection closed).
     pub servers: Vec<ServerStatus>,
 }
@@ -43,6 +49,26 @@ pub struct Reloads {
     pub ok: u64,
     /// Refused (the running configuration stayed).
     pub error: u64,
+}
+
+/// Read-your-writes reads since start (what `splitrail_consistency_*_total` count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consistency {
+    /// Reads that waited on a replica for the GTID of earlier writes.
+    pub waits: u64,
+    /// Reads sent to the primary because no replica had that GTID in time.
+    pub primary_fallbacks: u64,
+}
+
+/// Statements routed to one target for one reason (`splitrail_routing_decisions_total`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingCount {
+    /// `primary`, `replica`, `pinned` or `reject`.
+    pub target: String,
+    /// The router's reason (`plain_read`, `write`, `in_transaction`, …).
+    pub reason: String,
+    /// Statements since start.
+    pub count: u64,
 }
 
 /// One backend server in `/status`.

@@ -78,19 +78,20 @@ fn pinned_sessions(out: &mut String, shared: &Shared) {
         "gauge",
         "Client sessions holding a backend connection, by why (the first reason that applies).",
     );
+    for (reason, n) in pinned_counts(shared) {
+        let _ = writeln!(out, "splitrail_pinned_sessions{{reason=\"{reason}\"}} {n}");
+    }
+}
+
+/// Sessions pinned now, per reason (every reason, zeros included).
+pub fn pinned_counts(shared: &Shared) -> impl Iterator<Item = (&'static str, u64)> {
     let mut pinned = [0u64; PinReason::ALL.len()];
     for s in shared.sessions() {
         if let Some(r) = s.pinned() {
             pinned[r as usize] += 1;
         }
     }
-    for (reason, n) in PinReason::ALL.iter().zip(pinned) {
-        let _ = writeln!(
-            out,
-            "splitrail_pinned_sessions{{reason=\"{}\"}} {n}",
-            reason.as_str()
-        );
-    }
+    PinReason::ALL.iter().map(|r| r.as_str()).zip(pinned)
 }
 
 /// The labels of a server's samples.
@@ -106,7 +107,7 @@ fn label(s: &ServerEntry) -> String {
 type Read = fn(&ServerStats, &ServerEntry) -> f64;
 
 /// The per-server families: statements, errors, health, lag, pool gauges, acquire waits.
-const PER_SERVER: [(&str, &str, &str, Read); 11] = [
+const PER_SERVER: [(&str, &str, &str, Read); 12] = [
     (
         "splitrail_server_queries_total",
         "counter",
@@ -154,6 +155,12 @@ const PER_SERVER: [(&str, &str, &str, Read); 11] = [
         "gauge",
         "Backend connections lent to (or kept by) client sessions.",
         |s, _| s.pool().2 as f64,
+    ),
+    (
+        "splitrail_pool_waiting",
+        "gauge",
+        "Sessions waiting right now for a connection to a server (its pools at pool.max_size).",
+        |s, _| s.waiting() as f64,
     ),
     (
         "splitrail_server_in_flight",
@@ -279,6 +286,7 @@ mod tests {
         stats(0).acquire_waited(std::time::Duration::from_millis(250));
         stats(0).open.fetch_add(3, Ordering::Relaxed);
         stats(0).idle.fetch_add(1, Ordering::Relaxed);
+        stats(0).waiting.fetch_add(2, Ordering::Relaxed);
         shared.stats.reloaded(false);
         shared.stats.routed(&splitrail_router::Decision {
             target: splitrail_router::Target::Replica,
@@ -308,6 +316,7 @@ mod tests {
             "splitrail_consistency_primary_fallbacks_total 1",
             "splitrail_pinned_sessions{reason=\"transaction\"} 0",
             "splitrail_server_in_flight{server=\"127.0.0.1:2\",role=\"replica\"} 0",
+            "splitrail_pool_waiting{server=\"127.0.0.1:1\",role=\"primary\"} 2",
             "splitrail_pool_acquire_waits_total{server=\"127.0.0.1:1\",role=\"primary\"} 1",
             "splitrail_pool_acquire_wait_seconds_total{server=\"127.0.0.1:1\",role=\"primary\"} 0.25",
             "# TYPE splitrail_server_query_duration_seconds histogram",

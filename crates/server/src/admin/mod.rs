@@ -1,14 +1,16 @@
 //! The admin HTTP API: an HTTP/1.1 listener on `admin.listen`, on its own thread, answering
-//! `GET /status`, `/sessions`, `/explain?sql=…`, `/digests?limit=N` and `/metrics` (Prometheus
-//! text), and `POST /digests/reset`, `/reload`, `/servers/{address}/drain` and
-//! `/servers/{address}/enable`. When `admin.token` is set every request must carry
-//! `Authorization: Bearer <token>`.
+//! `GET /` (the dashboard page, `dashboard`), `GET /status`, `/sessions`, `/explain?sql=…`,
+//! `/digests?limit=N` and `/metrics` (Prometheus text), and `POST /digests/reset`, `/reload`,
+//! `/servers/{address}/drain` and `/servers/{address}/enable`. When `admin.token` is set every
+//! request must carry `Authorization: Bearer <token>` (the dashboard page also takes it as
+//! `?token=`).
 //!
 //! It reads what the workers publish: [`Stats`](crate::metrics::Stats) (relaxed atomics written on the statement path
 //! and by the pools), the digests, the session registry and the topology; its changes go
 //! through [`crate::reload`] and the servers' admission flags. The same runtime polls the
 //! configuration file for changes. `docs/operations.md` lists the endpoints and metrics.
 pub mod api;
+mod dashboard;
 pub mod http;
 mod metrics;
 
@@ -162,16 +164,25 @@ impl Admin {
         let config = self.shared.config();
         if let Some(token) = &config.admin.token
             && !http::token_ok(authorization, token.expose())
+            && !(path == "/" && dashboard::query_token_ok(query, token.expose()))
         {
-            let mut r = error(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong bearer token (Authorization: Bearer <admin.token>)",
-            );
+            let message = if path == "/" {
+                "missing or wrong token: open the dashboard as /?token=<admin.token>"
+            } else {
+                "missing or wrong bearer token (Authorization: Bearer <admin.token>)"
+            };
+            let mut r = error(StatusCode::UNAUTHORIZED, message);
             r.headers_mut().insert(
                 hyper::header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer"),
             );
             return r;
+        }
+        if path == "/" {
+            if method != Method::GET && method != Method::HEAD {
+                return not_allowed(path, "GET only", "GET, HEAD");
+            }
+            return dashboard::page();
         }
         if path == "/digests/reset" {
             if method != Method::POST {
@@ -308,6 +319,27 @@ impl Admin {
                 ok: shared.stats.reloads_ok.load(Ordering::Relaxed),
                 error: shared.stats.reloads_failed.load(Ordering::Relaxed),
             },
+            consistency: {
+                let (waits, primary_fallbacks) = shared.stats.consistency();
+                api::Consistency {
+                    waits,
+                    primary_fallbacks,
+                }
+            },
+            routing: shared
+                .stats
+                .routes()
+                .into_iter()
+                .map(|(target, reason, count)| api::RoutingCount {
+                    target: target.to_string(),
+                    reason: reason.to_string(),
+                    count,
+                })
+                .collect(),
+            pinned: metrics::pinned_counts(shared)
+                .filter(|(_, n)| *n > 0)
+                .map(|(reason, n)| (reason.to_string(), n))
+                .collect(),
             servers,
         }
     }
@@ -506,6 +538,21 @@ mod tests {
         assert_eq!(
             open.answer(&get, "/status", None, None).status(),
             StatusCode::OK
+        );
+        // The dashboard page takes the token as a parameter too; the API does not.
+        let page = |q: Option<&str>, auth: Option<&[u8]>| a.answer(&get, "/", q, auth).status();
+        assert_eq!(page(None, None), StatusCode::UNAUTHORIZED);
+        assert_eq!(page(Some("token=nope"), None), StatusCode::UNAUTHORIZED);
+        assert_eq!(page(Some("token=s3cret"), None), StatusCode::OK);
+        assert_eq!(page(None, Some(b"Bearer s3cret")), StatusCode::OK);
+        assert_eq!(
+            a.answer(&get, "/status", Some("token=s3cret"), None)
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            open.answer(&Method::POST, "/", None, None).status(),
+            StatusCode::METHOD_NOT_ALLOWED
         );
     }
 
