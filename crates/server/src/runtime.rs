@@ -408,6 +408,11 @@ fn log_consistency(config: &Config) {
         crate::config::Consistency::Eventual => {
             info!("routing.consistency eventual: reads may miss writes not yet replicated")
         }
+        crate::config::Consistency::Cluster => info!(
+            causal_read_timeout = ?routing.causal_read_timeout,
+            "routing.consistency cluster: each batch of reads asks the primary for its GTID \
+             position, and reads wait for a replica to apply it (else the primary answers)"
+        ),
         mode => info!(
             consistency = ?mode,
             causal_read_timeout = ?routing.causal_read_timeout,

@@ -77,6 +77,15 @@ impl Flavor {
         }
     }
 
+    /// The primary's current position: every transaction it committed (what a read under
+    /// `consistency: cluster` must see). One row, one column.
+    pub(crate) fn position_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SELECT @@gtid_binlog_pos",
+            Flavor::MySql => "SELECT @@GLOBAL.gtid_executed",
+        }
+    }
+
     pub(crate) fn status_sql(self) -> &'static str {
         match self {
             Flavor::MariaDb => "SHOW ALL SLAVES STATUS",
