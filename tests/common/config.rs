@@ -12,8 +12,8 @@ use super::users::{MONITOR_PASSWORD, MONITOR_USER, OTHER_PASSWORD, OTHER_USER};
 /// The proxy configuration for servers of a cluster: ephemeral ports, users `app`,
 /// [`OTHER_USER`] and [`MONITOR_USER`] (the monitor's, unless the extra YAML sets `monitor`),
 /// the servers with their current roles (or all `auto`), a pool of 10 per server unless the
-/// extra YAML sets `pool`, and no drain on shutdown (a test's clients may still be connected
-/// when it drops).
+/// extra YAML sets `pool`, and no drain on shutdown unless the extra YAML sets
+/// `shutdown_timeout` (a test's clients may still be connected when it drops).
 pub struct ProxyYaml<'a> {
     cluster: &'a Cluster,
     servers: Vec<&'a Server>,
@@ -61,9 +61,12 @@ impl<'a> ProxyYaml<'a> {
 
     /// The YAML text.
     pub fn text(&self) -> String {
-        let mut yaml = String::from(
-            "listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\nshutdown_timeout: 0s\nusers:\n",
-        );
+        let mut yaml = String::from("listen: 127.0.0.1:0\nadmin: { listen: 127.0.0.1:0 }\n");
+        let sets = |key: &str| self.extra.lines().any(|l| l.starts_with(key));
+        if !sets("shutdown_timeout:") {
+            yaml.push_str("shutdown_timeout: 0s\n");
+        }
+        yaml.push_str("users:\n");
         let _ = writeln!(yaml, "  - {{ user: app, password: app }}");
         let _ = writeln!(
             yaml,
@@ -93,7 +96,6 @@ impl<'a> ProxyYaml<'a> {
                 server.address()
             );
         }
-        let sets = |key: &str| self.extra.lines().any(|l| l.starts_with(key));
         if !sets("pool:") {
             yaml.push_str("pool: { max_size: 10 }\n");
         }
