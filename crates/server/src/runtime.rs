@@ -145,7 +145,9 @@ fn start_with(config: Config, path: Option<&std::path::Path>) -> std::io::Result
     let shared = Arc::new(Shared::new(config, tls));
     if let Some(path) = path {
         // The path as given, made absolute: a reload must find the same file whatever the
-        // working directory is by then.
+        // working directory is by then. Not canonicalized: a Kubernetes ConfigMap volume's
+        // `proxy.yaml` is a symlink through `..data`, which the kubelet swaps on a change, and
+        // the watch must keep reading through the link.
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let sha256 = match std::fs::read(&path) {
             Ok(bytes) => crate::config::sha256_hex(&bytes),
