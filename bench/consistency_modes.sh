@@ -7,6 +7,8 @@
 #
 #   bench/consistency_modes.sh                 # 16 threads, 20 s per mode
 #   TIME=5 THREADS="1 16" bench/consistency_modes.sh
+#   PRIMARY_PORT=23306 PROFILE=debug TIME=2 bench/consistency_modes.sh   # a quick try on a
+#                                   # cluster of its own (stop it: splitrail-devcluster down --dir .dev/cluster-23306)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TIME=${TIME:-20}
@@ -30,10 +32,10 @@ sb() { # port threads action
     --report-interval=0 "$3"
 }
 
-sb 13306 4 cleanup >/dev/null 2>&1 || true
-sb 13306 4 prepare >/dev/null
-pos=$(mariadb -h127.0.0.1 -P13306 -uroot -N -e "SELECT @@GLOBAL.gtid_binlog_pos")
-mariadb -h127.0.0.1 -P13307 -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" >/dev/null
+sb "$PRIMARY_PORT" 4 cleanup >/dev/null 2>&1 || true
+sb "$PRIMARY_PORT" 4 prepare >/dev/null
+pos=$(mariadb -h127.0.0.1 -P"$PRIMARY_PORT" -uroot -N -e "SELECT @@GLOBAL.gtid_binlog_pos")
+mariadb -h127.0.0.1 -P"$REPLICA_PORT" -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" >/dev/null
 
 qps() { awk '/queries:/ { gsub(/\(/, "", $3); print $3 }'; }
 p95() { awk '/95th percentile:/ { print $3 }'; }
