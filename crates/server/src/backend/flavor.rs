@@ -114,6 +114,15 @@ mod tests {
     }
 
     #[test]
+    fn the_primary_position_is_asked_in_each_flavours_words() {
+        assert_eq!(Flavor::MariaDb.position_sql(), "SELECT @@gtid_binlog_pos");
+        assert_eq!(
+            Flavor::MySql.position_sql(),
+            "SELECT @@GLOBAL.gtid_executed"
+        );
+    }
+
+    #[test]
     fn waits_match_the_server_flavour() {
         let maria = GtidSet::parse("0-1-5").unwrap();
         let t = Duration::from_millis(1500);
