@@ -2,6 +2,12 @@
 # Source it after `cd` to the repository root; it builds the release binaries, starts the dev
 # cluster unless one is running (left running afterwards) and stops every proxy it started on
 # exit.
+# The dev cluster's ports (another PRIMARY_PORT starts a cluster of its own under
+# .dev/cluster-PORT, e.g. when a colleague's dev cluster holds 13306 on a shared machine).
+PRIMARY_PORT=${PRIMARY_PORT:-13306}
+REPLICA_PORT=$((PRIMARY_PORT + 1))
+# The build profile the proxies run (release for figures; debug only to try a script quickly).
+PROFILE=${PROFILE:-release}
 # Ports of the two proxies a script compares ("proxy" and "alt"), overridable.
 PROXY_PORT=${PROXY_PORT:-16033}
 ADMIN_PORT=${ADMIN_PORT:-16034}
@@ -9,14 +15,19 @@ ALT_PORT=${ALT_PORT:-16035}
 ALT_ADMIN_PORT=${ALT_ADMIN_PORT:-16036}
 # The binary the "alt" proxy runs (default: this checkout's): set it to another build, e.g. an
 # older commit's target/release/splitrail, to compare two versions in one run.
-ALT_BIN=${ALT_BIN:-target/release/splitrail}
+ALT_BIN=${ALT_BIN:-target/$PROFILE/splitrail}
 
 source scripts/lib.sh
 ensure_packages
 
-cargo build -q --release -p splitrail -p splitrail-testbed --bins
-if ! mariadb -h127.0.0.1 -P13306 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
-  target/release/splitrail-devcluster up >/dev/null
+profile_flag=--release
+[ "$PROFILE" = release ] || profile_flag="--profile=$PROFILE"
+[ "$PROFILE" = debug ] && profile_flag=""
+cargo build -q $profile_flag -p splitrail -p splitrail-testbed --bins
+cluster_dir=.dev/cluster
+[ "$PRIMARY_PORT" = 13306 ] || cluster_dir=.dev/cluster-$PRIMARY_PORT
+if ! mariadb -h127.0.0.1 -P"$PRIMARY_PORT" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+  target/$PROFILE/splitrail-devcluster up --dir "$cluster_dir" --port "$PRIMARY_PORT" >/dev/null
 fi
 
 bench_dir=$(mktemp -d)
@@ -30,11 +41,11 @@ listen: 127.0.0.1:$2
 admin: { listen: 127.0.0.1:$3 }
 users: [{ user: app, password: app }]
 servers:
-  - { address: 127.0.0.1:13306, role: primary }
-  - { address: 127.0.0.1:13307, role: replica }
+  - { address: 127.0.0.1:$PRIMARY_PORT, role: primary }
+  - { address: 127.0.0.1:$REPLICA_PORT, role: replica }
 $4
 YAML
-  local bin=target/release/splitrail
+  local bin=target/$PROFILE/splitrail
   [ "$1" = alt ] && bin=$ALT_BIN
   "$bin" --config "$bench_dir/$1.yaml" >"$bench_dir/$1.log" 2>&1 &
   proxy_pids="${proxy_pids:-} $!"

@@ -48,3 +48,16 @@ ensure_packages() {
     exit 1
   fi
 }
+
+# A venv with kubernetes-validate (the Kubernetes API's JSON schemas, bundled: it checks offline)
+# for scripts/check-kubernetes.py; prints the venv's python. Made once under target/.
+ensure_kubernetes_validate() {
+  local venv=target/kubernetes-venv
+  if ! "$venv/bin/python" -c 'import kubernetes_validate, yaml' >/dev/null 2>&1; then
+    ensure_python_packages
+    echo "installing kubernetes-validate into $venv (pip)" >&2
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q 'kubernetes-validate==1.37.0' >&2
+  fi
+  echo "$venv/bin/python"
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, clippy, and the whole test suite (unit tests, and the
 # integration tests, which start their own MariaDB servers on free 127.0.0.1 ports), then the
-# Django example's check through the proxy (tests/django.rs).
+# Django example's check through the proxy (tests/django.rs) and the Kubernetes manifests'
+# check (scripts/check-kubernetes.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -11,6 +12,10 @@ python3 scripts/check-compose.py
 cargo clippy --workspace --all-targets -- -D warnings
 mkdir -p target
 cargo test --workspace 2>&1 | tee target/test-output.log
+# The Kubernetes manifests (deploy/kubernetes/), against the API schemas, offline; the check
+# first proves it refuses broken copies.
+"$(ensure_kubernetes_validate)" scripts/check-kubernetes.py --self-test \
+  --splitrail target/debug/splitrail
 # The Django example through the proxy (installs Django and mysqlclient into a venv the first
 # time; about a minute then, seconds after).
 cargo test --test django -- --ignored 2>&1 | tee -a target/test-output.log

@@ -13,7 +13,8 @@ use super::users::{MONITOR_PASSWORD, MONITOR_USER, OTHER_PASSWORD, OTHER_USER};
 /// [`OTHER_USER`] and [`MONITOR_USER`] (the monitor's, unless the extra YAML sets `monitor`),
 /// the servers with their current roles (or all `auto`), a pool of 10 per server unless the
 /// extra YAML sets `pool`, an admin API on an ephemeral port unless it sets `admin`, and no
-/// drain on shutdown (a test's clients may still be connected when it drops).
+/// drain on shutdown unless it sets `shutdown_timeout` (a test's clients may still be connected
+/// when it drops).
 pub struct ProxyYaml<'a> {
     cluster: &'a Cluster,
     servers: Vec<&'a Server>,
@@ -66,7 +67,10 @@ impl<'a> ProxyYaml<'a> {
         if !sets("admin:") {
             yaml.push_str("admin: { listen: 127.0.0.1:0 }\n");
         }
-        yaml.push_str("shutdown_timeout: 0s\nusers:\n");
+        if !sets("shutdown_timeout:") {
+            yaml.push_str("shutdown_timeout: 0s\n");
+        }
+        yaml.push_str("users:\n");
         let _ = writeln!(yaml, "  - {{ user: app, password: app }}");
         let _ = writeln!(
             yaml,

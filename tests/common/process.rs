@@ -124,13 +124,7 @@ impl ProxyProcess {
 
     /// Options for a client of this proxy as `app`.
     pub fn opts(&self) -> OptsBuilder {
-        OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
-            .tcp_port(self.port)
-            .user(Some("app"))
-            .pass(Some("app"))
-            .db_name(Some("app"))
-            .prefer_socket(false)
+        super::sql::opts_on(self.port)
     }
 
     /// The CPU time (user and system) the process has used so far.
@@ -145,6 +139,25 @@ impl ProxyProcess {
     /// Sends it a signal (`kill -<signal>`).
     pub fn signal(&self, signal: &str) {
         assert!(self.send(signal), "kill -{signal} failed");
+    }
+
+    /// Whether the process still runs (`Some(status)`: it exited so).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit status, `None` if it still runs.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends it a signal; whether `kill` succeeded.
@@ -170,6 +183,9 @@ impl Drop for ProxyProcess {
     /// SIGTERM, then SIGKILL after 10 s. No panic when it is gone already: a drop may run
     /// while a test unwinds.
     fn drop(&mut self) {
+        if self.exited().is_some() {
+            return;
+        }
         let _ = self.send("TERM");
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {

@@ -57,6 +57,17 @@ pub fn opts_for(proxy: &ProxyHandle) -> OptsBuilder {
     OptsBuilder::from_opts(opts).prefer_socket(false)
 }
 
+/// Options for a client as `app` of a proxy (or anything that forwards to one) on `port`.
+pub fn opts_on(port: u16) -> OptsBuilder {
+    OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(port)
+        .user(Some("app"))
+        .pass(Some("app"))
+        .db_name(Some("app"))
+        .prefer_socket(false)
+}
+
 /// Connects with `opts`, panicking with the error.
 pub async fn connect(opts: impl Into<Opts>) -> Conn {
     match Conn::new(opts.into()).await {

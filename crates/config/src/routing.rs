@@ -90,6 +90,10 @@ pub enum Consistency {
     /// A read sees every write acknowledged through this proxy before the read started.
     #[default]
     Global,
+    /// A read sees every write committed on the primary before the read started, whoever made
+    /// it (another proxy, a direct client): the proxy asks the primary for its position, one
+    /// query per batch of reads.
+    Cluster,
 }
 
 /// A routing rule: statements that match go to `target`, or are refused with `reject`.

@@ -12,6 +12,9 @@
 //! `WAIT_FOR_EXECUTED_GTID_SET` in the same write (see `session::causal`), and to the primary
 //! if the wait times out.
 //!
+//! `consistency: cluster` asks the primary for its position instead, once per batch of reads
+//! (see [`cluster`]), so a read sees writes made through other proxies or directly.
+//!
 //! Without GTIDs (binary log off, `gtid_mode=OFF`: no write ever reported one), reads go to the
 //! primary for `routing.read_after_write_window` after a write instead. A write marks the
 //! window when it is *sent*, so the window covers its acknowledgement whatever the timing.
@@ -24,6 +27,10 @@ use tracing::{debug, info};
 
 use crate::gtid::GtidSet;
 use crate::topology::clock_ms;
+
+pub mod cluster;
+
+pub use cluster::ClusterPosition;
 
 /// The proxy-wide position of acknowledged writes.
 #[derive(Debug, Default)]
@@ -39,6 +46,8 @@ pub struct Causal {
     no_gtids_logged: AtomicBool,
     /// When the last write was sent ([`clock_ms`] + 1; 0: never).
     last_write: AtomicU64,
+    /// The primary's position, fetched for batches of reads (`consistency: cluster`).
+    pub cluster: ClusterPosition,
 }
 
 /// A worker's copy of the global position and the generation it was read at.

@@ -24,6 +24,11 @@
 //! every publish ([`Shared::watch_changes`]), starting a task for each server it does not watch
 //! yet; a task ends when its server is removed. Each check reads the configuration in force.
 //!
+//! Position fetches (`routing.consistency: cluster`): a task of its own on this thread answers
+//! the reads' fetches of the primary's GTID position one at a time (see
+//! [`crate::consistency::cluster`]), on a monitor-user connection to the primary kept between
+//! fetches.
+//!
 //! Discovery (`monitor.discovery: true`): after each good check of the primary, its task lists
 //! the primary's replicas (MariaDB `SHOW SLAVE HOSTS`, MySQL `SHOW REPLICAS`; the replicas set
 //! `report_host` / `report_port`) and adds the `host:port` pairs not known yet as replicas
@@ -63,6 +68,7 @@ pub fn start(
 async fn supervise(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut changes = shared.watch_changes();
     let mut tasks = tokio::task::JoinSet::new();
+    let fetcher = tokio::spawn(fetch_positions(shared.clone()));
     // Server index by task, so a task that ended (its server removed) or failed frees its
     // server for a new task.
     let mut watched: HashMap<tokio::task::Id, usize> = HashMap::new();
@@ -90,7 +96,100 @@ async fn supervise(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         }
     }
     tasks.abort_all();
+    fetcher.abort();
     while tasks.join_next().await.is_some() {}
+}
+
+/// Answers the position fetches of `consistency: cluster` reads, one at a time, until aborted.
+async fn fetch_positions(shared: Arc<Shared>) {
+    let cluster = &shared.causal.cluster;
+    let mut conn: Option<BackendConn> = None;
+    loop {
+        let number = cluster.next_fetch().await;
+        shared
+            .stats
+            .position_fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let limit = crate::consistency::cluster::fetch_limit(&shared.config());
+        let outcome = match tokio::time::timeout(limit, primary_position(&shared, &mut conn)).await
+        {
+            Ok(Ok(position)) => Some(position),
+            Ok(Err(e)) => {
+                debug!(error = %e, "reading the primary's position failed");
+                conn = None;
+                None
+            }
+            Err(_) => {
+                debug!(?limit, "the primary's position: no answer in time");
+                conn = None;
+                None
+            }
+        };
+        if let Some(position) = &outcome {
+            shared.causal.primary_position(position);
+        }
+        cluster.finish(number, outcome);
+    }
+}
+
+/// Reads the current primary's GTID position on `conn` (opened, or re-opened when the primary
+/// changed, as the monitor user).
+async fn primary_position(shared: &Shared, conn: &mut Option<BackendConn>) -> Result<GtidSet> {
+    let topology = shared.topology();
+    let entry = topology
+        .primary()
+        .and_then(|i| topology.servers.get(i))
+        .ok_or(Error::NoPrimary)?;
+    if conn.as_ref().is_some_and(|c| c.server != entry.index) {
+        *conn = None;
+    }
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(connect_as_monitor(shared, entry.index, &entry.address).await?),
+    };
+    let sql = conn.flavor.position_sql();
+    let rows = match conn.query_rows(sql).await? {
+        Ok(rows) => rows,
+        Err(err) => return Err(conn.refused(sql, &err)),
+    };
+    let text = rows
+        .rows
+        .first()
+        .and_then(|row| row.first().cloned().flatten())
+        .unwrap_or_default();
+    GtidSet::parse(&text).map_err(|e| Error::ProxyStatement {
+        server: conn.address.clone(),
+        what: sql.to_string(),
+        code: 0,
+        message: format!("unreadable GTID position {text:?}: {}", e.0),
+    })
+}
+
+/// A connection to server `index` as the monitor user (no CLIENT_DEPRECATE_EOF, as
+/// [`BackendConn::query_rows`] wants).
+async fn connect_as_monitor(
+    shared: &Shared,
+    index: usize,
+    address: &crate::config::Address,
+) -> Result<BackendConn> {
+    let config = shared.config();
+    let user = config
+        .monitor_user()
+        .ok_or_else(|| Error::Config("no user for the monitor (monitor.user)".into()))?;
+    let flags = ResultFlags {
+        found_rows: false,
+        deprecate_eof: false,
+    };
+    BackendConn::connect(
+        index,
+        address,
+        &user.user,
+        user.password.expose().as_bytes(),
+        flags,
+        config.monitor.connect_timeout,
+        &shared.tls.backend,
+    )
+    .await
 }
 
 /// The `host:port` of each replica a primary lists (`SHOW SLAVE HOSTS`: `Host`, `Port`;
@@ -501,24 +600,7 @@ impl Watcher {
     }
 
     async fn connect(&self, address: &crate::config::Address) -> Result<BackendConn> {
-        let config = self.shared.config();
-        let user = config
-            .monitor_user()
-            .ok_or_else(|| Error::Config("no user for the monitor (monitor.user)".into()))?;
-        let flags = ResultFlags {
-            found_rows: false,
-            deprecate_eof: false,
-        };
-        BackendConn::connect(
-            self.index,
-            address,
-            &user.user,
-            user.password.expose().as_bytes(),
-            flags,
-            config.monitor.connect_timeout,
-            &self.shared.tls.backend,
-        )
-        .await
+        connect_as_monitor(&self.shared, self.index, address).await
     }
 
     /// Stores a reading in the topology; returns the lag in milliseconds.

@@ -1,8 +1,13 @@
 //! Threads and listeners: `workers` worker threads (default half the cores), each with a
 //! current-thread tokio runtime
 //! and its own `SO_REUSEPORT` listener on the proxy address, so the kernel spreads clients over
-//! workers and a session's client and backend sockets stay on one thread. Shutdown is a watch
-//! every accept loop and idle session listens to, with a drain deadline.
+//! workers and a session's client and backend sockets stay on one thread.
+//!
+//! Shutdown has two steps. The *drain* signal (SIGTERM, [`ProxyHandle::shutdown`]) closes the
+//! listeners, turns `GET /ready` to 503, and ends each session when it is idle between
+//! statements outside a transaction; statements in flight and open transactions go on, up to
+//! `shutdown_timeout`. When the workers are done (no client left, or the deadline), the *stop*
+//! signal ends the admin API and the monitor, which kept serving during the drain.
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -27,8 +32,14 @@ use crate::worker::{Shared, Worker};
 #[derive(Debug)]
 pub struct ProxyHandle {
     local_addr: SocketAddr,
+    /// The drain signal (workers).
     shutdown: watch::Sender<bool>,
+    /// The stop signal (admin API, monitor), sent once the workers are done.
+    stop: watch::Sender<bool>,
+    /// The worker threads.
     threads: Vec<JoinHandle<()>>,
+    /// The admin and monitor threads.
+    services: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
     admin_addr: SocketAddr,
 }
@@ -59,15 +70,21 @@ impl ProxyHandle {
     /// every connection; returns when all workers have stopped.
     pub fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
+        self.join();
     }
 
     /// Waits until the workers stop (after [`ProxyHandle::shutdown`] from another handle clone
-    /// of the signal, or never).
+    /// of the signal, or never), then stops the admin API and the monitor.
     pub fn wait(mut self) {
+        self.join();
+    }
+
+    fn join(&mut self) {
         for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        let _ = self.stop.send(true);
+        for t in self.services.drain(..) {
             let _ = t.join();
         }
     }
@@ -81,9 +98,7 @@ impl ProxyHandle {
 impl Drop for ProxyHandle {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
+        self.join();
     }
 }
 
@@ -130,7 +145,9 @@ fn start_with(config: Config, path: Option<&std::path::Path>) -> std::io::Result
     let shared = Arc::new(Shared::new(config, tls));
     if let Some(path) = path {
         // The path as given, made absolute: a reload must find the same file whatever the
-        // working directory is by then.
+        // working directory is by then. Not canonicalized: a Kubernetes ConfigMap volume's
+        // `proxy.yaml` is a symlink through `..data`, which the kubelet swaps on a change, and
+        // the watch must keep reading through the link.
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let sha256 = match std::fs::read(&path) {
             Ok(bytes) => crate::config::sha256_hex(&bytes),
@@ -143,6 +160,7 @@ fn start_with(config: Config, path: Option<&std::path::Path>) -> std::io::Result
     }
     greet_like_the_primary(&shared);
     let (tx, rx) = watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
     let mut threads = Vec::new();
     for (n, socket) in sockets.into_iter().enumerate() {
         let shared = shared.clone();
@@ -158,18 +176,22 @@ fn start_with(config: Config, path: Option<&std::path::Path>) -> std::io::Result
         admin: admin_addr,
     };
     let admin_shared = shared.clone();
-    let admin_rx = rx.clone();
+    let signals = crate::admin::Signals {
+        draining: rx.clone(),
+        stop: stopped.clone(),
+    };
     let thread = std::thread::Builder::new()
         .name("splitrail-admin".to_string())
-        .spawn(move || crate::admin::run(admin, admin_shared, info, admin_rx))?;
-    threads.push(thread);
-    threads.push(crate::monitor::start(shared.clone(), rx.clone())?);
+        .spawn(move || crate::admin::run(admin, admin_shared, info, signals))?;
+    let services = vec![thread, crate::monitor::start(shared.clone(), stopped)?];
     info!(%local_addr, workers, "listening for MySQL clients");
     info!(%admin_addr, "admin API listening");
     Ok(ProxyHandle {
         local_addr,
         shutdown: tx,
+        stop,
         threads,
+        services,
         shared,
         admin_addr,
     })
@@ -272,7 +294,8 @@ fn run_worker(
             }
         }
         drop(listener);
-        // Let sessions finish their statements; they close themselves when idle.
+        // Let sessions finish their statements and transactions; they close themselves when
+        // idle between statements.
         let deadline = tokio::time::Instant::now() + shared.config().shutdown_timeout;
         while shared.clients.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -408,6 +431,11 @@ fn log_consistency(config: &Config) {
         crate::config::Consistency::Eventual => {
             info!("routing.consistency eventual: reads may miss writes not yet replicated")
         }
+        crate::config::Consistency::Cluster => info!(
+            causal_read_timeout = ?routing.causal_read_timeout,
+            "routing.consistency cluster: each batch of reads asks the primary for its GTID \
+             position, and reads wait for a replica to apply it (else the primary answers)"
+        ),
         mode => info!(
             consistency = ?mode,
             causal_read_timeout = ?routing.causal_read_timeout,

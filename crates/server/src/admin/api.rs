@@ -33,6 +33,15 @@ pub struct Status {
     pub servers: Vec<ServerStatus>,
 }
 
+/// `GET /live` and `GET /ready`: whether the probe passes (200) or not (503), and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// The probe passes.
+    pub ok: bool,
+    /// Why (not).
+    pub reason: String,
+}
+
 /// Where the configuration came from and its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigInForce {

@@ -63,6 +63,16 @@ fn proxy_wide(out: &mut String, shared: &Shared, uptime: f64) {
             "Reads sent to the primary because no replica had the GTID of earlier writes in time.",
             fallbacks,
         ),
+        (
+            "splitrail_consistency_position_fetches_total",
+            "Queries of the primary's GTID position (consistency: cluster), one per batch of reads.",
+            shared.stats.position_fetches.load(Ordering::Relaxed),
+        ),
+        (
+            "splitrail_consistency_position_reads_total",
+            "Reads that waited for a fetched primary position (consistency: cluster).",
+            shared.stats.position_reads.load(Ordering::Relaxed),
+        ),
     ];
     for (name, help, n) in totals {
         family(out, name, "counter", help);

@@ -1,9 +1,10 @@
 //! The admin HTTP API: an HTTP/1.1 listener on `admin.listen`, on its own thread, answering
-//! `GET /` (the dashboard page, `dashboard`), `GET /status`, `/sessions`, `/explain?sql=…`,
-//! `/digests?limit=N` and `/metrics` (Prometheus text), and `POST /digests/reset`, `/reload`,
+//! `GET /` (the dashboard page, `dashboard`), `GET /live`, `/ready` (probes, without the
+//! token: see [`probes`]), `/status`, `/sessions`, `/explain?sql=…`, `/digests?limit=N` and
+//! `/metrics` (Prometheus text), and `POST /digests/reset`, `/reload`,
 //! `/servers/{address}/drain` and `/servers/{address}/enable`. When `admin.token` is set every
-//! request must carry `Authorization: Bearer <token>` (the dashboard page also takes it as
-//! `?token=`).
+//! other request must carry `Authorization: Bearer <token>` (the dashboard page also takes it
+//! as `?token=`).
 //!
 //! It reads what the workers publish: [`Stats`](crate::metrics::Stats) (relaxed atomics written on the statement path
 //! and by the pools), the digests, the session registry and the topology; its changes go
@@ -13,6 +14,7 @@ pub mod api;
 mod dashboard;
 pub mod http;
 mod metrics;
+mod probes;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -44,24 +46,40 @@ pub struct ProxyInfo {
     pub admin: SocketAddr,
 }
 
+/// The shutdown signals the admin API follows.
+#[derive(Debug, Clone)]
+pub struct Signals {
+    /// `true` once the proxy drains (stops accepting): `GET /ready` answers 503.
+    pub draining: watch::Receiver<bool>,
+    /// `true` when the workers are done: the admin API ends.
+    pub stop: watch::Receiver<bool>,
+}
+
 /// The admin API's state.
 #[derive(Debug)]
 pub struct Admin {
     shared: Arc<Shared>,
     info: ProxyInfo,
+    draining: watch::Receiver<bool>,
 }
 
-/// Runs the admin listener on the current thread until `shutdown` says `true`.
+/// Runs the admin listener on the current thread until the stop signal says `true` (it keeps
+/// answering while the proxy drains).
 pub fn run(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
     info: ProxyInfo,
-    mut shutdown: watch::Receiver<bool>,
+    signals: Signals,
 ) {
     let Some(runtime) = crate::worker::thread_runtime("admin API") else {
         return;
     };
-    let admin = Arc::new(Admin { shared, info });
+    let mut shutdown = signals.stop;
+    let admin = Arc::new(Admin {
+        shared,
+        info,
+        draining: signals.draining,
+    });
     runtime.block_on(async move {
         tokio::spawn(crate::reload::watch_file(
             admin.shared.clone(),
@@ -161,6 +179,9 @@ impl Admin {
         query: Option<&str>,
         authorization: Option<&[u8]>,
     ) -> Reply {
+        if let Some(reply) = self.answer_probe(method, path) {
+            return reply;
+        }
         let config = self.shared.config();
         if let Some(token) = &config.admin.token
             && !http::token_ok(authorization, token.expose())
@@ -498,7 +519,7 @@ pub fn explain(shared: &Shared, sql: &str) -> api::Explain {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::Config;
 
@@ -514,16 +535,24 @@ mod tests {
     }
 
     fn admin(extra: &str) -> Admin {
+        admin_with(extra).0
+    }
+
+    /// An admin API over a configuration with `extra`, and its drain signal.
+    pub(super) fn admin_with(extra: &str) -> (Admin, watch::Sender<bool>) {
         let shared = shared(extra);
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        Admin {
+        let (drain, draining) = watch::channel(false);
+        let admin = Admin {
             shared,
             info: ProxyInfo {
                 started: Instant::now(),
                 listen: addr,
                 admin: addr,
             },
-        }
+            draining,
+        };
+        (admin, drain)
     }
 
     #[test]

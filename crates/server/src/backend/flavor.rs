@@ -77,6 +77,15 @@ impl Flavor {
         }
     }
 
+    /// The primary's current position: every transaction it committed (what a read under
+    /// `consistency: cluster` must see). One row, one column.
+    pub(crate) fn position_sql(self) -> &'static str {
+        match self {
+            Flavor::MariaDb => "SELECT @@gtid_binlog_pos",
+            Flavor::MySql => "SELECT @@GLOBAL.gtid_executed",
+        }
+    }
+
     pub(crate) fn status_sql(self) -> &'static str {
         match self {
             Flavor::MariaDb => "SHOW ALL SLAVES STATUS",
@@ -102,6 +111,15 @@ mod tests {
         assert_eq!(Flavor::of("5.5.5-10.6.12-MariaDB"), Flavor::MariaDb);
         assert_eq!(Flavor::of("8.0.36"), Flavor::MySql);
         assert_eq!(Flavor::of("8.4.0-commercial"), Flavor::MySql);
+    }
+
+    #[test]
+    fn the_primary_position_is_asked_in_each_flavours_words() {
+        assert_eq!(Flavor::MariaDb.position_sql(), "SELECT @@gtid_binlog_pos");
+        assert_eq!(
+            Flavor::MySql.position_sql(),
+            "SELECT @@GLOBAL.gtid_executed"
+        );
     }
 
     #[test]

@@ -212,6 +212,10 @@ pub struct Stats {
     /// Reads that went to the primary because no replica had (or reached in time) the
     /// position they must see.
     pub consistency_fallbacks: AtomicU64,
+    /// Queries of the primary's position (`consistency: cluster`), one per batch of reads.
+    pub position_fetches: AtomicU64,
+    /// Reads that took a fetched primary position as their requirement.
+    pub position_reads: AtomicU64,
     /// Configuration reloads applied.
     pub reloads_ok: AtomicU64,
     /// Configuration reloads refused (an invalid file, or one that cannot be read).
@@ -232,6 +236,8 @@ impl Stats {
                 .collect(),
             consistency_waits: AtomicU64::new(0),
             consistency_fallbacks: AtomicU64::new(0),
+            position_fetches: AtomicU64::new(0),
+            position_reads: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             clients_total: AtomicU64::new(0),

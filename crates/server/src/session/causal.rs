@@ -3,6 +3,7 @@
 //! for a writable primary during a failover, and the functions the proxy answers itself
 //! (`SELECT splitrail_last_gtid()`, `SELECT CONNECTION_ID()`).
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -30,9 +31,20 @@ const FAILOVER_POLL: Duration = Duration::from_millis(50);
 impl Session {
     /// What the read being routed must see, from the consistency mode, the session's and the
     /// proxy's writes, and a `min_gtid` hint (the plan's `min_gtid`, consumed).
-    pub(crate) fn read_requirement(&mut self) -> Requirement {
+    /// Under `consistency: cluster` the primary's position is fetched (once per statement,
+    /// shared with the reads that start meanwhile); a failed fetch sends the read to the primary.
+    pub(crate) async fn read_requirement(&mut self) -> Requirement {
+        if let Some(requirement) = &self.plan.requirement_known {
+            return requirement.clone();
+        }
+        let requirement = self.work_out_requirement().await;
+        self.plan.requirement_known = Some(requirement.clone());
+        requirement
+    }
+
+    async fn work_out_requirement(&mut self) -> Requirement {
         let view = self.worker.view();
-        let shared = &self.worker.shared;
+        let shared = self.worker.shared.clone();
         let routing = &view.config.routing;
         let hint = match std::mem::take(&mut self.plan.min_gtid) {
             GtidHint::None => None,
@@ -50,6 +62,18 @@ impl Session {
                 shared.causal.within_window(window),
                 Some(shared.causal.global(&mut self.worker.causal.borrow_mut())),
             ),
+            Consistency::Cluster => {
+                let limit = crate::consistency::cluster::read_limit(&view.config);
+                let Some(position) = shared.causal.cluster.current(limit).await else {
+                    return Requirement::Primary;
+                };
+                shared.stats.position_reads.fetch_add(1, Ordering::Relaxed);
+                // Without GTIDs on the primary, nothing tells what a replica lacks.
+                if !shared.causal.gtids_seen() {
+                    return Requirement::Primary;
+                }
+                (false, Some(position))
+            }
         };
         // Without GTIDs, only the primary is known to have a recent write.
         if wrote_recently && !shared.causal.gtids_seen() {

@@ -248,8 +248,12 @@ impl Session {
 
     /// Waiting for the next command is where a session may be ended from outside: reading is
     /// cancel-safe (bytes stay in the buffer).
+    ///
+    /// A shutdown ends the session only outside a transaction: an open one may still commit,
+    /// until `shutdown_timeout` ends every session.
     async fn wait_for_command(&mut self) -> Wake {
         let info = self.info.clone();
+        let closable = !self.state.in_transaction();
         let idle_limit = self.idle_limit();
         let idle = async move {
             match idle_limit {
@@ -258,9 +262,11 @@ impl Session {
             }
         };
         tokio::select! {
+            // A command already sent runs rather than be answered with a shutdown.
+            biased;
             read = self.client.read_packet() => Wake::Read(read),
             _ = info.kill_signal.notified() => Wake::Killed,
-            _ = self.shutdown.wait_for(|stop| *stop) => Wake::Shutdown,
+            _ = self.shutdown.wait_for(|stop| *stop), if closable => Wake::Shutdown,
             () = idle => Wake::IdleTimeout,
         }
     }

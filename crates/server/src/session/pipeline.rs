@@ -28,7 +28,7 @@ impl Session {
     /// autocommit plain reads of a session that holds nothing, with no `min_gtid` hint, no
     /// session function, no call that waits on purpose, and a target known to have applied what
     /// the read must see.
-    fn pipeline_server(&mut self, choice: Choice, c: &Classification) -> Option<usize> {
+    async fn pipeline_server(&mut self, choice: Choice, c: &Classification) -> Option<usize> {
         let worker = self.worker.clone();
         let shared = &worker.shared;
         let view = worker.view();
@@ -54,7 +54,7 @@ impl Session {
         }
         // As on the normal path, nothing is served while no primary is known.
         view.topology.primary()?;
-        let requirement = self.read_requirement();
+        let requirement = self.read_requirement().await;
         self.ready_read_server(&requirement)
     }
 
@@ -65,7 +65,7 @@ impl Session {
         c: &Classification,
         work: impl FnOnce() -> Work,
     ) -> Result<Pipelined> {
-        let Some(server) = self.pipeline_server(choice, c) else {
+        let Some(server) = self.pipeline_server(choice, c).await else {
             return Ok(Pipelined::NotRun);
         };
         let (reply, mut answer) = mpsc::channel(PIECES);

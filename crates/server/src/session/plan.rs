@@ -34,6 +34,9 @@ pub(crate) struct StatementPlan {
     pub min_gtid: GtidHint,
     /// What the read must see, once execution has worked it out.
     pub requirement: Requirement,
+    /// The requirement as first worked out for this statement (a pipelining attempt and the
+    /// normal path then share one, and one position fetch under `consistency: cluster`).
+    pub requirement_known: Option<Requirement>,
     /// A causal wait to send before the statement on the chosen replica.
     pub causal_wait: Option<Arc<GtidSet>>,
     /// A plain read's sync, sent in the same write as the read (and its causal wait): should

@@ -235,7 +235,7 @@ impl Session {
             failover: None,
         };
         self.plan.requirement = if choice == Choice::Read {
-            self.read_requirement()
+            self.read_requirement().await
         } else {
             Requirement::None
         };

@@ -1,6 +1,6 @@
-//! `splitrail-devcluster up|down|status [--dir DIR]`: the dev cluster for people — a MariaDB
-//! primary on 127.0.0.1:13306 and a replica on 127.0.0.1:13307 with GTID replication, user
-//! `app` / `app`, database `app`, data under `.dev/cluster` (git-ignored). `up` leaves the servers
+//! `splitrail-devcluster up|down|status [--dir DIR] [--port P]`: the dev cluster for people — a
+//! MariaDB primary on 127.0.0.1:13306 (or P) and a replica on 127.0.0.1:13307 (P + 1) with GTID
+//! replication, user `app` / `app`, database `app`, data under `.dev/cluster` (git-ignored). `up` leaves the servers
 //! running in the background; `down` stops them; the data stays for the next `up`.
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use splitrail_testbed::{Cluster, ClusterConfig, Error};
 
-const USAGE: &str = "usage: splitrail-devcluster up|down|status [--dir DIR]";
+const USAGE: &str = "usage: splitrail-devcluster up|down|status [--dir DIR] [--port P]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut dir = PathBuf::from(".dev/cluster");
+    let mut port: u16 = 13306;
     let mut command = None;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -21,14 +22,18 @@ fn main() -> ExitCode {
                 Some(d) => dir = PathBuf::from(d),
                 None => return usage(),
             },
+            "--port" => match iter.next().and_then(|p| p.parse().ok()) {
+                Some(p) if p < u16::MAX => port = p,
+                _ => return usage(),
+            },
             "up" | "down" | "status" if command.is_none() => command = Some(arg.clone()),
             _ => return usage(),
         }
     }
     let result = match command.as_deref() {
-        Some("up") => up(&dir),
+        Some("up") => up(&dir, port),
         Some("down") => down(&dir),
-        Some("status") => status(&dir),
+        Some("status") => status(&dir, port),
         _ => return usage(),
     };
     match result {
@@ -45,14 +50,18 @@ fn usage() -> ExitCode {
     ExitCode::from(2)
 }
 
-fn up(dir: &Path) -> Result<(), Error> {
+fn up(dir: &Path, port: u16) -> Result<(), Error> {
     if running_pids(dir).len() == 2 {
         println!("dev cluster already running");
-        return status(dir);
+        return status(dir, port);
     }
     // A half-running cluster (one server crashed) is restarted whole.
     down(dir)?;
-    let cluster = Cluster::start(ClusterConfig::dev(dir.to_path_buf()))?;
+    let config = ClusterConfig {
+        ports: Some(vec![port, port + 1]),
+        ..ClusterConfig::dev(dir.to_path_buf())
+    };
+    let cluster = Cluster::start(config)?;
     println!(
         "dev cluster up: primary 127.0.0.1:{} and replica 127.0.0.1:{} (user {} / {}, database {}); \
          data in {}",
@@ -78,9 +87,9 @@ fn down(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn status(dir: &Path) -> Result<(), Error> {
+fn status(dir: &Path, port: u16) -> Result<(), Error> {
     let running = running_pids(dir);
-    for (name, port) in [("primary", 13306), ("replica1", 13307)] {
+    for (name, port) in [("primary", port), ("replica1", port + 1)] {
         match running.iter().find(|(n, _)| n == name) {
             Some((_, pid)) => println!("{name}: running, pid {pid}, 127.0.0.1:{port}"),
             None => println!("{name}: stopped"),
