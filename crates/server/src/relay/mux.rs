@@ -271,6 +271,9 @@ async fn open(host: &impl MuxHost, mux: &Mux, password: &[u8]) -> Result<Lease> 
         .pools()
         .acquire(&key.pool, &entry.address, password)
         .await?;
+    if lease.fresh {
+        entry.note_max_packet(lease.conn.max_packet);
+    }
     match crate::backend::state::sync_state(&mut lease.conn, key.schema.as_deref(), &key.vars)
         .await?
     {

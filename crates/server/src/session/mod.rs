@@ -99,6 +99,9 @@ pub struct Session {
     /// (`SQL_CALC_FOUND_ROWS` → `FOUND_ROWS()`): the connection is kept for one statement, so
     /// no other session can take it in between.
     pub(crate) keep_for_next: bool,
+    /// The server would close this connection after the command's answer (a command over
+    /// `max_allowed_packet`): the session ends once the client has the answer.
+    pub(crate) closing: bool,
 }
 
 /// What ended a wait for the client's next command.
@@ -159,6 +162,7 @@ impl Session {
             session_gtid: Arc::default(),
             write_mark: WriteMark::default(),
             keep_for_next: false,
+            closing: false,
         }
     }
 
@@ -188,7 +192,7 @@ impl Session {
                     }
                 }
             }
-            if self.info.is_killed() {
+            if self.info.is_killed() || self.closing {
                 break;
             }
             if self.held.is_none() && self.kept.is_empty() && self.sticky.borrow().is_none() {

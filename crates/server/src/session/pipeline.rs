@@ -27,8 +27,9 @@ impl Session {
     /// The server a read may be pipelined to, or `None` when it must take the normal path: only
     /// autocommit plain reads of a session that holds nothing, with no `min_gtid` hint, no
     /// session function, no call that waits on purpose, and a target known to have applied what
-    /// the read must see.
-    fn pipeline_server(&mut self, choice: Choice, c: &Classification) -> Option<usize> {
+    /// the read must see and to take a command of `len` bytes (a larger one is answered on
+    /// the normal path as the server would, error 1153).
+    fn pipeline_server(&mut self, choice: Choice, c: &Classification, len: usize) -> Option<usize> {
         let worker = self.worker.clone();
         let shared = &worker.shared;
         let view = worker.view();
@@ -55,17 +56,21 @@ impl Session {
         // As on the normal path, nothing is served while no primary is known.
         view.topology.primary()?;
         let requirement = self.read_requirement();
-        self.ready_read_server(&requirement)
+        let server = self.ready_read_server(&requirement)?;
+        let max = view.topology.servers.get(server)?.max_packet()?;
+        (len < max).then_some(server)
     }
 
-    /// Runs `work` on the worker's shared connection when [`Session::pipeline_server`] allows.
+    /// Runs `work` (a command of `len` bytes) on the worker's shared connection when
+    /// [`Session::pipeline_server`] allows.
     pub(crate) async fn pipelined(
         &mut self,
         choice: Choice,
         c: &Classification,
+        len: usize,
         work: impl FnOnce() -> Work,
     ) -> Result<Pipelined> {
-        let Some(server) = self.pipeline_server(choice, c) else {
+        let Some(server) = self.pipeline_server(choice, c, len) else {
             return Ok(Pipelined::NotRun);
         };
         let (reply, mut answer) = mpsc::channel(PIECES);
@@ -141,7 +146,7 @@ impl Session {
         c: &Classification,
         payload: &Bytes,
     ) -> Result<Pipelined> {
-        self.pipelined(choice, c, || Work::Query(payload.clone()))
+        self.pipelined(choice, c, payload.len(), || Work::Query(payload.clone()))
             .await
     }
 }

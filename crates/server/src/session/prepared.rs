@@ -149,7 +149,9 @@ impl Session {
                 params,
                 types: types.clone(),
             };
-            if let Pipelined::Answered(relayed) = self.pipelined(choice, &c, work).await? {
+            if let Pipelined::Answered(relayed) =
+                self.pipelined(choice, &c, payload.len(), work).await?
+            {
                 let target = target_index(&Target::Replica);
                 self.count_digest(&c, target, started, &Ok(relayed));
                 return Ok(());

@@ -238,6 +238,11 @@ impl Session {
                 Step::Retry => continue,
                 Step::Answered => return Ok(None),
             };
+            if payload.len() >= lease.conn.max_packet {
+                self.put_back(lease);
+                self.refuse_oversized().await?;
+                return Ok(None);
+            }
             match self.attempt(lease, &payload, classification).await {
                 Attempt::Done(done) => return Ok(Some(done)),
                 Attempt::CausalFallback => run.primary_from_now(self),
@@ -406,6 +411,16 @@ impl Session {
         });
         match result {
             Ok(done) => {
+                if done.completion.end
+                    == (End::Err {
+                        code: PACKET_TOO_LARGE,
+                    })
+                {
+                    // The server refused the command unread and closes the connection: the
+                    // client's session ends with it, as it would on the server.
+                    lease.conn.broken = true;
+                    self.closing = true;
+                }
                 self.learn(classification, &done, &mut lease);
                 self.put_back(lease);
                 Attempt::Done(done)
@@ -455,6 +470,18 @@ impl Session {
         {
             entry.set_healthy(false);
         }
+    }
+
+    /// A command larger than the `max_allowed_packet` of the connection it would run on: the
+    /// server's answer (error 1153, without reading the command), and the session ends after
+    /// it, as the server closes the connection.
+    async fn refuse_oversized(&mut self) -> Result<()> {
+        self.closing = true;
+        self.send_err(
+            code::ER_NET_PACKET_TOO_LARGE,
+            "Got a packet bigger than 'max_allowed_packet' bytes",
+        )
+        .await
     }
 
     /// Tells the client its statement was lost with its backend (error 2013), in sequence after
@@ -614,6 +641,7 @@ impl Session {
                 // that session's replay back to the dead server.
                 if lease.fresh {
                     entry.set_healthy(true);
+                    entry.note_max_packet(lease.conn.max_packet);
                 }
                 if Some(server) == view.topology.primary() {
                     shared.set_server_version(&lease.conn.server_version);
@@ -707,6 +735,9 @@ fn untracked_change(oks: &[&OkPacket]) -> bool {
             _ => false,
         })
 }
+
+/// ER_NET_PACKET_TOO_LARGE's number.
+const PACKET_TOO_LARGE: u16 = code::ER_NET_PACKET_TOO_LARGE.code;
 
 /// Tracked variables that are read-only or proxy-internal: never replayed.
 const UNREPLAYABLE: &[&str] = &["last_gtid", "session_track_system_variables"];
