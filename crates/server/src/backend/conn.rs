@@ -118,6 +118,9 @@ pub struct BackendConn {
     /// server refuses a command of this many bytes or more on it with error 1153
     /// and closes the connection, so the proxy answers it itself before sending.
     pub max_packet: usize,
+    /// The [`super::pool::GlobalsEpoch`] when it was opened: older than the current one, its
+    /// session started from server defaults that a `SET GLOBAL` through the proxy changed since.
+    pub globals_epoch: u64,
     /// Set when a response was cut off or the state is unknown: it must not be reused.
     pub broken: bool,
 }
@@ -187,6 +190,7 @@ impl BackendConn {
                 created: now,
                 idle_since: now,
                 max_packet: splitrail_protocol::framing::DEFAULT_MAX_PACKET_SIZE,
+                globals_epoch: 0,
                 broken: false,
             };
             conn.track_session_state().await?;

@@ -411,16 +411,7 @@ impl Session {
         });
         match result {
             Ok(done) => {
-                if done.completion.end
-                    == (End::Err {
-                        code: PACKET_TOO_LARGE,
-                    })
-                {
-                    // The server refused the command unread and closes the connection: the
-                    // client's session ends with it, as it would on the server.
-                    lease.conn.broken = true;
-                    self.closing = true;
-                }
+                self.server_wide_effects(classification, &done, &mut lease);
                 self.learn(classification, &done, &mut lease);
                 self.put_back(lease);
                 Attempt::Done(done)
@@ -496,6 +487,28 @@ impl Session {
         }
         let message = format!("Lost connection to backend during query: {error}");
         self.send_err(crate::error::CR_SERVER_LOST, &message).await
+    }
+
+    /// What an answer means beyond the session: a server-wide change (`SET GLOBAL`) renews
+    /// every pooled connection, so new sessions start from the new defaults; a command the
+    /// server refused unread for its size ends the session, as the server closes the connection.
+    fn server_wide_effects(
+        &mut self,
+        c: Option<&Classification>,
+        done: &Relayed,
+        lease: &mut Lease,
+    ) {
+        if sets_globals(c, done) {
+            self.worker.pools.globals_changed();
+        }
+        if done.completion.end
+            == (End::Err {
+                code: PACKET_TOO_LARGE,
+            })
+        {
+            lease.conn.broken = true;
+            self.closing = true;
+        }
     }
 
     /// Applies a finished response to the session state and to the connection it ran on.
@@ -734,6 +747,27 @@ fn untracked_change(oks: &[&OkPacket]) -> bool {
             S::Schema(_) => true,
             _ => false,
         })
+}
+
+/// Whether a statement that succeeded (`done`) changed server-wide defaults: `SET GLOBAL` or
+/// `SET PERSIST` of a variable or of the transaction characteristics. (An error in a
+/// multi-statement text may come after the change: that counts too.)
+fn sets_globals(c: Option<&Classification>, done: &Relayed) -> bool {
+    use splitrail_router::{Scope, SetItem};
+    let global = |scope: &Scope| matches!(scope, Scope::Global | Scope::Persist);
+    let changes = |item: &SetItem| match item {
+        SetItem::Variable { scope, .. } => global(scope),
+        SetItem::Transaction { scope, .. } => scope.as_ref().is_some_and(global),
+        _ => false,
+    };
+    let Some(c) = c else {
+        return false;
+    };
+    let first_failed = matches!(done.completion.end, End::Err { .. }) && c.analysis.rest.is_empty();
+    !first_failed
+        && c.analysis
+            .kinds()
+            .any(|k| matches!(k, Kind::Set(items) if items.iter().any(changes)))
 }
 
 /// ER_NET_PACKET_TOO_LARGE's number.
