@@ -2,7 +2,8 @@
 //! type. Statement routing and execution live in [`query`], bringing a borrowed backend
 //! connection to the session's state in [`sync`], response streaming in [`crate::relay`], reads
 //! handed to a worker's shared pipelined connection in [`pipeline`]; what other sessions see of
-//! this one in [`crate::worker::sessions`], and `SHOW PROCESSLIST` answered from that in [`processlist`].
+//! this one in [`crate::worker::sessions`], and `SHOW PROCESSLIST` answered from that in [`processlist`];
+//! binlog clients in [`replication`].
 pub mod admin;
 pub mod causal;
 pub mod pipeline;
@@ -10,6 +11,7 @@ pub mod plan;
 pub mod prepared;
 pub mod processlist;
 pub mod query;
+pub mod replication;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -102,6 +104,9 @@ pub struct Session {
     /// The server would close this connection after the command's answer (a command over
     /// `max_allowed_packet`): the session ends once the client has the answer.
     pub(crate) closing: bool,
+    /// A binlog client ([`replication`]): everything runs on the session's own connection to
+    /// the primary, which never goes back to a pool.
+    pub(crate) replication: bool,
 }
 
 /// What ended a wait for the client's next command.
@@ -163,6 +168,7 @@ impl Session {
             write_mark: WriteMark::default(),
             keep_for_next: false,
             closing: false,
+            replication: false,
         }
     }
 
@@ -305,16 +311,10 @@ impl Session {
             Command::Statistics | Command::FieldList { .. } | Command::Debug => {
                 self.forward_to_primary(payload).await?
             }
-            Command::BinlogDump { .. }
-            | Command::BinlogDumpGtid { .. }
-            | Command::RegisterSlave { .. } => {
-                self.send_err(
-                    code::ER_UNKNOWN_COM_ERROR,
-                    "Replication commands are not served through Splitrail: connect replicas \
-                     to the primary directly",
-                )
-                .await?
+            Command::BinlogDump { .. } | Command::BinlogDumpGtid { .. } => {
+                self.binlog_dump(payload).await?
             }
+            Command::RegisterSlave { .. } => self.register_replica(payload).await?,
             Command::StmtPrepare { query } => self.stmt_prepare(query).await?,
             Command::StmtExecute(exec) => self.stmt_execute(payload, &exec).await?,
             Command::StmtSendLongData {
@@ -392,7 +392,9 @@ impl Session {
     /// other connection has.
     pub(crate) fn hold_reason(&self) -> Option<PinReason> {
         let s = &self.state;
-        if s.in_transaction() {
+        if self.replication {
+            Some(PinReason::Replication)
+        } else if s.in_transaction() {
             Some(PinReason::Transaction)
         } else if s.has_temp_tables() {
             Some(PinReason::TempTables)
@@ -463,6 +465,7 @@ impl Session {
         self.sql_prepared = false;
         self.untracked_state = false;
         self.cursor_open = false;
+        self.replication = false;
         self.last_insert_id = 0;
     }
 
@@ -475,6 +478,7 @@ impl Session {
             || self.state.user_variables().next().is_some()
             || self.sql_prepared
             || self.untracked_state
+            || self.replication
         {
             lease.conn.broken = true;
         }

@@ -148,6 +148,8 @@ impl Session {
     pub(crate) fn choice_of(&self, target: &Target) -> Option<Choice> {
         match target {
             Target::Reject(_) => None,
+            // A binlog client's statements and stream share its connection to the primary.
+            _ if self.replication => Some(Choice::Primary),
             Target::Pinned => Some(Choice::Pinned),
             _ if self.untracked_state => Some(Choice::Pinned),
             Target::Primary => Some(Choice::Primary),
@@ -181,7 +183,7 @@ impl Session {
             .map(drop)
     }
 
-    async fn execute_raw(
+    pub(crate) async fn execute_raw(
         &mut self,
         choice: Choice,
         payload: &Bytes,
@@ -557,6 +559,7 @@ impl Session {
                 status.contains(StatusFlags::SERVER_STATUS_IN_TRANS_READONLY),
             ),
         });
+        self.note_binlog_client();
         let oks: Vec<_> = done.earlier.iter().chain(&done.ok).collect();
         self.learn_gtids(&oks, done.fetched_gtid.as_ref());
         let learn_variables = c.is_some_and(variables_from_tracking);
