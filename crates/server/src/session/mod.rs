@@ -3,7 +3,7 @@
 //! connection to the session's state in [`sync`], response streaming in [`crate::relay`], reads
 //! handed to a worker's shared pipelined connection in [`pipeline`]; what other sessions see of
 //! this one in [`crate::worker::sessions`], and `SHOW PROCESSLIST` answered from that in [`processlist`];
-//! binlog clients in [`replication`].
+//! binlog clients in [`replication`], the client's own status counters in [`status`].
 pub mod admin;
 pub mod causal;
 pub mod pipeline;
@@ -12,6 +12,7 @@ pub mod prepared;
 pub mod processlist;
 pub mod query;
 pub mod replication;
+pub mod status;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -107,6 +108,8 @@ pub struct Session {
     /// A binlog client ([`replication`]): everything runs on the session's own connection to
     /// the primary, which never goes back to a pool.
     pub(crate) replication: bool,
+    /// The client's own status counters (`SHOW SESSION STATUS`).
+    pub(crate) counters: status::SessionCounters,
 }
 
 /// What ended a wait for the client's next command.
@@ -169,6 +172,7 @@ impl Session {
             keep_for_next: false,
             closing: false,
             replication: false,
+            counters: status::SessionCounters::default(),
         }
     }
 
@@ -288,6 +292,7 @@ impl Session {
             }
         };
         self.begin_activity(payload, &command);
+        self.counters.command(&command);
         match command {
             Command::Quit => return Ok(Next::Quit),
             Command::Query(q) => self.query(payload, q.sql).await?,

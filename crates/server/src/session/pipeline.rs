@@ -11,7 +11,6 @@ use super::plan::GtidHint;
 use super::query::Choice;
 use crate::backend::PoolKey;
 use crate::error::{Error, Result};
-use crate::io::write_out;
 use crate::relay::Relayed;
 use crate::relay::mux::{PIECES, Piece, Request, Work};
 
@@ -103,7 +102,8 @@ impl Session {
         loop {
             match answer.recv().await {
                 Some(Piece::Data { bytes, last_seq }) => {
-                    write_out(&mut self.client.stream, &bytes)
+                    self.client
+                        .write_bytes(&bytes)
                         .await
                         .map_err(Error::ClientIo)?;
                     sent = Some(last_seq);
@@ -112,7 +112,8 @@ impl Session {
                     in_flight.done(matches!(relayed.completion.end, End::Err { .. }));
                     stats.pipelined();
                     self.learn_response(Some(c), &relayed);
-                    write_out(&mut self.client.stream, &bytes)
+                    self.client
+                        .write_bytes(&bytes)
                         .await
                         .map_err(Error::ClientIo)?;
                     return Ok(Pipelined::Answered(Some(relayed)));

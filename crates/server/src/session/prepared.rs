@@ -130,6 +130,8 @@ impl Session {
         let sql = stmt.sql.clone();
         let c = stmt.classification.clone();
         let long_data = std::mem::take(&mut stmt.long_data);
+        // An execution counts as its statement too (`Com_select` …), as on the server.
+        self.counters.statements(&c);
         let types = stmt.types.clone();
         let started = std::time::Instant::now();
         let choice = match self.choice_for(&c) {

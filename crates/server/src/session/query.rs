@@ -88,9 +88,16 @@ impl Session {
     /// COM_QUERY.
     pub(crate) async fn query(&mut self, payload: &Bytes, sql: &[u8]) -> Result<()> {
         if let Some((function, name)) = super::causal::local_function(sql) {
+            self.counters.local_select();
             return self.answer_locally(function, name).await;
         }
         let c = self.worker.router.borrow_mut().classify_bytes(sql);
+        self.counters.statements(&c);
+        if let Kind::Read(ReadKind::SessionStatus) = *c.kind()
+            && c.analysis.rest.is_empty()
+        {
+            return self.show_session_status(payload, &c).await;
+        }
         if let Kind::Kill(Some(KillTarget { scope, id })) = *c.kind()
             && c.analysis.rest.is_empty()
         {

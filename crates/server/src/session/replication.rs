@@ -20,7 +20,6 @@ use crate::backend::Lease;
 use crate::backend::conn::protocol;
 use crate::config::ReplicationClients;
 use crate::error::{Error, Result};
-use crate::io::forward;
 use crate::worker::Worker;
 
 /// User variables binlog clients set before they ask for the stream (MariaDB's and MySQL's
@@ -227,7 +226,7 @@ impl Session {
                 Ok(done) => done,
                 Err(e) => return (StreamEnd::Backend(e), last_seq),
             };
-            if let Err(e) = forward(&mut lease.conn.io.rbuf, pos, &mut self.client.stream).await {
+            if let Err(e) = self.client.forward_from(&mut lease.conn.io.rbuf, pos).await {
                 return (StreamEnd::ClientGone(e), last_seq);
             }
             if ended {
