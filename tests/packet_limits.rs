@@ -25,17 +25,6 @@ fn bed() -> Bed {
     bed
 }
 
-/// Options for `app` straight to the primary.
-fn direct(bed: &Bed) -> OptsBuilder {
-    OptsBuilder::default()
-        .ip_or_hostname("127.0.0.1")
-        .tcp_port(bed.primary().port())
-        .user(Some("app"))
-        .pass(Some("app"))
-        .db_name(Some("app"))
-        .prefer_socket(false)
-}
-
 /// The text of `SELECT LENGTH('xx…')` without its x's.
 const HEAD: &str = "SELECT LENGTH('')";
 
@@ -87,7 +76,8 @@ fn too_large() -> (u16, String, String) {
 async fn a_statement_over_max_allowed_packet_gets_the_servers_error_and_closes() {
     let bed = bed();
     for compression in [None, Some(Compression::fast())] {
-        let direct_opts = direct(&bed)
+        let direct_opts = bed
+            .direct_to_primary()
             .max_allowed_packet(Some(CLIENT_LIMIT))
             .compression(compression);
         let proxy_opts = bed
@@ -114,7 +104,7 @@ async fn a_statement_over_max_allowed_packet_gets_the_servers_error_and_closes()
 async fn a_statement_just_under_max_allowed_packet_runs() {
     let bed = bed();
     for compression in [None, Some(Compression::fast())] {
-        for opts in [direct(&bed), bed.opts()] {
+        for opts in [bed.direct_to_primary(), bed.opts()] {
             let opts = opts
                 .max_allowed_packet(Some(CLIENT_LIMIT))
                 .compression(compression);

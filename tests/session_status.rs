@@ -6,8 +6,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{Bed, run};
+use mysql_async::Conn;
 use mysql_async::prelude::*;
-use mysql_async::{Conn, OptsBuilder};
 
 /// Counters compared with the server's (the proxy keeps them; `Bytes_*` differ by the
 /// handshake, which is the proxy's own).
@@ -67,14 +67,9 @@ async fn session_counters_are_the_clients_own() {
     }
     drop(other);
 
-    let direct_opts = OptsBuilder::default()
-        .ip_or_hostname("127.0.0.1")
-        .tcp_port(bed.primary().port())
-        .user(Some("app"))
-        .pass(Some("app"))
-        .db_name(Some("app"))
-        .prefer_socket(false);
-    let mut direct = Conn::new(direct_opts).await.expect("connect directly");
+    let mut direct = Conn::new(bed.direct_to_primary())
+        .await
+        .expect("connect directly");
     let server = workload(&mut direct, &t).await;
     let mut conn = bed.conn().await;
     let proxy = workload(&mut conn, &t2).await;

@@ -110,6 +110,12 @@ pub struct Session {
     pub(crate) replication: bool,
     /// The client's own status counters (`SHOW SESSION STATUS`).
     pub(crate) counters: status::SessionCounters,
+    /// The rows of the last command, when it was a read answered on a pipelined connection
+    /// (none of the session's own connections ran it).
+    pub(crate) last_pipelined: Option<u64>,
+    /// `last_pipelined` of the command before the one running: what `FOUND_ROWS()` and
+    /// `ROW_COUNT()` describe.
+    pub(crate) previous_pipelined: Option<u64>,
 }
 
 /// What ended a wait for the client's next command.
@@ -173,6 +179,8 @@ impl Session {
             closing: false,
             replication: false,
             counters: status::SessionCounters::default(),
+            last_pipelined: None,
+            previous_pipelined: None,
         }
     }
 
@@ -293,6 +301,7 @@ impl Session {
         };
         self.begin_activity(payload, &command);
         self.counters.command(&command);
+        self.previous_pipelined = self.last_pipelined.take();
         match command {
             Command::Quit => return Ok(Next::Quit),
             Command::Query(q) => self.query(payload, q.sql).await?,

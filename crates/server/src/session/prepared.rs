@@ -154,6 +154,7 @@ impl Session {
             if let Pipelined::Answered(relayed) =
                 self.pipelined(choice, &c, payload.len(), work).await?
             {
+                self.last_pipelined = relayed.as_ref().map(|r| r.rows);
                 let target = target_index(&Target::Replica);
                 self.count_digest(&c, target, started, &Ok(relayed));
                 return Ok(());

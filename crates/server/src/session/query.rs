@@ -87,7 +87,9 @@ pub(crate) enum Choice {
 impl Session {
     /// COM_QUERY.
     pub(crate) async fn query(&mut self, payload: &Bytes, sql: &[u8]) -> Result<()> {
-        if let Some((function, name)) = super::causal::local_function(sql) {
+        if let Some((function, name)) = super::causal::local_function(sql)
+            && function.answered_here(self.previous_pipelined.is_some())
+        {
             self.counters.local_select();
             return self.answer_locally(function, name).await;
         }
@@ -141,6 +143,7 @@ impl Session {
             && let super::pipeline::Pipelined::Answered(relayed) =
                 self.pipelined_query(choice, &c, payload).await?
         {
+            self.last_pipelined = relayed.as_ref().map(|r| r.rows);
             self.count_digest(&c, target, started, &Ok(relayed));
             return Ok(());
         }
