@@ -36,7 +36,9 @@ ensure_python_packages() {
 ensure_packages() {
   local need=()
   command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
-  command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
+  # mariadb-binlog (tests/replication_clients.rs) is in mariadb-client, not -client-core.
+  { command -v mariadb >/dev/null 2>&1 && command -v mariadb-binlog >/dev/null 2>&1; } \
+    || need+=(mariadb-client)
   command -v sysbench >/dev/null 2>&1 || need+=(sysbench)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   if [ "${#need[@]}" -gt 0 ]; then

@@ -36,6 +36,18 @@ impl Bed {
         connect(self.opts()).await
     }
 
+    /// Options for `app` straight to the primary, past the proxy: what a direct session sees,
+    /// to compare the proxy's answers with.
+    pub fn direct_to_primary(&self) -> OptsBuilder {
+        OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.primary().port())
+            .user(Some("app"))
+            .pass(Some("app"))
+            .db_name(Some("app"))
+            .prefer_socket(false)
+    }
+
     /// Options for `root` straight to replica `i`, past the proxy (whose user may not stop
     /// replication).
     pub fn replica_root(&self, i: usize) -> OptsBuilder {

@@ -98,6 +98,7 @@ fn fully_populated() -> Config {
                 target: Some(RuleTarget::Primary),
                 reject: Some("no".into()),
             }],
+            replication_clients: ReplicationClients::Refuse,
         },
         monitor: MonitorConfig {
             interval: secs(1),

@@ -55,8 +55,8 @@ pub use load::Loader;
 pub use monitor::MonitorConfig;
 pub use pool::{PoolConfig, PoolMode};
 pub use routing::{
-    Balance, Consistency, HashKey, Pattern, RoutingConfig, Rule, RuleAction, RuleMatch, RuleTarget,
-    parse_digest,
+    Balance, Consistency, HashKey, Pattern, ReplicationClients, RoutingConfig, Rule, RuleAction,
+    RuleMatch, RuleTarget, parse_digest,
 };
 pub use servers::{Address, Role, Server};
 pub use tls::{BackendTls, BackendTlsMode, ClientTls, TlsConfig};

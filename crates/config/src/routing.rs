@@ -33,6 +33,19 @@ pub struct RoutingConfig {
     pub failover_timeout: Duration,
     /// Checked in order before the router's own decision; the first match wins.
     pub rules: Vec<Rule>,
+    /// Whether binlog clients (`COM_REGISTER_SLAVE`, `COM_BINLOG_DUMP[_GTID]`) are served.
+    pub replication_clients: ReplicationClients,
+}
+
+/// What becomes of a client that asks for the binlog stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicationClients {
+    /// Served by the writable primary, on a connection of the session's own for its life.
+    #[default]
+    Pass,
+    /// Refused with error 1047 (connect binlog clients to a server directly).
+    Refuse,
 }
 
 impl Default for RoutingConfig {
@@ -46,6 +59,7 @@ impl Default for RoutingConfig {
             read_after_write_window: Duration::from_secs(1),
             failover_timeout: Duration::from_secs(10),
             rules: Vec::new(),
+            replication_clients: ReplicationClients::Pass,
         }
     }
 }

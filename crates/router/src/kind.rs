@@ -89,6 +89,10 @@ pub enum ReadKind {
         /// `SHOW FULL PROCESSLIST`.
         full: bool,
     },
+    /// `SHOW [SESSION | LOCAL] STATUS [LIKE … | WHERE …]`: the session's own counters, which
+    /// the proxy keeps for the statements and commands it was sent (a backend connection's
+    /// describe whichever sessions used it).
+    SessionStatus,
     /// `DESCRIBE`/`DESC`.
     Describe,
     /// `EXPLAIN` without ANALYZE.

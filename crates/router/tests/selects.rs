@@ -219,3 +219,24 @@ fn processlist_is_told_apart_in_its_exact_forms_only() {
         ("SELECT 1; SHOW PROCESSLIST", Primary, Admin),
     ]);
 }
+
+#[test]
+fn session_status_is_told_apart_from_global_status() {
+    use splitrail_router::{Kind, ReadKind, classify};
+    let rows = [
+        ("SHOW STATUS", true),
+        ("show session status like 'Com_stmt%'", true),
+        ("SHOW LOCAL STATUS WHERE Variable_name = 'Questions'", true),
+        ("/* c */ SHOW SESSION STATUS", true),
+        ("SHOW GLOBAL STATUS", false),
+        ("SHOW GLOBAL STATUS LIKE 'Questions'", false),
+        ("SHOW SESSION VARIABLES", false),
+        ("SHOW FULL STATUS", false),
+        ("SHOW STATUS_X", false),
+        ("SELECT * FROM information_schema.SESSION_STATUS", false),
+    ];
+    for (sql, want) in rows {
+        let got = matches!(classify(sql).kind(), Kind::Read(ReadKind::SessionStatus));
+        assert_eq!(got, want, "{sql}: {:?}", classify(sql).kind());
+    }
+}

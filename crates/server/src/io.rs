@@ -35,6 +35,10 @@ pub struct PacketIo<S> {
     pub codec: PacketCodec,
     /// How much to make room for before each read.
     chunk: usize,
+    /// Bytes read from the peer so far (a client's `Bytes_received`).
+    pub received: u64,
+    /// Bytes written to the peer so far through this value's methods (a client's `Bytes_sent`).
+    pub sent: u64,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
@@ -47,6 +51,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
             wbuf: BytesMut::new(),
             codec: PacketCodec::new(max_packet),
             chunk,
+            received: 0,
+            sent: 0,
         }
     }
 
@@ -76,7 +82,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         if self.rbuf.capacity() - self.rbuf.len() < self.chunk / 2 {
             self.rbuf.reserve(self.chunk);
         }
-        self.stream.read_buf(&mut self.rbuf).await
+        let n = self.stream.read_buf(&mut self.rbuf).await?;
+        self.received += n as u64;
+        Ok(n)
     }
 
     /// Queues one payload as packet(s) with the codec's next sequence id.
@@ -88,8 +96,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     pub async fn flush(&mut self) -> io::Result<()> {
         if !self.wbuf.is_empty() {
             write_out(&mut self.stream, &self.wbuf).await?;
+            self.sent += self.wbuf.len() as u64;
             self.wbuf.clear();
         }
+        Ok(())
+    }
+
+    /// Writes `bytes` (whole packets, already framed) to the peer.
+    pub async fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
+        write_out(&mut self.stream, bytes).await?;
+        self.sent += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Moves `n` bytes from the front of `from` (another connection's read buffer) to the peer.
+    pub async fn forward_from(&mut self, from: &mut BytesMut, n: usize) -> io::Result<()> {
+        forward(from, n, &mut self.stream).await?;
+        self.sent += n as u64;
         Ok(())
     }
 

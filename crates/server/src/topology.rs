@@ -58,6 +58,9 @@ pub struct ServerEntry {
     /// Whether it takes new work: an [`Admission`] as `u8`. Set by the admin API and reloads,
     /// never by the monitor, so a manual drain outlives every check.
     admission: AtomicU8,
+    /// The `max_allowed_packet` of the newest connection the proxy opened there (0: none yet):
+    /// the largest statement a pipelined read may carry (see [`ServerEntry::max_packet`]).
+    max_packet: AtomicU64,
     /// Found by the monitor's replica discovery rather than configured.
     discovered: bool,
 }
@@ -154,6 +157,7 @@ impl ServerEntry {
             applied: Mutex::new(GtidSet::default()),
             no_wait_until: AtomicU64::new(0),
             admission: AtomicU8::new(Admission::Open as u8),
+            max_packet: AtomicU64::new(0),
             discovered: false,
         }
     }
@@ -194,8 +198,24 @@ impl ServerEntry {
             applied: Mutex::new(self.applied.lock().map(|a| a.clone()).unwrap_or_default()),
             no_wait_until: AtomicU64::new(self.no_wait_until.load(Ordering::Relaxed)),
             admission: AtomicU8::new(self.admission.load(Ordering::Relaxed)),
+            max_packet: AtomicU64::new(self.max_packet.load(Ordering::Relaxed)),
             discovered,
         }
+    }
+
+    /// The `max_allowed_packet` of the newest connection opened to the server, if one was: a
+    /// read larger than this is not pipelined (its own connection answers it as the server
+    /// would, see `BackendConn::max_packet`).
+    pub fn max_packet(&self) -> Option<usize> {
+        match self.max_packet.load(Ordering::Relaxed) {
+            0 => None,
+            n => usize::try_from(n).ok(),
+        }
+    }
+
+    /// Notes the `max_allowed_packet` of a new connection to the server.
+    pub fn note_max_packet(&self, max: usize) {
+        self.max_packet.store(max as u64, Ordering::Relaxed);
     }
 
     /// Whether the server is believed reachable and takes new work: the monitor does not say

@@ -211,7 +211,7 @@ impl Cluster {
              GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, REFERENCES,
                    CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW,
                    CREATE ROUTINE, ALTER ROUTINE, EVENT, TRIGGER, PROCESS,
-                   SLAVE MONITOR, BINLOG MONITOR
+                   SLAVE MONITOR, BINLOG MONITOR, REPLICATION SLAVE
                  ON *.* TO '{user}'@'%';
              CREATE USER 'repl'@'%' IDENTIFIED BY 'repl';
              GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';",

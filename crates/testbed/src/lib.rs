@@ -12,8 +12,9 @@
 //! dies without unwinding.
 //!
 //! The proxy user (`app` / `app` by default) has ordinary data privileges plus the monitoring ones
-//! (`PROCESS`, `SLAVE MONITOR`, `BINLOG MONITOR`) but neither `SUPER` nor `READ_ONLY ADMIN`, so a
-//! write misrouted to a `read_only` replica fails loudly with error 1290.
+//! (`PROCESS`, `SLAVE MONITOR`, `BINLOG MONITOR`) and `REPLICATION SLAVE` (to read the binlog, as
+//! change-data-capture clients do) but neither `SUPER` nor `READ_ONLY ADMIN`, so a write
+//! misrouted to a `read_only` replica fails loudly with error 1290.
 //!
 //! ```no_run
 //! use splitrail_testbed::{Cluster, ClusterConfig};

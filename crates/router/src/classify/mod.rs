@@ -429,6 +429,7 @@ impl ReadKind {
             ReadKind::With => "with",
             ReadKind::Show => "show",
             ReadKind::ProcessList { .. } => "processlist",
+            ReadKind::SessionStatus => "session_status",
             ReadKind::Describe => "describe",
             ReadKind::Explain => "explain",
             ReadKind::Table => "table",

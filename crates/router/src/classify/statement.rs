@@ -391,6 +391,14 @@ fn show(toks: &[Token<'_>]) -> Verdict {
     let i = skip_words(toks, 1, &["FULL", "EXTENDED"]);
     let mut buf = [0u8; 32];
     match toks.get(i).map(|t| upper(t.text, &mut buf)).unwrap_or(b"") {
+        b"STATUS" if i == 1 => {
+            s.kind = Kind::Read(ReadKind::SessionStatus);
+            s.effects |= Effects::DIAGNOSTICS;
+        }
+        b"SESSION" | b"LOCAL" if i == 1 && word(toks, 2, "STATUS") => {
+            s.kind = Kind::Read(ReadKind::SessionStatus);
+            s.effects |= Effects::DIAGNOSTICS;
+        }
         b"WARNINGS" | b"ERRORS" | b"PROFILE" | b"PROFILES" | b"COUNT" | b"SESSION" | b"STATUS" => {
             s.effects |= Effects::DIAGNOSTICS;
         }

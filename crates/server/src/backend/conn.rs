@@ -64,6 +64,9 @@ fn wanted_capabilities(flags: ResultFlags) -> CapabilityFlags {
     caps
 }
 
+/// The largest packet the server reads on a connection (its session value).
+const MAX_PACKET_SQL: &str = "SELECT @@max_allowed_packet";
+
 /// utf8mb4_general_ci: known to MariaDB and MySQL alike; the session's own charset is replayed.
 const BACKEND_COLLATION: u8 = 45;
 
@@ -111,6 +114,13 @@ pub struct BackendConn {
     pub last_insert_id: u64,
     /// Statements prepared on this connection, by text.
     pub statements: super::statements::StmtCache,
+    /// The connection's `@@max_allowed_packet`, read when it was opened (and after a reset): the
+    /// server refuses a command of this many bytes or more on it with error 1153
+    /// and closes the connection, so the proxy answers it itself before sending.
+    pub max_packet: usize,
+    /// The [`super::pool::GlobalsEpoch`] when it was opened: older than the current one, its
+    /// session started from server defaults that a `SET GLOBAL` through the proxy changed since.
+    pub globals_epoch: u64,
     /// Set when a response was cut off or the state is unknown: it must not be reused.
     pub broken: bool,
 }
@@ -179,6 +189,8 @@ impl BackendConn {
                 last_insert_id: 0,
                 created: now,
                 idle_since: now,
+                max_packet: splitrail_protocol::framing::DEFAULT_MAX_PACKET_SIZE,
+                globals_epoch: 0,
                 broken: false,
             };
             conn.track_session_state().await?;
@@ -416,11 +428,37 @@ impl BackendConn {
             .then(|| self.flavor.tracking_sql())
     }
 
-    /// Turns on session-state tracking (see [`Flavor::tracking_sql`]), when the server offers it.
+    /// Turns on session-state tracking (see [`Flavor::tracking_sql`]), when the server offers
+    /// it, and learns the connection's `max_allowed_packet` in the same round trip.
     async fn track_session_state(&mut self) -> Result<()> {
-        match self.tracking_sql() {
-            Some(sql) => self.run_checked(sql).await.map(drop),
-            None => Ok(()),
+        let ask = self.query_payload(MAX_PACKET_SQL.as_bytes());
+        if self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) {
+            let sql = self.flavor.tracking_sql();
+            let track = self.query_payload(sql);
+            self.send_pipelined(&track, &ask).await?;
+            if let Outcome::Err(err) = self
+                .read_outcome(splitrail_protocol::command::code::QUERY, |_, _| Ok(()))
+                .await?
+            {
+                self.broken = true;
+                return Err(self.refused(&String::from_utf8_lossy(sql), &err));
+            }
+            // The second answer's sequence ids start at 1 again.
+            self.io.codec.set_seq(1);
+        } else {
+            self.send_command(&ask).await?;
+        }
+        match self.read_value().await? {
+            Ok(value) => {
+                if let Some(max) = value.and_then(|v| v.trim().parse().ok()) {
+                    self.max_packet = max;
+                }
+                Ok(())
+            }
+            Err(err) => {
+                self.broken = true;
+                Err(self.refused(MAX_PACKET_SQL, &err))
+            }
         }
     }
 

@@ -10,4 +10,4 @@ pub mod state;
 pub mod statements;
 
 pub use conn::{BackendConn, Outcome, ResultFlags, TextRows};
-pub use pool::{Lease, PoolKey, PoolLimits, Pools, State, Sticky};
+pub use pool::{GlobalsEpoch, Lease, PoolKey, PoolLimits, Pools, State, Sticky};

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -67,6 +67,26 @@ pub struct PoolLimits {
     pub tls: BackendTlsSetup,
     /// Idle connections this worker keeps open per pool key it has served (`pool.min_idle`).
     pub min_idle: usize,
+}
+
+/// Counts the server-wide changes (`SET GLOBAL`, `SET PERSIST`) made through the proxy, for
+/// every worker: a connection opened before the latest one is closed rather than lent again,
+/// so each new session starts from the servers' new defaults, as a new session on a server
+/// does. Changes made past the proxy reach the pools only as connections reach
+/// `pool.max_lifetime`.
+#[derive(Debug, Default)]
+pub struct GlobalsEpoch(AtomicU64);
+
+impl GlobalsEpoch {
+    /// The number of changes so far.
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// A change was made: every connection open now is out of date.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// How many recently served pool keys `min_idle` applies to.
@@ -187,11 +207,14 @@ pub struct Pools {
     counts: Rc<Counts>,
     /// `Rc`: an acquire keeps the limits it started with across its awaits.
     limits: RefCell<Rc<PoolLimits>>,
+    /// Server-wide changes made through the proxy (shared by all workers).
+    globals: Arc<GlobalsEpoch>,
 }
 
 impl Pools {
-    /// Empty pools with these limits, publishing their sizes into `stats`.
-    pub fn new(limits: PoolLimits, stats: Arc<Stats>) -> Self {
+    /// Empty pools with these limits, publishing their sizes into `stats`, renewing connections
+    /// when `globals` moves.
+    pub fn new(limits: PoolLimits, stats: Arc<Stats>, globals: Arc<GlobalsEpoch>) -> Self {
         let pools = Pools {
             idle: RefCell::new(HashMap::new()),
             stealable: RefCell::new(Vec::new()),
@@ -204,6 +227,7 @@ impl Pools {
                 stats,
             }),
             limits: RefCell::new(Rc::new(limits.clone())),
+            globals,
         };
         pools.set_limits(limits);
         pools
@@ -218,6 +242,22 @@ impl Pools {
 
     fn limits(&self) -> Rc<PoolLimits> {
         self.limits.borrow().clone()
+    }
+
+    /// The server-wide changes made through the proxy so far ([`GlobalsEpoch`]).
+    pub fn globals_epoch(&self) -> u64 {
+        self.globals.current()
+    }
+
+    /// Notes a server-wide change made through the proxy (a successful `SET GLOBAL`): every
+    /// connection open now, in every worker, is closed instead of being lent again.
+    pub fn globals_changed(&self) {
+        self.globals.bump();
+    }
+
+    /// Whether `conn` was opened before the latest server-wide change made through the proxy.
+    pub fn outdated(&self, conn: &BackendConn) -> bool {
+        conn.globals_epoch < self.globals.current()
     }
 
     /// Closes the idle connections to `server` and takes back the ones sessions keep only out
@@ -370,7 +410,8 @@ impl Pools {
                     drop_list.push((conn, slot));
                     continue;
                 }
-                let expired = now.duration_since(conn.created) > limits.max_lifetime;
+                let expired =
+                    now.duration_since(conn.created) > limits.max_lifetime || self.outdated(&conn);
                 let idle_too_long = now.duration_since(conn.idle_since) > limits.idle_timeout;
                 if expired || (idle_too_long && keep.len() >= limits.min_idle) {
                     drop_list.push((conn, slot));
@@ -420,7 +461,9 @@ impl Pools {
         password: &[u8],
     ) -> Result<Lease> {
         let limits = self.limits();
-        let conn = BackendConn::connect(
+        // Read before connecting: a change made while this one logs in makes it outdated.
+        let epoch = self.globals.current();
+        let mut conn = BackendConn::connect(
             key.server,
             address,
             &key.user,
@@ -430,6 +473,7 @@ impl Pools {
             &limits.tls,
         )
         .await?;
+        conn.globals_epoch = epoch;
         Ok(Lease {
             conn,
             key: key.clone(),
@@ -505,6 +549,7 @@ impl Pools {
             let limits = self.limits.borrow();
             let stale = now.duration_since(conn.created) > limits.max_lifetime
                 || now.duration_since(conn.idle_since) > limits.idle_timeout
+                || self.outdated(&conn)
                 || conn.closed_while_idle();
             if !stale {
                 return Some((conn, slot));
@@ -556,7 +601,7 @@ impl Pools {
             slot,
             ..
         } = lease;
-        if conn.broken || !conn.tracker.is_done() {
+        if conn.broken || !conn.tracker.is_done() || self.outdated(&conn) {
             return; // dropping closes the socket and frees the slot
         }
         conn.idle_since = Instant::now();

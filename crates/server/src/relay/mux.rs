@@ -149,6 +149,9 @@ pub struct Mux {
     wake: Notify,
     /// Set when its task stopped taking requests.
     closed: Cell<bool>,
+    /// The pools' [`crate::backend::GlobalsEpoch`] when it started: its connection is at least
+    /// that recent; after a later server-wide change it takes no new requests.
+    globals_epoch: u64,
 }
 
 /// The muxes of one worker.
@@ -175,6 +178,7 @@ impl Muxes {
             .iter()
             .find(|m| {
                 !m.closed.get()
+                    && m.globals_epoch == host.pools().globals_epoch()
                     && m.key.pool == *pool
                     && m.key.schema.as_deref() == schema
                     && m.key.vars == *vars
@@ -192,6 +196,7 @@ impl Muxes {
                     queue: RefCell::new(VecDeque::new()),
                     wake: Notify::new(),
                     closed: Cell::new(false),
+                    globals_epoch: host.pools().globals_epoch(),
                 });
                 self.list.borrow_mut().push(mux.clone());
                 tokio::task::spawn_local(run(host.clone(), mux.clone(), password.to_vec()));
@@ -279,6 +284,9 @@ async fn open(host: &impl MuxHost, mux: &Mux, password: &[u8]) -> Result<Lease> 
             },
         )
         .await?;
+    if lease.fresh {
+        entry.note_max_packet(lease.conn.max_packet);
+    }
     match crate::backend::state::sync_state(&mut lease.conn, key.schema.as_deref(), &key.vars)
         .await?
     {
@@ -306,10 +314,13 @@ async fn pump(
     let max_prepared = host.max_prepared();
     let pressure = host.pools().pressure(mux.key.pool.server);
     loop {
-        if !mux.closed.get() && host.pools().has_waiters(mux.key.pool.server) {
-            // A session waits for a connection to this server: the mux takes no new requests
-            // and gives its slot back once the ones it has are answered (the next request
-            // starts a new mux, which waits for a slot in line).
+        if !mux.closed.get()
+            && (host.pools().has_waiters(mux.key.pool.server) || host.pools().outdated(conn))
+        {
+            // A session waits for a connection to this server, or a server-wide change made
+            // the connection's defaults old: the mux takes no new requests and gives its
+            // connection back once the ones it has are answered (the next request starts a
+            // new mux, which waits for a slot in line, on a connection with the new defaults).
             host.muxes().remove(mux);
         }
         if inflight.is_empty() && mux.queue.borrow().is_empty() {

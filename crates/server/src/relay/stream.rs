@@ -14,7 +14,7 @@ use crate::client::ClientIo;
 use crate::consistency::Causal;
 use crate::error::Error;
 use crate::gtid::GtidSet;
-use crate::io::{forward, write_out};
+use crate::io::forward;
 use tracing::warn;
 
 /// A response relayed to the end.
@@ -200,11 +200,13 @@ pub async fn relay(
                     last_seq = Some(step.seq);
                 }
                 Next::Replace(bytes) => {
-                    forward(&mut conn.io.rbuf, pos, &mut client.stream)
+                    client
+                        .forward_from(&mut conn.io.rbuf, pos)
                         .await
                         .map_err(RelayError::Client)?;
                     conn.io.rbuf.advance(step.len);
-                    write_out(&mut client.stream, &bytes)
+                    client
+                        .write_bytes(&bytes)
                         .await
                         .map_err(RelayError::Client)?;
                     pos = 0;
@@ -240,7 +242,8 @@ pub async fn relay(
             }
         }
         if pos > 0 {
-            forward(&mut conn.io.rbuf, pos, &mut client.stream)
+            client
+                .forward_from(&mut conn.io.rbuf, pos)
                 .await
                 .map_err(RelayError::Client)?;
             sent = last_seq;
@@ -257,7 +260,8 @@ async fn local_infile(
     pos: usize,
     seq: u8,
 ) -> Result<(), RelayError> {
-    forward(&mut conn.io.rbuf, pos, &mut client.stream)
+    client
+        .forward_from(&mut conn.io.rbuf, pos)
         .await
         .map_err(RelayError::Client)?;
     client.codec.set_seq(seq.wrapping_add(1));
@@ -278,26 +282,27 @@ async fn finish(
     fetch: Option<&Causal>,
 ) -> Result<Option<GtidSet>, RelayError> {
     if let Some(causal) = fetch {
-        forward(&mut conn.io.rbuf, pos, &mut client.stream)
+        client
+            .forward_from(&mut conn.io.rbuf, pos)
             .await
             .map_err(RelayError::Client)?;
         let last = conn.io.rbuf.split_to(len).freeze();
         let gtid = fetch_gtid(conn, causal).await;
-        write_out(&mut client.stream, &last)
+        client
+            .write_bytes(&last)
             .await
             .map_err(RelayError::Client)?;
         return Ok(gtid);
     }
-    let out = &mut client.stream;
     let rbuf = &mut conn.io.rbuf;
     let written = async {
         match rewrite {
             Some(bytes) => {
-                forward(rbuf, pos, out).await?;
+                client.forward_from(rbuf, pos).await?;
                 rbuf.advance(len);
-                write_out(out, &bytes).await
+                client.write_bytes(&bytes).await
             }
-            None => forward(rbuf, pos + len, out).await,
+            None => client.forward_from(rbuf, pos + len).await,
         }
     };
     written.await.map_err(RelayError::Client).map(|()| None)

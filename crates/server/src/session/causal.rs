@@ -298,14 +298,20 @@ impl Session {
                 (!self.session_gtid.is_empty()).then(|| self.session_gtid.to_string())
             }
             LocalFunction::ConnectionId => Some(self.id.to_string()),
+            LocalFunction::FoundRows => Some(self.previous_pipelined.unwrap_or(0).to_string()),
+            // The previous statement was a read.
+            LocalFunction::RowCount => Some("-1".to_string()),
         };
         let mut result = TextResultSet::new(&[name], vec![vec![value]]);
-        if function == LocalFunction::ConnectionId
+        if function != LocalFunction::LastGtid
             && let Some(column) = result.columns.first_mut()
         {
-            // As the server types it: BIGINT UNSIGNED NOT NULL, binary.
+            // As the server types it: BIGINT [UNSIGNED] NOT NULL, binary.
             column.column_type = ColumnType::LongLong;
-            column.flags = ColumnFlags::NOT_NULL | ColumnFlags::UNSIGNED | ColumnFlags::BINARY;
+            column.flags = ColumnFlags::NOT_NULL | ColumnFlags::BINARY;
+            if function == LocalFunction::ConnectionId {
+                column.flags |= ColumnFlags::UNSIGNED;
+            }
             column.charset = BINARY;
             column.column_length = 21;
         }
@@ -332,6 +338,23 @@ pub(crate) enum LocalFunction {
     /// `CONNECTION_ID()`: the proxy's id for the client — the one `KILL` takes, stable for
     /// the session (a backend's thread id would change from statement to statement).
     ConnectionId,
+    /// `FOUND_ROWS()` right after a read answered on a pipelined connection: the rows it
+    /// returned (the session's own connections did not run it). Elsewhere the server answers.
+    FoundRows,
+    /// `ROW_COUNT()` right after a read answered on a pipelined connection: -1, as after any
+    /// read. Elsewhere the server answers.
+    RowCount,
+}
+
+impl LocalFunction {
+    /// Whether the proxy answers it, `after_pipelined`: the session's previous statement was a
+    /// read answered on a pipelined connection.
+    pub(crate) fn answered_here(self, after_pipelined: bool) -> bool {
+        match self {
+            LocalFunction::LastGtid | LocalFunction::ConnectionId => true,
+            LocalFunction::FoundRows | LocalFunction::RowCount => after_pipelined,
+        }
+    }
 }
 
 /// The local function `sql` consists of, with the column name the client expects: `SELECT f()`
@@ -353,6 +376,10 @@ pub(crate) fn local_function(sql: &[u8]) -> Option<(LocalFunction, &str)> {
         LocalFunction::LastGtid
     } else if name.eq_ignore_ascii_case(b"connection_id") {
         LocalFunction::ConnectionId
+    } else if name.eq_ignore_ascii_case(b"found_rows") {
+        LocalFunction::FoundRows
+    } else if name.eq_ignore_ascii_case(b"row_count") {
+        LocalFunction::RowCount
     } else {
         return None;
     };

@@ -2,7 +2,8 @@
 //! type. Statement routing and execution live in [`query`], bringing a borrowed backend
 //! connection to the session's state in [`sync`], response streaming in [`crate::relay`], reads
 //! handed to a worker's shared pipelined connection in [`pipeline`]; what other sessions see of
-//! this one in [`crate::worker::sessions`], and `SHOW PROCESSLIST` answered from that in [`processlist`].
+//! this one in [`crate::worker::sessions`], and `SHOW PROCESSLIST` answered from that in [`processlist`];
+//! binlog clients in [`replication`], the client's own status counters in [`status`].
 pub mod admin;
 pub mod causal;
 pub mod pipeline;
@@ -10,6 +11,8 @@ pub mod plan;
 pub mod prepared;
 pub mod processlist;
 pub mod query;
+pub mod replication;
+pub mod status;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -99,6 +102,20 @@ pub struct Session {
     /// (`SQL_CALC_FOUND_ROWS` → `FOUND_ROWS()`): the connection is kept for one statement, so
     /// no other session can take it in between.
     pub(crate) keep_for_next: bool,
+    /// The server would close this connection after the command's answer (a command over
+    /// `max_allowed_packet`): the session ends once the client has the answer.
+    pub(crate) closing: bool,
+    /// A binlog client ([`replication`]): everything runs on the session's own connection to
+    /// the primary, which never goes back to a pool.
+    pub(crate) replication: bool,
+    /// The client's own status counters (`SHOW SESSION STATUS`).
+    pub(crate) counters: status::SessionCounters,
+    /// The rows of the last command, when it was a read answered on a pipelined connection
+    /// (none of the session's own connections ran it).
+    pub(crate) last_pipelined: Option<u64>,
+    /// `last_pipelined` of the command before the one running: what `FOUND_ROWS()` and
+    /// `ROW_COUNT()` describe.
+    pub(crate) previous_pipelined: Option<u64>,
 }
 
 /// What ended a wait for the client's next command.
@@ -159,6 +176,11 @@ impl Session {
             session_gtid: Arc::default(),
             write_mark: WriteMark::default(),
             keep_for_next: false,
+            closing: false,
+            replication: false,
+            counters: status::SessionCounters::default(),
+            last_pipelined: None,
+            previous_pipelined: None,
         }
     }
 
@@ -188,7 +210,7 @@ impl Session {
                     }
                 }
             }
-            if self.info.is_killed() {
+            if self.info.is_killed() || self.closing {
                 break;
             }
             if self.held.is_none() && self.kept.is_empty() && self.sticky.borrow().is_none() {
@@ -284,6 +306,8 @@ impl Session {
             }
         };
         self.begin_activity(payload, &command);
+        self.counters.command(&command);
+        self.previous_pipelined = self.last_pipelined.take();
         match command {
             Command::Quit => return Ok(Next::Quit),
             Command::Query(q) => self.query(payload, q.sql).await?,
@@ -307,16 +331,10 @@ impl Session {
             Command::Statistics | Command::FieldList { .. } | Command::Debug => {
                 self.forward_to_primary(payload).await?
             }
-            Command::BinlogDump { .. }
-            | Command::BinlogDumpGtid { .. }
-            | Command::RegisterSlave { .. } => {
-                self.send_err(
-                    code::ER_UNKNOWN_COM_ERROR,
-                    "Replication commands are not served through Splitrail: connect replicas \
-                     to the primary directly",
-                )
-                .await?
+            Command::BinlogDump { .. } | Command::BinlogDumpGtid { .. } => {
+                self.binlog_dump(payload).await?
             }
+            Command::RegisterSlave { .. } => self.register_replica(payload).await?,
             Command::StmtPrepare { query } => self.stmt_prepare(query).await?,
             Command::StmtExecute(exec) => self.stmt_execute(payload, &exec).await?,
             Command::StmtSendLongData {
@@ -394,7 +412,9 @@ impl Session {
     /// other connection has.
     pub(crate) fn hold_reason(&self) -> Option<PinReason> {
         let s = &self.state;
-        if s.in_transaction() {
+        if self.replication {
+            Some(PinReason::Replication)
+        } else if s.in_transaction() {
             Some(PinReason::Transaction)
         } else if s.has_temp_tables() {
             Some(PinReason::TempTables)
@@ -465,6 +485,7 @@ impl Session {
         self.sql_prepared = false;
         self.untracked_state = false;
         self.cursor_open = false;
+        self.replication = false;
         self.last_insert_id = 0;
     }
 
@@ -477,6 +498,7 @@ impl Session {
             || self.state.user_variables().next().is_some()
             || self.sql_prepared
             || self.untracked_state
+            || self.replication
         {
             lease.conn.broken = true;
         }

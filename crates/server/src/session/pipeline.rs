@@ -11,7 +11,6 @@ use super::plan::GtidHint;
 use super::query::Choice;
 use crate::backend::PoolKey;
 use crate::error::{Error, Result};
-use crate::io::write_out;
 use crate::relay::Relayed;
 use crate::relay::mux::{PIECES, Piece, Request, Work};
 
@@ -27,8 +26,14 @@ impl Session {
     /// The server a read may be pipelined to, or `None` when it must take the normal path: only
     /// autocommit plain reads of a session that holds nothing, with no `min_gtid` hint, no
     /// session function, no call that waits on purpose, and a target known to have applied what
-    /// the read must see.
-    async fn pipeline_server(&mut self, choice: Choice, c: &Classification) -> Option<usize> {
+    /// the read must see and to take a command of `len` bytes (a larger one is answered on
+    /// the normal path as the server would, error 1153).
+    async fn pipeline_server(
+        &mut self,
+        choice: Choice,
+        c: &Classification,
+        len: usize,
+    ) -> Option<usize> {
         let worker = self.worker.clone();
         let shared = &worker.shared;
         let view = worker.view();
@@ -55,17 +60,21 @@ impl Session {
         // As on the normal path, nothing is served while no primary is known.
         view.topology.primary()?;
         let requirement = self.read_requirement().await;
-        self.ready_read_server(&requirement)
+        let server = self.ready_read_server(&requirement)?;
+        let max = view.topology.servers.get(server)?.max_packet()?;
+        (len < max).then_some(server)
     }
 
-    /// Runs `work` on the worker's shared connection when [`Session::pipeline_server`] allows.
+    /// Runs `work` (a command of `len` bytes) on the worker's shared connection when
+    /// [`Session::pipeline_server`] allows.
     pub(crate) async fn pipelined(
         &mut self,
         choice: Choice,
         c: &Classification,
+        len: usize,
         work: impl FnOnce() -> Work,
     ) -> Result<Pipelined> {
-        let Some(server) = self.pipeline_server(choice, c).await else {
+        let Some(server) = self.pipeline_server(choice, c, len).await else {
             return Ok(Pipelined::NotRun);
         };
         let (reply, mut answer) = mpsc::channel(PIECES);
@@ -98,7 +107,8 @@ impl Session {
         loop {
             match answer.recv().await {
                 Some(Piece::Data { bytes, last_seq }) => {
-                    write_out(&mut self.client.stream, &bytes)
+                    self.client
+                        .write_bytes(&bytes)
                         .await
                         .map_err(Error::ClientIo)?;
                     sent = Some(last_seq);
@@ -107,7 +117,8 @@ impl Session {
                     in_flight.done(matches!(relayed.completion.end, End::Err { .. }));
                     stats.pipelined();
                     self.learn_response(Some(c), &relayed);
-                    write_out(&mut self.client.stream, &bytes)
+                    self.client
+                        .write_bytes(&bytes)
                         .await
                         .map_err(Error::ClientIo)?;
                     return Ok(Pipelined::Answered(Some(relayed)));
@@ -141,7 +152,7 @@ impl Session {
         c: &Classification,
         payload: &Bytes,
     ) -> Result<Pipelined> {
-        self.pipelined(choice, c, || Work::Query(payload.clone()))
+        self.pipelined(choice, c, payload.len(), || Work::Query(payload.clone()))
             .await
     }
 }

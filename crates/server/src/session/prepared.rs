@@ -130,6 +130,8 @@ impl Session {
         let sql = stmt.sql.clone();
         let c = stmt.classification.clone();
         let long_data = std::mem::take(&mut stmt.long_data);
+        // An execution counts as its statement too (`Com_select` …), as on the server.
+        self.counters.statements(&c);
         let types = stmt.types.clone();
         let started = std::time::Instant::now();
         let choice = match self.choice_for(&c) {
@@ -149,7 +151,10 @@ impl Session {
                 params,
                 types: types.clone(),
             };
-            if let Pipelined::Answered(relayed) = self.pipelined(choice, &c, work).await? {
+            if let Pipelined::Answered(relayed) =
+                self.pipelined(choice, &c, payload.len(), work).await?
+            {
+                self.last_pipelined = relayed.as_ref().map(|r| r.rows);
                 let target = target_index(&Target::Replica);
                 self.count_digest(&c, target, started, &Ok(relayed));
                 return Ok(());

@@ -93,10 +93,19 @@ pub(crate) enum Choice {
 impl Session {
     /// COM_QUERY.
     pub(crate) async fn query(&mut self, payload: &Bytes, sql: &[u8]) -> Result<()> {
-        if let Some((function, name)) = super::causal::local_function(sql) {
+        if let Some((function, name)) = super::causal::local_function(sql)
+            && function.answered_here(self.previous_pipelined.is_some())
+        {
+            self.counters.local_select();
             return self.answer_locally(function, name).await;
         }
         let c = self.worker.router.borrow_mut().classify_bytes(sql);
+        self.counters.statements(&c);
+        if let Kind::Read(ReadKind::SessionStatus) = *c.kind()
+            && c.analysis.rest.is_empty()
+        {
+            return self.show_session_status(payload, &c).await;
+        }
         if let Kind::Kill(Some(KillTarget { scope, id })) = *c.kind()
             && c.analysis.rest.is_empty()
         {
@@ -140,6 +149,7 @@ impl Session {
             && let super::pipeline::Pipelined::Answered(relayed) =
                 self.pipelined_query(choice, &c, payload).await?
         {
+            self.last_pipelined = relayed.as_ref().map(|r| r.rows);
             self.count_digest(&c, target, started, &Ok(relayed));
             return Ok(());
         }
@@ -154,6 +164,8 @@ impl Session {
     pub(crate) fn choice_of(&self, target: &Target) -> Option<Choice> {
         match target {
             Target::Reject(_) => None,
+            // A binlog client's statements and stream share its connection to the primary.
+            _ if self.replication => Some(Choice::Primary),
             Target::Pinned => Some(Choice::Pinned),
             _ if self.untracked_state => Some(Choice::Pinned),
             Target::Primary => Some(Choice::Primary),
@@ -191,7 +203,7 @@ impl Session {
             .map(drop)
     }
 
-    async fn execute_raw(
+    pub(crate) async fn execute_raw(
         &mut self,
         choice: Choice,
         payload: &Bytes,
@@ -267,6 +279,11 @@ impl Session {
                 Step::Retry => continue,
                 Step::Answered => return Ok(None),
             };
+            if payload.len() >= lease.conn.max_packet {
+                self.put_back(lease);
+                self.refuse_oversized().await?;
+                return Ok(None);
+            }
             match self.attempt(lease, &payload, classification).await {
                 Attempt::Done(done) => return Ok(Some(done)),
                 Attempt::CausalFallback => run.primary_from_now(self),
@@ -462,6 +479,7 @@ impl Session {
         });
         match result {
             Ok(done) => {
+                self.server_wide_effects(classification, &done, &mut lease);
                 self.learn(classification, &done, &mut lease);
                 self.put_back(lease);
                 Attempt::Done(done)
@@ -513,6 +531,18 @@ impl Session {
         }
     }
 
+    /// A command larger than the `max_allowed_packet` of the connection it would run on: the
+    /// server's answer (error 1153, without reading the command), and the session ends after
+    /// it, as the server closes the connection.
+    async fn refuse_oversized(&mut self) -> Result<()> {
+        self.closing = true;
+        self.send_err(
+            code::ER_NET_PACKET_TOO_LARGE,
+            "Got a packet bigger than 'max_allowed_packet' bytes",
+        )
+        .await
+    }
+
     /// Tells the client its statement was lost with its backend (error 2013), in sequence after
     /// whatever part of the response it already received; the session stays usable.
     pub(crate) async fn report_lost_backend(
@@ -525,6 +555,28 @@ impl Session {
         }
         let message = format!("Lost connection to backend during query: {error}");
         self.send_err(crate::error::CR_SERVER_LOST, &message).await
+    }
+
+    /// What an answer means beyond the session: a server-wide change (`SET GLOBAL`) renews
+    /// every pooled connection, so new sessions start from the new defaults; a command the
+    /// server refused unread for its size ends the session, as the server closes the connection.
+    fn server_wide_effects(
+        &mut self,
+        c: Option<&Classification>,
+        done: &Relayed,
+        lease: &mut Lease,
+    ) {
+        if sets_globals(c, done) {
+            self.worker.pools.globals_changed();
+        }
+        if done.completion.end
+            == (End::Err {
+                code: PACKET_TOO_LARGE,
+            })
+        {
+            lease.conn.broken = true;
+            self.closing = true;
+        }
     }
 
     /// Applies a finished response to the session state and to the connection it ran on.
@@ -573,6 +625,7 @@ impl Session {
                 status.contains(StatusFlags::SERVER_STATUS_IN_TRANS_READONLY),
             ),
         });
+        self.note_binlog_client();
         let oks: Vec<_> = done.earlier.iter().chain(&done.ok).collect();
         self.learn_gtids(&oks, done.fetched_gtid.as_ref());
         let learn_variables = c.is_some_and(variables_from_tracking);
@@ -678,6 +731,7 @@ impl Session {
                 // that session's replay back to the dead server.
                 if lease.fresh {
                     entry.set_healthy(true);
+                    entry.note_max_packet(lease.conn.max_packet);
                 }
                 if Some(server) == view.topology.primary() {
                     shared.set_server_version(&lease.conn.server_version);
@@ -771,6 +825,30 @@ fn untracked_change(oks: &[&OkPacket]) -> bool {
             _ => false,
         })
 }
+
+/// Whether a statement that succeeded (`done`) changed server-wide defaults: `SET GLOBAL` or
+/// `SET PERSIST` of a variable or of the transaction characteristics. (An error in a
+/// multi-statement text may come after the change: that counts too.)
+fn sets_globals(c: Option<&Classification>, done: &Relayed) -> bool {
+    use splitrail_router::{Scope, SetItem};
+    let global = |scope: &Scope| matches!(scope, Scope::Global | Scope::Persist);
+    let changes = |item: &SetItem| match item {
+        SetItem::Variable { scope, .. } => global(scope),
+        SetItem::Transaction { scope, .. } => scope.as_ref().is_some_and(global),
+        _ => false,
+    };
+    let Some(c) = c else {
+        return false;
+    };
+    let first_failed = matches!(done.completion.end, End::Err { .. }) && c.analysis.rest.is_empty();
+    !first_failed
+        && c.analysis
+            .kinds()
+            .any(|k| matches!(k, Kind::Set(items) if items.iter().any(changes)))
+}
+
+/// ER_NET_PACKET_TOO_LARGE's number.
+const PACKET_TOO_LARGE: u16 = code::ER_NET_PACKET_TOO_LARGE.code;
 
 /// Tracked variables that are read-only or proxy-internal: never replayed.
 const UNREPLAYABLE: &[&str] = &["last_gtid", "session_track_system_variables"];

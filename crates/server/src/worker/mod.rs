@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use splitrail_router::{ClassifierCache, Policy};
 
-use crate::backend::{PoolLimits, Pools};
+use crate::backend::{GlobalsEpoch, PoolLimits, Pools};
 use crate::balance::Balancer;
 use crate::config::{Config, PoolMode};
 use crate::consistency::{Causal, GlobalCache};
@@ -116,6 +116,9 @@ pub struct Shared {
     pub causal: Causal,
     /// Per statement shape statistics (each worker writes its own shard).
     pub digests: Digests,
+    /// Server-wide changes made through the proxy: every worker's pools renew their
+    /// connections when it moves.
+    pub globals: Arc<GlobalsEpoch>,
 }
 
 impl Shared {
@@ -144,6 +147,7 @@ impl Shared {
             stats: Arc::new(Stats::new(topology_len)),
             causal: Causal::default(),
             digests,
+            globals: Arc::default(),
         }
     }
 
@@ -427,7 +431,7 @@ impl Worker {
         let snapshot = shared.snapshot();
         let limits = snapshot.pool_limits(workers, &shared.tls.backend);
         Worker {
-            pools: Pools::new(limits, shared.stats.clone()),
+            pools: Pools::new(limits, shared.stats.clone(), shared.globals.clone()),
             router: RefCell::new(ClassifierCache::default()),
             digest_shard: shared.digests.claim_shard(),
             balancer: RefCell::new(Balancer::new(

@@ -71,11 +71,13 @@ pub enum PinReason {
     /// A procedure (or a statement the proxy cannot classify) changed the session's state and
     /// the server did not say what: only this connection has it.
     UntrackedState = 7,
+    /// A binlog client: its connection to the primary is its own for the session's life.
+    Replication = 8,
 }
 
 impl PinReason {
     /// Every reason, in order.
-    pub const ALL: [PinReason; 8] = [
+    pub const ALL: [PinReason; 9] = [
         PinReason::Transaction,
         PinReason::TempTables,
         PinReason::Locks,
@@ -84,10 +86,11 @@ impl PinReason {
         PinReason::Cursor,
         PinReason::SessionFunction,
         PinReason::UntrackedState,
+        PinReason::Replication,
     ];
 
     /// `transaction`, `temporary_tables`, `locks`, `user_variables`, `sql_prepare`, `cursor`,
-    /// `session_function`, `untracked_state`.
+    /// `session_function`, `untracked_state`, `replication`.
     pub fn as_str(self) -> &'static str {
         match self {
             PinReason::Transaction => "transaction",
@@ -98,6 +101,7 @@ impl PinReason {
             PinReason::Cursor => "cursor",
             PinReason::SessionFunction => "session_function",
             PinReason::UntrackedState => "untracked_state",
+            PinReason::Replication => "replication",
         }
     }
 }
