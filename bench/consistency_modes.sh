@@ -34,10 +34,8 @@ sb() { # port threads action
 
 sb "$PRIMARY_PORT" 4 cleanup >/dev/null 2>&1 || true
 sb "$PRIMARY_PORT" 4 prepare >/dev/null
-pos=$(mariadb -h127.0.0.1 -P"$PRIMARY_PORT" -uroot -N -e "SELECT @@GLOBAL.gtid_binlog_pos")
-mariadb -h127.0.0.1 -P"$REPLICA_PORT" -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" >/dev/null
+replica_caught_up
 
-qps() { awk '/queries:/ { gsub(/\(/, "", $3); print $3 }'; }
 p95() { awk '/95th percentile:/ { print $3 }'; }
 metric() { # admin_port name
   curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'

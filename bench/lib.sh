@@ -81,8 +81,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 # has (e.g. the tables sysbench just prepared), before anything reads them there.
 replica_caught_up() {
   local pos
-  pos=$(mariadb -h127.0.0.1 -P13306 -uroot -N -e "SELECT @@GLOBAL.gtid_binlog_pos")
-  mariadb -h127.0.0.1 -P13307 -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" >/dev/null
+  pos=$(mariadb -h127.0.0.1 -P"$PRIMARY_PORT" -uroot -N -e "SELECT @@GLOBAL.gtid_binlog_pos")
+  mariadb -h127.0.0.1 -P"$REPLICA_PORT" -uroot -N -e "SELECT MASTER_GTID_WAIT('$pos', 120)" >/dev/null
 }
 
 # qps: the queries per second of sysbench's output on stdin.

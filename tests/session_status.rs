@@ -103,6 +103,19 @@ async fn session_counters_are_the_clients_own() {
         .expect("WHERE");
     let before: u64 = proxy["Questions"].parse().expect("a number");
     assert_eq!(questions, vec![("Questions".to_string(), before + 2)]);
+    // information_schema.SESSION_STATUS answers the same counters.
+    let table: Vec<(String, String)> = conn
+        .query(
+            "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.SESSION_STATUS \
+             WHERE VARIABLE_NAME IN ('COM_STMT_CLOSE', 'COM_STMT_PREPARE') ORDER BY 1",
+        )
+        .await
+        .expect("SESSION_STATUS");
+    let expected = |name: &str| (name.to_uppercase(), proxy[name].clone());
+    assert_eq!(
+        table,
+        vec![expected("Com_stmt_close"), expected("Com_stmt_prepare")]
+    );
     // GLOBAL stays a server's (here the replica's, where plain reads go).
     let global: Vec<(String, u64)> = conn
         .query("SHOW GLOBAL STATUS LIKE 'Com_stmt_close'")

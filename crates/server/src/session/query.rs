@@ -101,8 +101,15 @@ impl Session {
         }
         let c = self.worker.router.borrow_mut().classify_bytes(sql);
         self.counters.statements(&c);
-        if let Kind::Read(ReadKind::SessionStatus) = *c.kind()
-            && c.analysis.rest.is_empty()
+        if matches!(*c.kind(), Kind::Read(ReadKind::SessionStatus)) && c.analysis.rest.is_empty()
+            || super::status::reads_session_status(
+                &c,
+                sql,
+                self.state
+                    .schema
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("information_schema")),
+            )
         {
             return self.show_session_status(payload, &c).await;
         }

@@ -3,7 +3,8 @@
 //! counters the proxy keeps for this client ([`COUNTED`], `Questions`, `Bytes_received`,
 //! `Bytes_sent`) carry the client's values instead of the backend connection's (which count
 //! whichever sessions used that connection, and the proxy's own statements). Every other row
-//! is the backend's.
+//! is the backend's. A read of `information_schema.SESSION_STATUS` (and nothing else) is
+//! answered the same way.
 use bytes::Bytes;
 use splitrail_protocol::command::code as cmd;
 use splitrail_protocol::response::{ColumnDefinition, TextResultSet, TextRow};
@@ -162,9 +163,25 @@ fn inserts_a_select(text: &str) -> bool {
     found
 }
 
+/// Whether `c` (the text `sql`) reads `information_schema.SESSION_STATUS` and nothing else:
+/// its one table is `session_status`, named with its schema or read with
+/// `information_schema` as the default schema (`in_schema`).
+pub(crate) fn reads_session_status(c: &Classification, sql: &[u8], in_schema: bool) -> bool {
+    let qualified = || {
+        sql.windows(b"information_schema".len())
+            .any(|w| w.eq_ignore_ascii_case(b"information_schema"))
+    };
+    c.analysis.is_read()
+        && c.analysis.rest.is_empty()
+        && c.analysis.tables_known
+        && matches!(&c.analysis.tables[..], [t] if &**t == "session_status")
+        && (in_schema || qualified())
+}
+
 impl Session {
-    /// `SHOW [SESSION] STATUS …`, alone in its text: run where diagnostics run, the client's
-    /// own counters put in.
+    /// `SHOW [SESSION] STATUS …` or a read of `information_schema.SESSION_STATUS` alone in its
+    /// text: run where diagnostics run, the client's own counters put in (the rows' name and
+    /// value columns found by their names, so a query that renames them gets the backend's).
     pub(crate) async fn show_session_status(
         &mut self,
         payload: &Bytes,
@@ -193,13 +210,27 @@ impl Session {
         self.status = done.status;
         let mut result = decode_result(&packets, caps).map_err(|e| protocol(&address, e))?;
         let (received, sent) = (self.client.received, self.client.sent);
-        for row in &mut result.rows {
-            let ours = match row.first() {
-                Some(Some(name)) => self.counters.value(name, received, sent),
-                _ => None,
-            };
-            if let (Some(value), Some(cell)) = (ours, row.get_mut(1)) {
-                *cell = Some(value.to_string());
+        // `SHOW STATUS` answers (Variable_name, Value), information_schema.SESSION_STATUS
+        // (VARIABLE_NAME, VARIABLE_VALUE) in the columns the query selects.
+        let column = |names: &[&str]| {
+            result.columns.iter().position(|c| {
+                names
+                    .iter()
+                    .any(|n| c.name.eq_ignore_ascii_case(n.as_bytes()))
+            })
+        };
+        if let (Some(at_name), Some(at_value)) = (
+            column(&["Variable_name"]),
+            column(&["Value", "VARIABLE_VALUE"]),
+        ) {
+            for row in &mut result.rows {
+                let ours = match row.get(at_name) {
+                    Some(Some(name)) => self.counters.value(name, received, sent),
+                    _ => None,
+                };
+                if let (Some(value), Some(cell)) = (ours, row.get_mut(at_value)) {
+                    *cell = Some(value.to_string());
+                }
             }
         }
         self.send_result_set(&result).await
