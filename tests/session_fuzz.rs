@@ -4,7 +4,7 @@
 //! panic anywhere in the process (a panic hook counts them: tokio would swallow a task's), no
 //! hang (every mutated connection is answered and closed within a deadline once the client has
 //! sent everything and closed its sending half), a well-behaved client is served after every
-//! batch, and no write reaches the replica.
+//! batch, no session or backend connection is left behind, and no write reaches the replica.
 //!
 //! The seed is printed; `SPLITRAIL_FUZZ_SEED=<seed>` replays a run and
 //! `SPLITRAIL_FUZZ_ITERATIONS=<n>` sets the number of fuzzed sessions (default 8000, under a
@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
-use common::{Bed, one, run};
+use common::{Bed, get, one, run};
 use fuzzing::answers;
 use fuzzing::mutate::{chunks, mutate};
 use fuzzing::raw::{End, client_caps, greet, login, response, send_and_drain};
@@ -238,6 +238,16 @@ impl std::fmt::Display for Tally {
     }
 }
 
+/// Backend connections lent out to sessions, over all servers (the admin API's `/status`).
+fn pool_in_use(bed: &Bed) -> u64 {
+    let status = get(bed.proxy.admin_addr(), "/status").json();
+    let servers = status["servers"].as_array().cloned().unwrap_or_default();
+    servers
+        .iter()
+        .map(|s| s["pool"]["in_use"].as_u64().unwrap_or(u64::MAX))
+        .sum()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -294,6 +304,35 @@ async fn mutated_client_streams_never_panic_hang_or_write_to_a_replica() {
         rows > 1,
         "seed {seed:#x}: no fuzzed write reached the primary"
     );
+    // Nothing leaks: once the long-lived session has gone too, no session is left and no
+    // backend connection is lent out (a session keeps one, sticky, while it lives).
+    steady
+        .disconnect()
+        .await
+        .expect("closing the long-lived session");
+    let left = || {
+        let sessions: Vec<String> = (bed.proxy.shared().sessions().iter())
+            .map(|s| {
+                format!(
+                    "{} {:?} {:?} {:?}",
+                    s.id,
+                    s.activity(),
+                    s.pinned(),
+                    s.running()
+                )
+            })
+            .collect();
+        (sessions, pool_in_use(&bed))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while left() != (Vec::new(), 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "seed {seed:#x}: sessions or backend connections left behind: {:?}",
+            left()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     bed.caught_up();
     assert_eq!(
         local_gtids(replica),
