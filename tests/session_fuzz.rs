@@ -203,10 +203,36 @@ async fn fuzz_batch(bed: &Bed, seed: u64, batch: usize, table: &str) -> Vec<Repo
     while let Some(done) = set.join_next().await {
         match done.expect("a fuzzed session's task") {
             (_, Ok(report)) => reports.push(report),
-            (n, Err(e)) => panic!("seed {seed:#x}, session {n}: {e}"),
+            (n, Err(e)) => panic!("seed {seed:#x}, session {n}: {e}\n{}", situation(bed)),
         }
     }
     reports
+}
+
+/// What the proxy's sessions and the primary's connections are doing, for a failure message
+/// (a hang is stuck somewhere in there).
+fn situation(bed: &Bed) -> String {
+    let sessions: Vec<String> = (bed.proxy.shared().sessions().iter())
+        .map(|s| {
+            let a = s.activity();
+            let statement = a
+                .statement
+                .map(|t| String::from_utf8_lossy(&t).into_owned());
+            format!(
+                "{} command {:?} for {:?} {statement:?} pinned {:?} running {:?}",
+                s.id,
+                a.command,
+                a.since.elapsed(),
+                s.pinned(),
+                s.running()
+            )
+        })
+        .collect();
+    let processlist = bed.primary().sql(
+        "SELECT ID, COMMAND, TIME, STATE, LEFT(INFO, 100) FROM information_schema.PROCESSLIST \
+         WHERE USER = 'app'",
+    );
+    format!("proxy sessions: {sessions:#?}\nprimary's app connections: {processlist:?}")
 }
 
 /// Counts of what the run did, printed at its end.
