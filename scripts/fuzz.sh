@@ -5,10 +5,12 @@
 #   scripts/fuzz.sh ci [SECONDS [ARGS]] every target SECONDS (default 25) from the repo corpus;
 #                                    a crash fails the run and prints the input (hex + base64)
 #   scripts/fuzz.sh long [RUNS [T..]] every target (or T..) RUNS executions (default 10000000), one at a
-#                                    time, in target/fuzz-long/; prints a figures table
+#                                    time, in target/fuzz/long/; prints a figures table
+#                                    (FUZZ_MAX_TIME=SECONDS also bounds each target's time)
 #   scripts/fuzz.sh seed             rebuild corpus/ from the MariaDB captures (seed.py), minimized
 #                                    with -merge=1
-#   scripts/fuzz.sh merge            fold what `long` found into corpus/, minimized with -merge=1
+#   scripts/fuzz.sh merge [T..]      fold what `long` found into corpus/, minimized with -merge=1
+#                                    (units cut to FUZZ_MERGE_MAX_LEN, 512 bytes)
 #   scripts/fuzz.sh run TARGET ARGS  one target with libFuzzer ARGS (e.g. a crash file to replay)
 #
 # No cargo-fuzz needed: the targets are built with `cargo +nightly` and the RUSTFLAGS cargo-fuzz
@@ -84,7 +86,9 @@ merge_into_corpus() {
   local tmp="$WORK/merge/$t"
   rm -rf "$tmp"
   mkdir -p "$tmp"
-  "$BIN/$t" -merge=1 "$tmp" "$@" 2>"$WORK/$t.merge.log"
+  # Units are cut to 512 bytes: the repo's corpus stays small (a few hundred KB for all
+  # targets) at the cost of a few features of the longest inputs.
+  "$BIN/$t" -merge=1 -max_len="${FUZZ_MERGE_MAX_LEN:-512}" "$tmp" "$@" 2>"$WORK/$t.merge.log"
   rm -rf "$FUZZ/corpus/$t"
   mkdir -p "$FUZZ/corpus"
   mv "$tmp" "$FUZZ/corpus/$t"
@@ -119,7 +123,7 @@ case "$mode" in
     echo "|---|---|---|---|---|---|---|---|"
     for t in "${TARGETS[@]}"; do
       start=$(date +%s)
-      fuzz_one "$t" "$WORK/long/$t" -runs="$runs"
+      fuzz_one "$t" "$WORK/long/$t" -runs="$runs" ${FUZZ_MAX_TIME:+-max_total_time=$FUZZ_MAX_TIME}
       figures "$t" "$WORK/$mode-$t.log" "$(( $(date +%s) - start ))"
     done
     ;;
@@ -130,6 +134,7 @@ case "$mode" in
     for t in "${TARGETS[@]}"; do merge_into_corpus "$t" "$WORK/seeds/$t"; done
     ;;
   merge)
+    [ $# -eq 0 ] || TARGETS=("$@")
     build
     for t in "${TARGETS[@]}"; do
       mkdir -p "$WORK/long/$t"
