@@ -177,9 +177,13 @@ async fn global_and_session_consistency_read_no_stale_rows_while_replication_lag
     );
     assert_eq!(global_same.stale, 0, "global: stale reads on the session");
     assert_eq!(session_same.stale, 0, "session: stale reads on the session");
-    // The reads are still the replica's whenever it catches up within the wait.
+    // The reads are still the replica's whenever it catches up within the wait — when the
+    // monitor last saw its SQL thread running, that is: stopped, it counts as lagging. On a
+    // loaded machine one proxy's checks can land in the paused spells for all of its probes,
+    // so the sanity check (the probes did not pass by sending everything to the primary) counts
+    // the reads of all three.
     assert!(
-        global_new.on_replica + global_same.on_replica > 0,
+        global_new.on_replica + global_same.on_replica + session_same.on_replica > 0,
         "no read reached the replica"
     );
     let metrics = metrics_of(&bed);
