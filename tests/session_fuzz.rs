@@ -406,3 +406,35 @@ async fn a_command_with_a_wrong_sequence_id_gets_an_error_before_the_close() {
         "{err:02x?}"
     );
 }
+
+/// Found by the session fuzzer: a binlog dump with more commands behind it in the same write,
+/// and the client's sending side closed. The proxy took the client's end of input for the
+/// client gone and ended the session before the server's answer; the client gets the server's
+/// error (1236: no such binlog file), as directly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_binlog_dump_is_answered_after_the_client_half_closes() {
+    use tokio::io::AsyncWriteExt;
+    let bed = Bed::shared();
+    let mut dump = vec![0x12];
+    dump.extend_from_slice(&4u32.to_le_bytes()); // position
+    dump.extend_from_slice(&0u16.to_le_bytes()); // flags
+    dump.extend_from_slice(&7u32.to_le_bytes()); // server id
+    dump.extend_from_slice(b"no-such-binlog.000001");
+    let mut wire = Vec::new();
+    fuzzing::streams::push_frame(&mut wire, 0, &dump);
+    fuzzing::streams::push_frame(&mut wire, 0, b"\x01"); // COM_QUIT
+    let mut rng = Rng::new(1);
+    let (mut stream, _, _) = login(bed.port(), &mut rng).await.expect("login");
+    stream.write_all(&wire).await.expect("write");
+    stream.shutdown().await.expect("half-close");
+    let (_, err) = fuzzing::raw::read_packet(&mut stream)
+        .await
+        .expect("the server's answer");
+    assert_eq!(err.first(), Some(&0xFF), "not an ERR: {err:02x?}");
+    assert_eq!(
+        err.get(1..3),
+        Some(&1236u16.to_le_bytes()[..]),
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
+}

@@ -221,6 +221,9 @@ impl Session {
         let worker = self.worker.clone();
         let server = lease.conn.server;
         let mut last_seq = None;
+        // When the client half-closed: the stream goes on for an answer already on its way
+        // (a refused dump's error), not past CLIENT_GONE_LINGER.
+        let mut client_eof_at: Option<tokio::time::Instant> = None;
         loop {
             let (pos, ended) = match whole_frames(lease, &mut last_seq) {
                 Ok(done) => done,
@@ -233,16 +236,32 @@ impl Session {
                 return (StreamEnd::Server, last_seq);
             }
             let conn = &mut lease.conn;
+            let eof_at = client_eof_at;
+            let linger = async move {
+                match eof_at {
+                    Some(at) => tokio::time::sleep_until(at + CLIENT_GONE_LINGER).await,
+                    None => std::future::pending().await,
+                }
+            };
             let end = tokio::select! {
                 read = conn.io.fill() => match read {
                     Ok(n) if n > 0 => None,
                     Ok(_) => Some(StreamEnd::Backend(lost(&conn.address, None))),
                     Err(source) => Some(StreamEnd::Backend(lost(&conn.address, Some(source)))),
                 },
-                read = self.client.fill() => Some(StreamEnd::ClientGone(match read {
-                    Ok(_) => std::io::ErrorKind::ConnectionAborted.into(),
-                    Err(e) => e,
-                })),
+                // Bytes the client sent behind its dump command wait in its buffer for after
+                // the stream, as they would on the server's socket.
+                read = self.client.fill(), if eof_at.is_none() => match read {
+                    Ok(0) => {
+                        client_eof_at = Some(tokio::time::Instant::now());
+                        None
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(StreamEnd::ClientGone(e)),
+                },
+                () = linger => Some(StreamEnd::ClientGone(
+                    std::io::ErrorKind::ConnectionAborted.into(),
+                )),
                 () = primary_moves(&worker, server) => Some(StreamEnd::Failover),
                 () = self.info.kill_signal.notified() => Some(StreamEnd::Killed),
                 _ = self.shutdown.wait_for(|stop| *stop) => Some(StreamEnd::Shutdown),
@@ -287,6 +306,10 @@ fn lost(address: &str, source: Option<std::io::Error>) -> Error {
         source: source.unwrap_or_else(|| std::io::ErrorKind::UnexpectedEof.into()),
     }
 }
+
+/// How long a binlog stream is relayed after its client half-closed: long enough for an answer
+/// already on its way, short enough that a client that left frees its primary connection.
+const CLIENT_GONE_LINGER: Duration = Duration::from_secs(5);
 
 /// Returns once another server than `server` is the primary.
 async fn primary_moves(worker: &Rc<Worker>, server: usize) {
