@@ -15,7 +15,7 @@ cargo test --workspace 2>&1 | tee target/test-output.log
 # The Kubernetes manifests (deploy/kubernetes/), against the API schemas, offline; the check
 # first proves it refuses broken copies.
 "$(ensure_kubernetes_validate)" scripts/check-kubernetes.py --self-test \
-  --splitrail target/debug/splitrail
+  --splitrail "${CARGO_TARGET_DIR:-target}/debug/splitrail"
 # The Django example through the proxy (installs Django and mysqlclient into a venv the first
 # time; about a minute then, seconds after).
 cargo test --test django -- --ignored 2>&1 | tee -a target/test-output.log
