@@ -36,7 +36,7 @@ build() {
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Zsanitizer=address \
 -Cdebug-assertions -Coverflow-checks" \
-    cargo +nightly build --manifest-path "$FUZZ/Cargo.toml" --release --locked \
+    cargo +nightly build --manifest-path "$FUZZ/Cargo.toml" --target-dir "$FUZZ/target" --release --locked \
     --target "$TRIPLE" --bins
 }
 
