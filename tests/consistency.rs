@@ -267,6 +267,57 @@ async fn a_read_whose_replica_cannot_catch_up_in_time_goes_to_the_primary() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_needs_a_ddl_the_replica_has_not_replayed_goes_to_the_primary_at_once() {
+    // A long causal timeout: had the read waited on the replica, it would show as a fallback.
+    let bed = Bed::own(1, &yaml("global", ", causal_read_timeout: 5s"));
+    let primary = bed.primary().server_id();
+    let replica = bed.replica(0).server_id();
+    let mut root = connect(bed.replica_root(0)).await;
+    run(&mut root, "STOP SLAVE SQL_THREAD").await;
+    let mut c = bed.conn().await;
+    let t = format!("ddl_{}", std::process::id());
+    run(&mut c, &format!("CREATE TABLE {t} (id INT PRIMARY KEY)")).await;
+    run(&mut c, &format!("INSERT INTO {t} VALUES (1), (2)")).await;
+    let (count, server): (i64, u32) = c
+        .query_first(format!("SELECT COUNT(*), @@server_id FROM {t}"))
+        .await
+        .expect("read right after the DDL")
+        .expect("row");
+    assert_eq!((count, server), (2, primary));
+    let metrics = metrics_of(&bed);
+    assert!(metric(&metrics, "splitrail_consistency_slow_replay_reads_total") >= 1);
+    assert_eq!(
+        metric(&metrics, "splitrail_consistency_primary_fallbacks_total"),
+        0,
+        "no read waited for the replica to replay the DDL"
+    );
+    // Once the replica has replayed it (the monitor reads its position every 200 ms), reads
+    // that need it wait there again.
+    run(&mut root, "START SLAVE SQL_THREAD").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut n = 2;
+    loop {
+        n += 1;
+        run(&mut c, &format!("INSERT INTO {t} VALUES ({n})")).await;
+        let (count, server): (i64, u32) = c
+            .query_first(format!("SELECT COUNT(*), @@server_id FROM {t}"))
+            .await
+            .expect("read")
+            .expect("row");
+        assert_eq!(count, n, "read-your-writes");
+        if server == replica {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reads never went back to the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    run(&mut c, &format!("DROP TABLE {t}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consistency_token_gives_read_your_writes_through_another_proxy_process() {
     let bed = Bed::own(1, &yaml("global", ""));
     let primary = bed.primary().server_id();

@@ -15,11 +15,17 @@
 //! `consistency: cluster` asks the primary for its position instead, once per batch of reads
 //! (see [`cluster`]), so a read sees writes made through other proxies or directly.
 //!
+//! A replica replays DDL one statement at a time, holding back everything after it, so a wait
+//! behind a DDL statement costs about what the statement cost the primary, for every read that
+//! needs it. A DDL statement's GTID is therefore noted as a *slow write* ([`Causal::slow_write`])
+//! for a moment; a read that needs one a replica is not known to have applied goes to the
+//! primary at once instead of waiting ([`Causal::replay_pending`]).
+//!
 //! Without GTIDs (binary log off, `gtid_mode=OFF`: no write ever reported one), reads go to the
 //! primary for `routing.read_after_write_window` after a write instead. A write marks the
 //! window when it is *sent*, so the window covers its acknowledgement whatever the timing.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use splitrail_protocol::response::{OkPacket, SessionStateChange};
@@ -48,6 +54,21 @@ pub struct Causal {
     last_write: AtomicU64,
     /// The primary's position, fetched for batches of reads (`consistency: cluster`).
     pub cluster: ClusterPosition,
+    /// Slow writes (DDL) acknowledged lately, oldest first (at most [`SLOW_WRITES_KEPT`]).
+    slow: Mutex<Vec<SlowWrite>>,
+    /// Whether `slow` may hold any (so reads skip its lock when no DDL ran lately).
+    slow_noted: AtomicBool,
+}
+
+/// How many slow writes are remembered at once; an older one is forgotten first.
+const SLOW_WRITES_KEPT: usize = 64;
+
+/// A write replicas replay slowly (DDL), and until when reads needing it avoid waiting for it.
+#[derive(Debug)]
+struct SlowWrite {
+    gtid: GtidSet,
+    /// [`clock_ms`] after which it is forgotten.
+    until: u64,
 }
 
 /// A worker's copy of the global position and the generation it was read at.
@@ -96,6 +117,43 @@ impl Causal {
         *global = Arc::new(merged);
         // Published under the lock: a reader that sees the new generation finds the new set.
         self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Notes a slow write's GTID (a DDL statement's): for `hold`, a read that needs it goes to
+    /// the primary rather than wait for a replica not known to have applied it.
+    pub fn slow_write(&self, gtid: &GtidSet, hold: Duration) {
+        let Ok(mut slow) = self.slow.lock() else {
+            return;
+        };
+        let now = clock_ms();
+        slow.retain(|w| w.until > now);
+        if slow.len() >= SLOW_WRITES_KEPT {
+            slow.remove(0);
+        }
+        slow.push(SlowWrite {
+            gtid: gtid.clone(),
+            until: now + (hold.as_millis() as u64).max(1),
+        });
+        self.slow_noted.store(true, Ordering::Release);
+    }
+
+    /// Whether `required` includes a slow write noted lately that `applied` says the replica
+    /// lacks: a wait there would sit behind its replay.
+    pub fn replay_pending(&self, required: &GtidSet, applied: impl Fn(&GtidSet) -> bool) -> bool {
+        if !self.slow_noted.load(Ordering::Acquire) {
+            return false;
+        }
+        let Ok(mut slow) = self.slow.lock() else {
+            return false;
+        };
+        let now = clock_ms();
+        slow.retain(|w| w.until > now);
+        if slow.is_empty() {
+            self.slow_noted.store(false, Ordering::Release);
+            return false;
+        }
+        slow.iter()
+            .any(|w| required.contains(&w.gtid) && !applied(&w.gtid))
     }
 
     /// The global position, through the worker's cache (one atomic load when it has not moved).
@@ -212,6 +270,42 @@ mod tests {
         causal.acknowledge(&GtidSet::parse("1-1-1").unwrap());
         assert_eq!(causal.global(&mut cache).to_string(), "0-1-5,1-1-1");
         assert!(causal.gtids_seen());
+    }
+
+    #[test]
+    fn a_read_needing_a_slow_write_a_replica_lacks_is_told_so() {
+        let causal = Causal::default();
+        let g = |s: &str| GtidSet::parse(s).unwrap();
+        let replica_has = |applied: &'static str| move |w: &GtidSet| g(applied).contains(w);
+        assert!(!causal.replay_pending(&g("0-1-9"), replica_has("0-1-1")));
+        causal.slow_write(&g("0-1-5"), Duration::from_secs(60));
+        // Needs the DDL (5 <= 9), the replica is at 1: pending.
+        assert!(causal.replay_pending(&g("0-1-9"), replica_has("0-1-1")));
+        // The replica has applied it: nothing pending.
+        assert!(!causal.replay_pending(&g("0-1-9"), replica_has("0-1-6")));
+        // The read needs only what came before the DDL.
+        assert!(!causal.replay_pending(&g("0-1-4"), replica_has("0-1-1")));
+        // Another domain's DDL is not needed by a read of domain 0.
+        causal.slow_write(&g("1-1-3"), Duration::from_secs(60));
+        assert!(!causal.replay_pending(&g("0-1-4,1-1-2"), replica_has("0-1-1")));
+        assert!(causal.replay_pending(&g("0-1-4,1-1-3"), replica_has("0-1-1")));
+    }
+
+    #[test]
+    fn slow_writes_are_forgotten_after_their_hold_and_past_the_cap() {
+        let causal = Causal::default();
+        let g = |s: &str| GtidSet::parse(s).unwrap();
+        let lacks_all = |_: &GtidSet| false;
+        causal.slow_write(&g("0-1-5"), Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!causal.replay_pending(&g("0-1-9"), lacks_all));
+        for n in 0..(SLOW_WRITES_KEPT as u64 + 10) {
+            causal.slow_write(&g(&format!("0-1-{}", 100 + n)), Duration::from_secs(60));
+        }
+        assert_eq!(causal.slow.lock().unwrap().len(), SLOW_WRITES_KEPT);
+        // The oldest ones went first: a read needing only 0-1-100 finds none it lacks.
+        assert!(!causal.replay_pending(&g("0-1-100"), lacks_all));
+        assert!(causal.replay_pending(&g("0-1-200"), lacks_all));
     }
 
     #[test]

@@ -73,6 +73,12 @@ fn proxy_wide(out: &mut String, shared: &Shared, uptime: f64) {
             "Reads that waited for a fetched primary position (consistency: cluster).",
             shared.stats.position_reads.load(Ordering::Relaxed),
         ),
+        (
+            "splitrail_consistency_slow_replay_reads_total",
+            "Reads sent to the primary at once because the replica had yet to replay a DDL \
+             statement they must see.",
+            shared.stats.slow_replay_reads.load(Ordering::Relaxed),
+        ),
     ];
     for (name, help, n) in totals {
         family(out, name, "counter", help);

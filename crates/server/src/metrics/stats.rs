@@ -216,6 +216,9 @@ pub struct Stats {
     pub position_fetches: AtomicU64,
     /// Reads that took a fetched primary position as their requirement.
     pub position_reads: AtomicU64,
+    /// Reads sent straight to the primary because the replica had yet to replay a slow write
+    /// (DDL) they needed (see [`crate::consistency::Causal::replay_pending`]).
+    pub slow_replay_reads: AtomicU64,
     /// Configuration reloads applied.
     pub reloads_ok: AtomicU64,
     /// Configuration reloads refused (an invalid file, or one that cannot be read).
@@ -238,6 +241,7 @@ impl Stats {
             consistency_fallbacks: AtomicU64::new(0),
             position_fetches: AtomicU64::new(0),
             position_reads: AtomicU64::new(0),
+            slow_replay_reads: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             clients_total: AtomicU64::new(0),

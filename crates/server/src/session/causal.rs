@@ -152,6 +152,18 @@ impl Session {
             self.worker.shared.stats.consistency_fallback();
             return primary;
         }
+        let shared = &self.worker.shared;
+        if shared
+            .causal
+            .replay_pending(&required, |gtid| picked.has_applied(gtid))
+        {
+            shared
+                .stats
+                .slow_replay_reads
+                .fetch_add(1, Ordering::Relaxed);
+            debug!(server = %picked.address, "the replica has a DDL statement to replay first: the read goes to the primary");
+            return primary;
+        }
         self.plan.causal_wait = Some(required);
         picked.index
     }
@@ -268,19 +280,28 @@ impl Session {
         since.is_none_or(|s| s.elapsed() < timeout) && !timeout.is_zero()
     }
 
-    /// Adds the GTIDs a response reported to the session's own position.
+    /// Adds the GTIDs a response reported to the session's own position; those of a statement
+    /// replicas replay slowly (`slow`: DDL) are noted as slow writes too (see
+    /// [`crate::consistency`]).
     pub(crate) fn learn_gtids(
         &mut self,
         oks: &[&splitrail_protocol::response::OkPacket],
         fetched: Option<&GtidSet>,
+        slow: bool,
     ) {
-        for ok in oks {
-            if let Some(gtid) = gtid_of(ok) {
-                Arc::make_mut(&mut self.session_gtid).merge(&gtid);
+        let gtids = oks.iter().filter_map(|ok| gtid_of(ok));
+        for gtid in gtids.chain(fetched.cloned()) {
+            if slow {
+                let view = self.worker.view();
+                let hold = view
+                    .config
+                    .routing
+                    .causal_read_timeout
+                    .max(view.config.monitor.interval)
+                    * 2;
+                self.worker.shared.causal.slow_write(&gtid, hold);
             }
-        }
-        if let Some(gtid) = fetched {
-            Arc::make_mut(&mut self.session_gtid).merge(gtid);
+            Arc::make_mut(&mut self.session_gtid).merge(&gtid);
         }
     }
 

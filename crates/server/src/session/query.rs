@@ -634,7 +634,8 @@ impl Session {
         });
         self.note_binlog_client();
         let oks: Vec<_> = done.earlier.iter().chain(&done.ok).collect();
-        self.learn_gtids(&oks, done.fetched_gtid.as_ref());
+        let ddl = c.is_some_and(|c| c.analysis.kinds().any(|k| matches!(k, Kind::Ddl(_))));
+        self.learn_gtids(&oks, done.fetched_gtid.as_ref(), ddl);
         let learn_variables = c.is_some_and(variables_from_tracking);
         if learn_variables && !self.untracked_state && untracked_change(&oks) {
             self.untracked_state = true;
