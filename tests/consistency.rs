@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Bed, BedBuilder, MONITOR_USER, ProxyProcess, connect, get, one, opts_for, run, server_id,
+    wait_reads_on,
 };
 use mysql_async::OptsBuilder;
 use mysql_async::prelude::*;
@@ -161,6 +162,10 @@ async fn global_and_session_consistency_read_no_stale_rows_while_replication_lag
     let primary = bed.primary().server_id();
     let t = create_table(&bed).await;
     let session = bed.another_proxy(&yaml("session", ""));
+    // The CREATE TABLE went through the proxy: reads that need it skip the replica until the
+    // monitor sees it applied there (at most 2 × the causal timeout of 1 s). Past that, they
+    // wait there as this test wants.
+    wait_reads_on(&bed, bed.replica(0).server_id()).await;
 
     let flapper =
         Flapper::start(&bed, Duration::from_millis(300), Duration::from_millis(100)).await;

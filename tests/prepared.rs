@@ -2,7 +2,7 @@
 //! reads on a replica, writes on the primary, transparent re-preparing elsewhere.
 mod common;
 
-use common::{Bed, one, run, server_code, table};
+use common::{Bed, one, run, server_code, table, wait_reads_on};
 use mysql_async::Value;
 use mysql_async::prelude::*;
 
@@ -17,6 +17,8 @@ async fn prepared_reads_run_on_the_replica_and_writes_on_the_primary() {
         &format!("CREATE TABLE {t} (id INT PRIMARY KEY, sid INT)"),
     )
     .await;
+    // Reads that need the DDL go to the primary until the proxy knows the replica has it.
+    wait_reads_on(&bed, replica).await;
 
     let read = conn
         .prep("SELECT @@server_id + ?")

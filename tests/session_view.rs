@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Bed, BedBuilder, connect, one, run};
+use common::{Bed, BedBuilder, connect, one, run, wait_reads_on};
 use mysql_async::Conn;
 use mysql_async::prelude::*;
 
@@ -96,6 +96,8 @@ async fn session_functions_after_reads_under_a_pipelining_load() {
     let t = bed
         .new_table("fn", "id INT AUTO_INCREMENT PRIMARY KEY, v INT")
         .await;
+    // Reads that need the DDL go to the primary until the proxy knows the replica has it.
+    wait_reads_on(&bed, bed.replica(0).server_id()).await;
     // Other sessions keep the workers busy, so plain reads share pipelined connections.
     let stop = Arc::new(AtomicBool::new(false));
     let mut load = Vec::new();

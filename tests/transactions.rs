@@ -2,7 +2,7 @@
 //! session's own, right after its insert, even with other sessions inserting at the same time.
 mod common;
 
-use common::{Bed, one, run, server_id, table};
+use common::{Bed, one, run, server_id, table, wait_reads_on};
 use mysql_async::prelude::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,6 +16,8 @@ async fn begin_commit_runs_wholly_on_the_primary() {
         &format!("CREATE TABLE {t} (id INT PRIMARY KEY, v INT)"),
     )
     .await;
+    // Reads that need the DDL go to the primary until the proxy knows the replica has it.
+    wait_reads_on(&bed, replica).await;
 
     run(&mut conn, "BEGIN").await;
     assert_eq!(server_id(&mut conn).await, primary, "a read inside BEGIN");
@@ -51,6 +53,8 @@ async fn the_django_autocommit_off_sequence_runs_on_the_primary() {
         &format!("CREATE TABLE {t} (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20))"),
     )
     .await;
+    // Reads that need the DDL go to the primary until the proxy knows the replica has it.
+    wait_reads_on(&bed, replica).await;
     bed.caught_up();
 
     // What Django's `transaction.atomic()` sends with its MySQL backend.

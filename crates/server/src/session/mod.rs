@@ -6,6 +6,8 @@
 //! binlog clients in [`replication`], the client's own status counters in [`status`].
 pub mod admin;
 pub mod causal;
+pub mod learn;
+pub mod lease;
 pub mod pipeline;
 pub mod plan;
 pub mod prepared;
