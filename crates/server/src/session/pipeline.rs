@@ -47,9 +47,7 @@ impl Session {
             || self.must_hold()
             || !matches!(self.plan.min_gtid, GtidHint::None)
             || self.info.is_killed()
-            || !c.analysis.is_read()
-            || !c.analysis.rest.is_empty()
-            || c.effects().contains(Effects::SESSION_FUNCTION)
+            || !super::sync::lone_read(c)
             // SLEEP, GET_LOCK, MASTER_GTID_WAIT …: it would hold up every statement behind it on
             // the shared connection, and KILL QUERY must be able to reach it (the normal path
             // records its backend thread).

@@ -53,11 +53,7 @@ impl Session {
     /// plain read outside a transaction, which has no effect should the state be refused (its
     /// answer is then dropped), and which reads no connection value (`LAST_INSERT_ID()` …).
     pub(crate) fn sync_goes_behind(&self, statement: Option<&Classification>) -> bool {
-        statement.is_some_and(|c| {
-            c.analysis.is_read()
-                && c.analysis.rest.is_empty()
-                && !c.effects().contains(Effects::SESSION_FUNCTION)
-        }) && !self.state.in_transaction()
+        statement.is_some_and(lone_read) && !self.state.in_transaction()
     }
 
     /// The sync `lease` needs, to send with the statement (see [`Session::sync_goes_behind`]).
@@ -69,6 +65,16 @@ impl Session {
         );
         (!plan.is_empty()).then_some(plan)
     }
+}
+
+/// Whether `c` is one read alone in its text that reads no value of the connection it runs on
+/// (`LAST_INSERT_ID()`, `CONNECTION_ID()` …): its answer depends on the data and the session's
+/// state only, so it may run behind a sync whose refusal drops it, or on a connection shared
+/// with other sessions (`session/pipeline.rs`).
+pub(crate) fn lone_read(c: &Classification) -> bool {
+    c.analysis.is_read()
+        && c.analysis.rest.is_empty()
+        && !c.effects().contains(Effects::SESSION_FUNCTION)
 }
 
 /// Records the client's handshake collation as a `SET NAMES` the session carries, unless it is
