@@ -339,6 +339,18 @@ async fn the_consistency_token_gives_read_your_writes_through_another_proxy_proc
     assert_eq!(none, None, "a session without writes has no token");
 
     delay(&bed, 3);
+    // Restarting replication with the delay stops the replica's SQL thread for a moment, and
+    // a monitor that saw it stopped counts the replica as lagging until its next check: the
+    // stale read below must find the other proxy reading on the replica again.
+    let replica = bed.replica(0).server_id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server_id(&mut theirs).await != replica {
+        assert!(
+            Instant::now() < deadline,
+            "the other proxy never read on the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     run(&mut mine, &format!("INSERT INTO {t} (k) VALUES (-7)")).await;
     let token: String = one(&mut mine, "select splitrail_last_gtid();").await;
     assert!(token.starts_with("0-"), "token {token:?}");
