@@ -412,6 +412,36 @@ async fn a_command_with_a_wrong_sequence_id_gets_an_error_before_the_close() {
 /// client gone and ended the session before the server's answer; the client gets the server's
 /// error (1236: no such binlog file), as directly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binlog_dump_that_ends_ends_the_session_as_on_the_server() {
+    // The server closes a connection whose dump ended (it treats that as a COM_QUIT): a
+    // command sent behind it gets no answer, directly or through the proxy.
+    let bed = Bed::shared();
+    let mut wire = Vec::new();
+    fuzzing::streams::push_frame(&mut wire, 0, &[0x12]); // COM_BINLOG_DUMP with no arguments
+    fuzzing::streams::push_frame(&mut wire, 0, &[0x0e]); // COM_PING
+    for port in [bed.primary().port(), bed.port()] {
+        let (mut stream, _, _) = login(port, &mut Rng::new(1)).await.expect("login");
+        tokio::io::AsyncWriteExt::write_all(&mut stream, &wire)
+            .await
+            .expect("write");
+        let (_, err) = fuzzing::raw::read_packet(&mut stream)
+            .await
+            .expect("the dump's answer");
+        assert_eq!(
+            err.get(..3),
+            Some(&[0xFF, 0xd4, 0x04][..]),
+            "port {port}: not ERR 1236: {}",
+            String::from_utf8_lossy(&err)
+        );
+        let next = fuzzing::raw::read_packet(&mut stream).await;
+        assert!(
+            matches!(&next, Err(e) if e.starts_with("reading a packet")),
+            "port {port}: the session did not close after its dump ended: {next:02x?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_binlog_dump_is_answered_after_the_client_half_closes() {
     use tokio::io::AsyncWriteExt;
     let bed = Bed::shared();

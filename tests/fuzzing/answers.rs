@@ -1,8 +1,8 @@
 //! The oracle for valid (unmutated) streams: the proxy's answer to a pipelined burst must parse
 //! as one complete response per command, in order. The proxy may end the session early only
 //! right after an ERR that ends sessions ([`CLOSING`]: a failed COM_CHANGE_USER, or the file
-//! packets of a refused LOAD DATA LOCAL arriving as commands), and only COM_QUIT may end it
-//! without a word.
+//! packets of a refused LOAD DATA LOCAL arriving as commands) or the end of a binlog dump
+//! (which a server treats as a COM_QUIT), and only COM_QUIT may end it without a word.
 
 use splitrail_protocol::command::code;
 use splitrail_protocol::{CapabilityFlags, End, ResponseTracker, Step};
@@ -45,7 +45,9 @@ pub fn check(sent: &[Packet], answer: &[u8], caps: CapabilityFlags) -> Result<()
                     }
                 }
                 Ok(Step::Done(c)) => {
-                    closing = matches!(c.end, End::Err { code } if CLOSING.contains(&code));
+                    // A server closes the connection of every binlog dump once it ended.
+                    closing = matches!(c.end, End::Err { code } if CLOSING.contains(&code))
+                        || matches!(command, code::BINLOG_DUMP | code::BINLOG_DUMP_GTID);
                 }
                 Ok(_) => {}
                 Err(e) => {

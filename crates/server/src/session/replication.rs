@@ -3,7 +3,8 @@
 //! one of the user variables such clients set first (`@master_binlog_checksum`,
 //! `@slave_connect_state`, …), runs everything from then on on one connection of its own to
 //! the writable primary, never pooled back; the event stream is relayed as it comes until the
-//! server ends it, the client leaves, or the primary changes (a failover ends the session with
+//! server ends it (which ends the session, as the server closes a connection whose dump ended),
+//! the client leaves, or the primary changes (a failover ends the session with
 //! an error: the client reconnects and resumes from its own position). `routing.
 //! replication_clients: refuse` answers the commands with error 1047 instead.
 use std::rc::Rc;
@@ -155,23 +156,24 @@ impl Session {
         self.stream_ended(lease, end, last_seq).await
     }
 
-    /// Where a stream's end leaves the session: its connection kept (the server ended the
-    /// stream), or closed with the session after the client was told why (`last_seq`: the
-    /// sequence id of the stream's last frame the client got).
+    /// Where a stream's end leaves the session: closed, as a server closes the connection of
+    /// every binlog dump once it ends (MariaDB and MySQL treat the end of a dump as a
+    /// COM_QUIT). When the server ended the stream (an EOF or an ERR, relayed already) that is
+    /// all; otherwise the client is told why first (`last_seq`: the sequence id of the
+    /// stream's last frame the client got).
     async fn stream_ended(
         &mut self,
         mut lease: Lease,
         end: StreamEnd,
         last_seq: Option<u8>,
     ) -> Result<()> {
-        if let StreamEnd::Server = end {
-            self.put_back(lease);
-            return Ok(());
-        }
         let address = lease.conn.address.clone();
         lease.conn.broken = true;
         drop(lease);
         self.closing = true;
+        if let StreamEnd::Server = end {
+            return Ok(());
+        }
         let (code, message) = match end {
             StreamEnd::ClientGone(e) => return Err(Error::ClientIo(e)),
             StreamEnd::Backend(e) => return self.report_lost_backend(&e, last_seq).await,
