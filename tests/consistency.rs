@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     Bed, BedBuilder, MONITOR_USER, ProxyProcess, connect, get, one, opts_for, run, server_id,
-    wait_reads_on,
+    wait_reads_on, wait_reads_through,
 };
 use mysql_async::OptsBuilder;
 use mysql_async::prelude::*;
@@ -342,15 +342,7 @@ async fn the_consistency_token_gives_read_your_writes_through_another_proxy_proc
     // Restarting replication with the delay stops the replica's SQL thread for a moment, and
     // a monitor that saw it stopped counts the replica as lagging until its next check: the
     // stale read below must find the other proxy reading on the replica again.
-    let replica = bed.replica(0).server_id();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server_id(&mut theirs).await != replica {
-        assert!(
-            Instant::now() < deadline,
-            "the other proxy never read on the replica"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_reads_through(other.opts(), bed.replica(0).server_id()).await;
     run(&mut mine, &format!("INSERT INTO {t} (k) VALUES (-7)")).await;
     let token: String = one(&mut mine, "select splitrail_last_gtid();").await;
     assert!(token.starts_with("0-"), "token {token:?}");

@@ -96,9 +96,14 @@ pub async fn server_id(conn: &mut Conn) -> u32 {
 /// Reads on fresh sessions until one is answered by the server with `server_id` `want` (the
 /// balancer may need a round, the monitor a check), for up to 30 s.
 pub async fn wait_reads_on(bed: &Bed, want: u32) {
+    wait_reads_through(bed.opts(), want).await;
+}
+
+/// [`wait_reads_on`] through the proxy `opts` reach (another proxy process, say).
+pub async fn wait_reads_through(opts: OptsBuilder, want: u32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let mut conn = bed.conn().await;
+        let mut conn = connect(opts.clone()).await;
         if server_id(&mut conn).await == want {
             return;
         }
