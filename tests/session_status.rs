@@ -123,3 +123,40 @@ async fn session_counters_are_the_clients_own() {
         .expect("GLOBAL");
     assert_eq!(global.len(), 1, "{global:?}");
 }
+
+/// A table of the user's own called `session_status` answers with its own rows, even when a
+/// literal of the query names `information_schema`: only the view is the client's counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_table_called_session_status_is_the_users() {
+    let bed = Bed::shared();
+    let mut conn = bed.conn().await;
+    run(&mut conn, "CREATE DATABASE IF NOT EXISTS status_user").await;
+    run(
+        &mut conn,
+        "CREATE TABLE IF NOT EXISTS status_user.session_status \
+         (variable_name VARCHAR(64) PRIMARY KEY, variable_value VARCHAR(64), note VARCHAR(64))",
+    )
+    .await;
+    run(
+        &mut conn,
+        "REPLACE INTO status_user.session_status VALUES ('Questions', 'mine', 'information_schema')",
+    )
+    .await;
+    let qualified: Vec<(String, String)> = conn
+        .query(
+            "SELECT variable_name, variable_value FROM status_user.session_status \
+             WHERE note = 'information_schema'",
+        )
+        .await
+        .expect("qualified");
+    assert_eq!(qualified, vec![("Questions".into(), "mine".into())]);
+    run(&mut conn, "USE status_user").await;
+    let unqualified: Vec<(String, String)> = conn
+        .query(
+            "SELECT variable_name, variable_value FROM session_status \
+             WHERE note = 'information_schema'",
+        )
+        .await
+        .expect("unqualified");
+    assert_eq!(unqualified, vec![("Questions".into(), "mine".into())]);
+}

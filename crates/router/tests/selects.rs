@@ -240,3 +240,24 @@ fn session_status_is_told_apart_from_global_status() {
         assert_eq!(got, want, "{sql}: {:?}", classify(sql).kind());
     }
 }
+
+#[test]
+fn parsed_reads_list_the_schemas_they_qualify_tables_with() {
+    let rows: [(&str, &[&str], &[&str]); 5] = [
+        ("SELECT * FROM t", &["t"], &[]),
+        ("SELECT * FROM App.T", &["t"], &["app"]),
+        (
+            "SELECT * FROM a.t JOIN `B`.u ON 1 WHERE x = 'c'",
+            &["t", "u"],
+            &["a", "b"],
+        ),
+        ("SELECT * FROM a.t, a.u", &["t", "u"], &["a"]),
+        ("SELECT 1; SELECT * FROM d.t", &["t"], &["d"]),
+    ];
+    for (sql, tables, schemas) in rows {
+        let a = splitrail_router::classify(sql).analysis;
+        let names = |v: &[Box<str>]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(&a.tables), tables, "{sql}");
+        assert_eq!(names(&a.schemas), schemas, "{sql}");
+    }
+}

@@ -49,6 +49,9 @@ pub struct Analysis {
     pub tables: Vec<Box<str>>,
     /// True when `tables` lists every table the reads touch (false when it was not worked out).
     pub tables_known: bool,
+    /// The schemas that reads confirmed by sqlparser qualify their tables with (`db.t`: `db`),
+    /// lower-cased; empty when no table was qualified (or the reads were not parsed).
+    pub schemas: Vec<Box<str>>,
     /// sqlparser confirmed the reads.
     pub parsed: bool,
     /// The classification depends on literal values (SET, PREPARE, KILL): never served from the
@@ -120,6 +123,7 @@ pub(crate) struct Stmt {
     effects: Effects,
     tables: Vec<Box<str>>,
     tables_known: bool,
+    schemas: Vec<Box<str>>,
     parsed: bool,
     literal_sensitive: bool,
     /// EXPLAIN: the markers belong to the explained statement, which does not run.
@@ -134,6 +138,7 @@ impl Stmt {
             effects: Effects::empty(),
             tables: Vec::new(),
             tables_known,
+            schemas: Vec::new(),
             parsed: false,
             literal_sensitive: false,
             effects_cleared: false,
@@ -236,6 +241,7 @@ fn fold(digest: Digest, stmts: Vec<Stmt>) -> Analysis {
         effects: first.effects,
         tables: first.tables,
         tables_known: first.tables_known,
+        schemas: first.schemas,
         parsed: first.parsed,
         literal_sensitive: first.literal_sensitive,
     };
@@ -250,6 +256,11 @@ fn fold(digest: Digest, stmts: Vec<Stmt>) -> Analysis {
         for t in s.tables {
             if !a.tables.contains(&t) {
                 a.tables.push(t);
+            }
+        }
+        for schema in s.schemas {
+            if !a.schemas.contains(&schema) {
+                a.schemas.push(schema);
             }
         }
         a.tables_known &= s.tables_known;
@@ -336,6 +347,7 @@ fn one(sql: &str, toks: &[Token<'_>], overflow: bool, effects: Effects) -> Stmt 
             } else if let Some(read) = parse::parse_read(&text) {
                 let mut s = Stmt::new(Kind::Read(kind));
                 s.tables = read.tables;
+                s.schemas = read.schemas;
                 s.tables_known = true;
                 s.parsed = true;
                 if read.calls_stored_function {

@@ -22,6 +22,8 @@ const RECURSION_LIMIT: usize = 48;
 /// A read confirmed by the parser, with the tables it reads (lower-cased, unqualified).
 pub(crate) struct ParsedRead {
     pub tables: Vec<Box<str>>,
+    /// The schemas its table names are qualified with (`db.t`: `db`), lower-cased.
+    pub schemas: Vec<Box<str>>,
     /// It calls a function that is not built in (or a schema-qualified one).
     pub calls_stored_function: bool,
     /// A table is named by a `"…"` or `'…'` token, which the digest replaces by `?`: the table
@@ -47,16 +49,24 @@ pub(crate) fn parse_read(sql: &str) -> Option<ParsedRead> {
         return None;
     }
     let mut tables: Vec<Box<str>> = Vec::new();
+    let mut schemas: Vec<Box<str>> = Vec::new();
     let mut table_from_literal = false;
     let _ = visit_relations(&statements, |name| {
         table_from_literal |= name.0.iter().any(|p| {
             p.as_ident()
                 .is_none_or(|i| matches!(i.quote_style, Some('"' | '\'')))
         });
-        if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
+        let mut parts = name.0.iter().rev().filter_map(|p| p.as_ident());
+        if let Some(last) = parts.next() {
             let t: Box<str> = last.value.to_ascii_lowercase().into();
             if !tables.contains(&t) {
                 tables.push(t);
+            }
+        }
+        if let Some(schema) = parts.next() {
+            let s: Box<str> = schema.value.to_ascii_lowercase().into();
+            if !schemas.contains(&s) {
+                schemas.push(s);
             }
         }
         ControlFlow::<()>::Continue(())
@@ -78,6 +88,7 @@ pub(crate) fn parse_read(sql: &str) -> Option<ParsedRead> {
     .is_break();
     Some(ParsedRead {
         tables,
+        schemas,
         calls_stored_function,
         table_from_literal,
     })

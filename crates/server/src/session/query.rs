@@ -103,7 +103,6 @@ impl Session {
         if matches!(*c.kind(), Kind::Read(ReadKind::SessionStatus)) && c.analysis.rest.is_empty()
             || super::status::reads_session_status(
                 &c,
-                sql,
                 self.state
                     .schema
                     .as_deref()

@@ -79,7 +79,10 @@ impl SessionCounters {
         let first_text = &c.analysis.digest.text;
         for (i, kind) in c.analysis.kinds().enumerate() {
             // Only the first statement's text is at hand (the digest's).
-            let from_select = i == 0 && inserts_a_select(first_text);
+            // (Scanned only for an INSERT or REPLACE: it walks the whole text.)
+            let from_select = i == 0
+                && matches!(kind, Kind::Write(WriteKind::Insert | WriteKind::Replace))
+                && inserts_a_select(first_text);
             if let Some(name) = com_of(kind, from_select) {
                 self.add(name);
             }
@@ -164,18 +167,21 @@ fn inserts_a_select(text: &str) -> bool {
 }
 
 /// Whether `c` (the text `sql`) reads `information_schema.SESSION_STATUS` and nothing else:
-/// its one table is `session_status`, named with its schema or read with
-/// `information_schema` as the default schema (`in_schema`).
-pub(crate) fn reads_session_status(c: &Classification, sql: &[u8], in_schema: bool) -> bool {
-    let qualified = || {
-        sql.windows(b"information_schema".len())
-            .any(|w| w.eq_ignore_ascii_case(b"information_schema"))
+/// its one table is `session_status`, qualified with `information_schema` or read unqualified
+/// with `information_schema` as the default schema (`in_schema`). (A user table of that name
+/// in another schema is not the view, whatever the text's literals say.)
+pub(crate) fn reads_session_status(c: &Classification, in_schema: bool) -> bool {
+    let a = &c.analysis;
+    let schema_is_information = match &a.schemas[..] {
+        [] => in_schema,
+        [s] => &**s == "information_schema",
+        _ => false,
     };
-    c.analysis.is_read()
-        && c.analysis.rest.is_empty()
-        && c.analysis.tables_known
-        && matches!(&c.analysis.tables[..], [t] if &**t == "session_status")
-        && (in_schema || qualified())
+    a.is_read()
+        && a.rest.is_empty()
+        && a.tables_known
+        && matches!(&a.tables[..], [t] if &**t == "session_status")
+        && schema_is_information
 }
 
 impl Session {
@@ -291,6 +297,56 @@ mod tests {
             "INSERT INTO t VALUES ((SELECT MAX(a) FROM u))"
         ));
         assert!(!inserts_a_select("INSERT INTO selections (a) VALUES (?)"));
+    }
+
+    #[test]
+    fn only_the_information_schema_view_is_session_status() {
+        let rows = [
+            // (text, default schema is information_schema, is the view)
+            (
+                "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS",
+                false,
+                true,
+            ),
+            (
+                "SELECT * FROM `INFORMATION_SCHEMA`.`session_status`",
+                false,
+                true,
+            ),
+            ("SELECT * FROM session_status", true, true),
+            ("SELECT * FROM session_status", false, false),
+            // The schema's name in a literal does not make a user table the view.
+            (
+                "SELECT * FROM session_status WHERE note = 'information_schema'",
+                false,
+                false,
+            ),
+            (
+                "SELECT * FROM app.session_status WHERE note = 'information_schema'",
+                false,
+                false,
+            ),
+            ("SELECT * FROM app.session_status", true, false),
+            (
+                "SELECT * FROM information_schema.session_status JOIN app.t",
+                false,
+                false,
+            ),
+        ];
+        for (sql, in_schema, view) in rows {
+            let c = splitrail_router::classify(sql);
+            assert_eq!(reads_session_status(&c, in_schema), view, "{sql}");
+        }
+    }
+
+    #[test]
+    fn counted_statements_scan_inserts_only() {
+        let mut c = SessionCounters::default();
+        c.statements(&splitrail_router::classify("INSERT INTO t SELECT 1"));
+        c.statements(&splitrail_router::classify("SELECT 1 FROM (SELECT 2) x"));
+        assert_eq!(c.value("Com_insert_select", 0, 0), Some(1));
+        assert_eq!(c.value("Com_select", 0, 0), Some(1));
+        assert_eq!(c.value("Com_insert", 0, 0), Some(0));
     }
 
     #[test]
