@@ -68,6 +68,40 @@ start_proxies() {
   ALT_PID=$last_pid
 }
 
+# start_forwarder PORT: nginx's stream module on PORT as a plain L4 forwarder to the primary
+# (what a proxy that does not read the protocol costs), one worker process; installs
+# nginx-light and its stream module when missing. Its worker's pid: FORWARDER_PID.
+start_forwarder() {
+  command -v nginx >/dev/null 2>&1 && [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] \
+    || apt_install nginx-light libnginx-mod-stream
+  # The package starts a default server on port 80; only ours is wanted.
+  systemctl stop nginx >/dev/null 2>&1 || true
+  mkdir -p "$bench_dir/nginx"
+  cat > "$bench_dir/nginx/nginx.conf" <<NGINX
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+daemon off;
+pid $bench_dir/nginx/nginx.pid;
+error_log $bench_dir/nginx/error.log;
+events { worker_connections 8192; }
+stream {
+  server { listen 127.0.0.1:$1; proxy_pass 127.0.0.1:$PRIMARY_PORT; tcp_nodelay on; }
+}
+NGINX
+  nginx -c "$bench_dir/nginx/nginx.conf" -p "$bench_dir/nginx" &
+  proxy_pids="${proxy_pids:-} $!"
+  local master=$!
+  echo "forwarder: nginx stream, pid $master port $1" >&2
+  for _ in $(seq 100); do
+    FORWARDER_PID=$(pgrep -P "$master" | head -1)
+    [ -n "$FORWARDER_PID" ] && mariadb -h127.0.0.1 -P"$1" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 \
+      && return 0
+    sleep 0.1
+  done
+  echo "nginx did not answer on port $1: $(tail -5 "$bench_dir/nginx/error.log")" >&2
+  return 1
+}
+
 # cpu_ticks PID: the process's user + system CPU time in clock ticks ("-" without a PID).
 cpu_ticks() {
   if [ -z "$1" ]; then echo -; return; fi

@@ -15,10 +15,13 @@
 # "direct" runs against the primary (sysbench has one host); through the proxy, reads go to the
 # replica. Two proxies run with the dev cluster's servers: "proxy" with the defaults, and "alt"
 # with ALT_YAML added to its configuration (default `busy_poll: 0s`; e.g.
-# ALT_YAML='pool: { pipeline: false }', or ALT_BIN for another build), measured in the same run
-# (ratios are to the direct run just before). "µs/q" is the proxy process's user+system CPU time
-# over the run divided by its queries. Both proxies are stopped at the end; a dev cluster already
-# running is used as it is and left running.
+# ALT_YAML='pool: { pipeline: false }', or ALT_BIN for another build; or ALT=nginx for a plain L4
+# forwarder to the primary), measured in the same run (ratios are to the direct run just
+# before). "µs/q" is the proxy's (or nginx worker's) user+system CPU time over the run divided
+# by its queries. Both are stopped at the end; a dev cluster already running is used as it is
+# and left running.
+#
+#   ALT=nginx TIME=10 CASES="oltp_point_select:1 oltp_point_select:16" bench/sysbench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TIME=${TIME:-20}
@@ -28,9 +31,19 @@ CASES=${CASES:-"oltp_point_select:1 oltp_point_select:16 oltp_point_select:64
 TABLES=${TABLES:-4}
 TABLE_SIZE=${TABLE_SIZE:-10000}
 ALT_YAML=${ALT_YAML:-"busy_poll: 0s"}
+# ALT=nginx: the "alt" column is nginx's stream module as a plain L4 forwarder to the primary
+# instead of a second proxy (bench/lib.sh start_forwarder).
+ALT=${ALT:-proxy}
 
 source bench/lib.sh
-start_proxies
+if [ "$ALT" = nginx ]; then
+  start_proxy proxy "$PROXY_PORT" "$ADMIN_PORT" ""
+  PROXY_PID=$last_pid
+  start_forwarder "$ALT_PORT"
+  ALT_PID=$FORWARDER_PID
+else
+  start_proxies
+fi
 
 sb() { # port test threads action [args...]
   local port=$1 test=$2 threads=$3 action=$4
