@@ -33,9 +33,19 @@ fi
 bench_dir=$(mktemp -d)
 trap 'kill ${proxy_pids:-} 2>/dev/null || true; rm -rf "$bench_dir"' EXIT
 
+# port_free PORT: fails, saying so, when something listens on PORT already (a proxy left
+# running by an earlier run would otherwise answer in place of the one a script starts).
+port_free() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "port $1 is taken (a proxy left running?): $(ss -ltnp "sport = :$1" | tail -n +2)" >&2
+    return 1
+  fi
+}
+
 # start_proxy NAME PORT ADMIN_PORT EXTRA_YAML: a proxy in front of the dev cluster's primary
 # and replica with EXTRA_YAML added to its configuration; returns once it answers.
 start_proxy() {
+  port_free "$2" && port_free "$3" || return 1
   cat > "$bench_dir/$1.yaml" <<YAML
 listen: 127.0.0.1:$2
 admin: { listen: 127.0.0.1:$3 }
@@ -52,6 +62,10 @@ YAML
   last_pid=$!
   echo "$1 proxy: pid $! port $2${4:+ ($4)}" >&2
   for _ in $(seq 100); do
+    if ! kill -0 "$last_pid" 2>/dev/null; then
+      echo "$1 proxy exited: $(tail -5 "$bench_dir/$1.log")" >&2
+      return 1
+    fi
     mariadb -h127.0.0.1 -P"$2" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && return 0
     sleep 0.1
   done
@@ -72,6 +86,7 @@ start_proxies() {
 # (what a proxy that does not read the protocol costs), one worker process; installs
 # nginx-light and its stream module when missing. Its worker's pid: FORWARDER_PID.
 start_forwarder() {
+  port_free "$1" || return 1
   command -v nginx >/dev/null 2>&1 && [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] \
     || apt_install nginx-light libnginx-mod-stream
   # The package starts a default server on port 80; only ours is wanted.
@@ -93,6 +108,10 @@ NGINX
   local master=$!
   echo "forwarder: nginx stream, pid $master port $1" >&2
   for _ in $(seq 100); do
+    if ! kill -0 "$master" 2>/dev/null; then
+      echo "nginx exited: $(tail -5 "$bench_dir/nginx/error.log")" >&2
+      return 1
+    fi
     FORWARDER_PID=$(pgrep -P "$master" | head -1)
     [ -n "$FORWARDER_PID" ] && mariadb -h127.0.0.1 -P"$1" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 \
       && return 0
