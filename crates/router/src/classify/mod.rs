@@ -254,14 +254,10 @@ fn fold(digest: Digest, stmts: Vec<Stmt>) -> Analysis {
         a.rest.push(s.kind);
         a.effects |= s.effects;
         for t in s.tables {
-            if !a.tables.contains(&t) {
-                a.tables.push(t);
-            }
+            add_name(&mut a.tables, t);
         }
         for schema in s.schemas {
-            if !a.schemas.contains(&schema) {
-                a.schemas.push(schema);
-            }
+            add_name(&mut a.schemas, schema);
         }
         a.tables_known &= s.tables_known;
         a.parsed |= s.parsed;
@@ -412,6 +408,13 @@ pub(crate) fn unquote(s: &str) -> &str {
         &s[1..s.len() - 1]
     } else {
         s
+    }
+}
+
+/// Adds `name` to a list of table or schema names unless it is there already.
+pub(crate) fn add_name(names: &mut Vec<Box<str>>, name: Box<str>) {
+    if !names.contains(&name) {
+        names.push(name);
     }
 }
 

@@ -11,6 +11,7 @@ use sqlparser::ast::{Expr, Query, SetExpr, Statement, visit_expressions, visit_r
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
+use super::add_name;
 use super::functions::is_built_in;
 
 /// Statements longer than this are not handed to sqlparser; they go to the primary.
@@ -57,17 +58,11 @@ pub(crate) fn parse_read(sql: &str) -> Option<ParsedRead> {
                 .is_none_or(|i| matches!(i.quote_style, Some('"' | '\'')))
         });
         let mut parts = name.0.iter().rev().filter_map(|p| p.as_ident());
-        if let Some(last) = parts.next() {
-            let t: Box<str> = last.value.to_ascii_lowercase().into();
-            if !tables.contains(&t) {
-                tables.push(t);
-            }
+        if let Some(table) = parts.next() {
+            add_name(&mut tables, table.value.to_ascii_lowercase().into());
         }
         if let Some(schema) = parts.next() {
-            let s: Box<str> = schema.value.to_ascii_lowercase().into();
-            if !schemas.contains(&s) {
-                schemas.push(s);
-            }
+            add_name(&mut schemas, schema.value.to_ascii_lowercase().into());
         }
         ControlFlow::<()>::Continue(())
     });
