@@ -166,7 +166,7 @@ fn inserts_a_select(text: &str) -> bool {
     found
 }
 
-/// Whether `c` (the text `sql`) reads `information_schema.SESSION_STATUS` and nothing else:
+/// Whether `c` reads `information_schema.SESSION_STATUS` and nothing else:
 /// its one table is `session_status`, qualified with `information_schema` or read unqualified
 /// with `information_schema` as the default schema (`in_schema`). (A user table of that name
 /// in another schema is not the view, whatever the text's literals say.)
