@@ -61,15 +61,21 @@ YAML
   proxy_pids="${proxy_pids:-} $!"
   last_pid=$!
   echo "$1 proxy: pid $! port $2${4:+ ($4)}" >&2
+  await_answer "$1 proxy" "$last_pid" "$2" "$bench_dir/$1.log"
+}
+
+# await_answer NAME PID PORT LOG: returns once the process PID answers SQL on PORT; fails,
+# with LOG's tail, when it exits first (its port taken, a bad configuration) or after 10 s.
+await_answer() {
   for _ in $(seq 100); do
-    if ! kill -0 "$last_pid" 2>/dev/null; then
-      echo "$1 proxy exited: $(tail -5 "$bench_dir/$1.log")" >&2
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "$1 exited: $(tail -5 "$4")" >&2
       return 1
     fi
-    mariadb -h127.0.0.1 -P"$2" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && return 0
+    mariadb -h127.0.0.1 -P"$3" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "$1 proxy did not answer on port $2: $(tail -5 "$bench_dir/$1.log")" >&2
+  echo "$1 did not answer on port $3: $(tail -5 "$4")" >&2
   return 1
 }
 
@@ -107,18 +113,9 @@ NGINX
   proxy_pids="${proxy_pids:-} $!"
   local master=$!
   echo "forwarder: nginx stream, pid $master port $1" >&2
-  for _ in $(seq 100); do
-    if ! kill -0 "$master" 2>/dev/null; then
-      echo "nginx exited: $(tail -5 "$bench_dir/nginx/error.log")" >&2
-      return 1
-    fi
-    FORWARDER_PID=$(pgrep -P "$master" | head -1)
-    [ -n "$FORWARDER_PID" ] && mariadb -h127.0.0.1 -P"$1" -uapp -papp -e 'SELECT 1' >/dev/null 2>&1 \
-      && return 0
-    sleep 0.1
-  done
-  echo "nginx did not answer on port $1: $(tail -5 "$bench_dir/nginx/error.log")" >&2
-  return 1
+  await_answer nginx "$master" "$1" "$bench_dir/nginx/error.log" || return 1
+  # It answers through its worker, whose CPU time is the forwarder's.
+  FORWARDER_PID=$(pgrep -P "$master" | head -1)
 }
 
 # cpu_ticks PID: the process's user + system CPU time in clock ticks ("-" without a PID).
