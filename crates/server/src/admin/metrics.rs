@@ -79,6 +79,12 @@ fn proxy_wide(out: &mut String, shared: &Shared, uptime: f64) {
              statement they must see.",
             shared.stats.slow_replay_reads.load(Ordering::Relaxed),
         ),
+        (
+            "splitrail_local_set_answers_total",
+            "Session SET statements the proxy answered itself, with the OK a backend gave the \
+             same text, instead of running them on the primary.",
+            shared.stats.local_set_answers.load(Ordering::Relaxed),
+        ),
     ];
     for (name, help, n) in totals {
         family(out, name, "counter", help);

@@ -219,6 +219,8 @@ pub struct Stats {
     /// Reads sent straight to the primary because the replica had yet to replay a slow write
     /// (DDL) they needed (see [`crate::consistency::Causal::replay_pending`]).
     pub slow_replay_reads: AtomicU64,
+    /// Session `SET`s the proxy answered itself (`session/local_set.rs`).
+    pub local_set_answers: AtomicU64,
     /// Configuration reloads applied.
     pub reloads_ok: AtomicU64,
     /// Configuration reloads refused (an invalid file, or one that cannot be read).
@@ -242,6 +244,7 @@ impl Stats {
             position_fetches: AtomicU64::new(0),
             position_reads: AtomicU64::new(0),
             slow_replay_reads: AtomicU64::new(0),
+            local_set_answers: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             clients_total: AtomicU64::new(0),

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod causal;
 pub mod learn;
 pub mod lease;
+pub mod local_set;
 pub mod pipeline;
 pub mod plan;
 pub mod prepared;
@@ -118,6 +119,11 @@ pub struct Session {
     /// `last_pipelined` of the command before the one running: what `FOUND_ROWS()` and
     /// `ROW_COUNT()` describe.
     pub(crate) previous_pipelined: Option<u64>,
+    /// The text of the command running, when it is a `SET` the proxy answered itself
+    /// ([`local_set`]).
+    pub(crate) local_set: Option<Box<[u8]>>,
+    /// `local_set` of the command before the one running: run before a diagnostics read.
+    pub(crate) previous_local_set: Option<Box<[u8]>>,
 }
 
 /// What ended a wait for the client's next command.
@@ -183,6 +189,8 @@ impl Session {
             counters: status::SessionCounters::default(),
             last_pipelined: None,
             previous_pipelined: None,
+            local_set: None,
+            previous_local_set: None,
         }
     }
 
@@ -310,6 +318,7 @@ impl Session {
         self.begin_activity(payload, &command);
         self.counters.command(&command);
         self.previous_pipelined = self.last_pipelined.take();
+        self.previous_local_set = self.local_set.take();
         match command {
             Command::Quit => return Ok(Next::Quit),
             Command::Query(q) => self.query(payload, q.sql).await?,
@@ -379,8 +388,7 @@ impl Session {
         started: Instant,
         done: &Result<Option<Relayed>>,
     ) {
-        let digests = &self.worker.shared.digests;
-        if !digests.enabled() {
+        if !self.worker.shared.digests.enabled() {
             return;
         }
         let (failed, rows) = match done {
@@ -392,6 +400,23 @@ impl Session {
             // An error the client was told about (`None`), or a failed session.
             _ => (true, 0),
         };
+        self.record_digest(c, target, started, failed, rows);
+    }
+
+    /// Counts a finished statement in the digest table, as [`Session::count_digest`] does,
+    /// from its outcome: `failed`, and the rows it returned or changed.
+    pub(crate) fn record_digest(
+        &self,
+        c: &Classification,
+        target: usize,
+        started: Instant,
+        failed: bool,
+        rows: u64,
+    ) {
+        let digests = &self.worker.shared.digests;
+        if !digests.enabled() {
+            return;
+        }
         let outcome = Outcome {
             target,
             failed,

@@ -6,7 +6,9 @@ use bytes::Bytes;
 use splitrail_protocol::End;
 use splitrail_protocol::command::code as cmd;
 use splitrail_protocol::response::{ErrPacket, code};
-use splitrail_router::{Classification, KillTarget, Kind, ReadKind, ServerStatus, Target, route};
+use splitrail_router::{
+    Classification, KillTarget, Kind, ReadKind, Reason, ServerStatus, Target, route,
+};
 use tracing::{debug, warn};
 
 use super::Session;
@@ -150,6 +152,14 @@ impl Session {
             return sent;
         };
         self.plan = StatementPlan::of(&decision);
+        // A session `SET` whose answer the proxy knows is answered here (`local_set.rs`).
+        let set_learnable = decision.target == Target::Primary
+            && decision.reason == Reason::SessionState
+            && self.may_learn_set(&c);
+        if set_learnable && let Some(ok) = self.local_set_answer(sql) {
+            self.record_digest(&c, target, started, false, 0);
+            return self.answer_set_locally(sql, &c, ok).await;
+        }
         if choice == Choice::Read
             && let super::pipeline::Pipelined::Answered(relayed) =
                 self.pipelined_query(choice, &c, payload).await?
@@ -159,6 +169,9 @@ impl Session {
             return Ok(());
         }
         let done = self.execute_raw(choice, payload, Some(&c)).await;
+        if set_learnable && let Ok(Some(relayed)) = &done {
+            self.learn_set_answer(sql, relayed);
+        }
         self.count_digest(&c, target, started, &done);
         done.map(drop)
     }
@@ -269,15 +282,18 @@ impl Session {
                     continue;
                 }
             };
-            let prepared = if sync_behind {
-                self.plan.sync_behind = self.sync_plan(&lease);
-                build(&mut lease).await
-            } else {
-                match self.sync(&mut lease, classification).await {
+            let prepared = match self.replay_local_set(&mut lease, classification).await {
+                Err(e) => Err(e),
+                Ok(Some(err)) => Ok(Err(err)),
+                Ok(None) if sync_behind => {
+                    self.plan.sync_behind = self.sync_plan(&lease);
+                    build(&mut lease).await
+                }
+                Ok(None) => match self.sync(&mut lease, classification).await {
                     Ok(None) => build(&mut lease).await,
                     Ok(Some(err)) => Ok(Err(err)),
                     Err(e) => Err(e),
-                }
+                },
             };
             let (lease, payload) = match self.prepared(lease, prepared, &mut run).await? {
                 Step::Go(lease, payload) => (lease, payload),

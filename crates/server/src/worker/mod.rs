@@ -9,6 +9,7 @@
 
 pub mod busy_poll;
 pub mod sessions;
+pub mod set_answers;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -33,6 +34,7 @@ use crate::tls::Tls;
 use crate::topology::{ServerEntry, Topology};
 use busy_poll::BusyPoll;
 use sessions::SessionInfo;
+use set_answers::SetAnswers;
 
 /// What can change while the proxy runs, as one consistent, immutable value.
 #[derive(Debug)]
@@ -352,6 +354,8 @@ pub struct Worker {
     pub busy: std::cell::Cell<u32>,
     /// What this worker's busy-polling spinner watches (`busy_poll`).
     pub busy_poll: BusyPoll,
+    /// This worker's kept answers to session `SET`s (`session/local_set.rs`).
+    pub set_answers: RefCell<SetAnswers>,
     /// This worker's copy of the snapshot in force.
     view: RefCell<Rc<View>>,
     /// How many workers share the pool limits.
@@ -447,6 +451,7 @@ impl Worker {
             muxes: Muxes::default(),
             busy: std::cell::Cell::new(0),
             busy_poll: BusyPoll::default(),
+            set_answers: RefCell::default(),
             shared,
         }
     }

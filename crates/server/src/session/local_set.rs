@@ -1,0 +1,221 @@
+//! Session `SET`s answered by the proxy, without a round trip to the primary.
+//!
+//! Drivers and frameworks open every connection with the same few statements (`SET NAMES
+//! utf8mb4`, `SET autocommit = 1`, `SET SESSION TRANSACTION ISOLATION LEVEL …`; Django with a
+//! new connection per request runs ten of them per write-then-read pair). The proxy records a
+//! `SET` in the session's state and brings every connection the session borrows to that state
+//! anyway ([`super::sync`]); running it on the primary as well only told the client that it
+//! succeeded, at the price of a round trip.
+//!
+//! So a `SET` of the forms [`answerable`] accepts (one item, of the session; whether it
+//! succeeds depends on its text alone while no transaction is open) is answered here once the
+//! same text got a plain OK (no warnings, no info) from a backend of this worker while the
+//! same primary was in force: that OK is kept ([`crate::worker::set_answers`]), with the session-state changes
+//! it reported, and given again with the session's own status flags. Inside a transaction, on a
+//! held connection, or in any other form, a `SET` runs on a backend as before.
+//!
+//! What a server remembers of a `SET` besides the variable is its diagnostics: `ROW_COUNT()` is
+//! 0 after it, and MariaDB keeps the warnings of the statement before it. So before a
+//! statement that reads diagnostics runs, the last `SET` answered here runs on its connection
+//! first ([`Session::replay_local_set`]), and the server answers as it would have.
+use bytes::BytesMut;
+use splitrail_protocol::response::{OkPacket, SessionStateChange};
+use splitrail_protocol::{CapabilityFlags, End, StatusFlags};
+use splitrail_router::{Classification, Effects, Kind, Scope, SetItem};
+
+use super::Session;
+use crate::backend::{Lease, Outcome};
+use crate::error::{Error, Result};
+use crate::relay::Relayed;
+
+/// Whether `c` is a `SET` the proxy may answer itself: one statement with one item, of the
+/// session, whose outcome outside a transaction depends on its text alone — `autocommit` to
+/// a boolean, `NAMES`, `CHARACTER SET`, the session's transaction characteristics.
+pub(crate) fn answerable(c: &Classification) -> bool {
+    if !c.analysis.rest.is_empty() || !c.effects().is_empty() {
+        return false;
+    }
+    let Kind::Set(items) = c.kind() else {
+        return false;
+    };
+    match items.as_slice() {
+        [
+            SetItem::Variable {
+                scope: Scope::Session,
+                name,
+                value,
+            },
+        ] => &**name == "autocommit" && value.as_bool().is_some(),
+        [SetItem::Names { .. } | SetItem::CharacterSet(_)] => true,
+        [
+            SetItem::Transaction {
+                scope: Some(Scope::Session),
+                ..
+            },
+        ] => true,
+        _ => false,
+    }
+}
+
+/// The OK of `done` as an answer to keep: a plain OK (nothing changed, no warnings, no info)
+/// whose session-state changes are tracked variables only.
+fn keepable(done: &Relayed) -> Option<OkPacket> {
+    let End::Ok {
+        affected_rows: 0,
+        last_insert_id: 0,
+    } = done.completion.end
+    else {
+        return None;
+    };
+    if done.completion.warnings != 0 || !done.earlier.is_empty() {
+        return None;
+    }
+    let ok = done.ok.clone().unwrap_or_default();
+    let plain_state = ok.session_state.iter().all(|change| match change {
+        SessionStateChange::SystemVariable { name, .. } => name != b"last_gtid",
+        SessionStateChange::StateChange(_) => true,
+        _ => false,
+    });
+    (ok.info.is_empty() && ok.warnings == 0 && plain_state).then_some(ok)
+}
+
+impl Session {
+    /// Whether nothing of the session's state makes a `SET`'s outcome depend on more than its
+    /// text: no transaction open (`SET autocommit = 1` would commit it; the transaction's
+    /// characteristics cannot change in one) and no connection held for it.
+    fn set_answerable_here(&self) -> bool {
+        !self.state.in_transaction()
+            && !self.status.contains(StatusFlags::SERVER_STATUS_IN_TRANS)
+            && self.held.is_none()
+            && self.hold_reason().is_none()
+    }
+
+    /// Whether `c` is a `SET` the proxy may answer itself in the session's state now, and
+    /// whose answer it may keep once a backend gave it.
+    pub(crate) fn may_learn_set(&self, c: &Classification) -> bool {
+        answerable(c) && self.set_answerable_here()
+    }
+
+    /// The kept answer to `sql` (a `SET` [`Session::may_learn_set`] accepted), if any.
+    pub(crate) fn local_set_answer(&self, sql: &[u8]) -> Option<OkPacket> {
+        let primary = self.worker.view().topology.primary()?;
+        self.worker
+            .set_answers
+            .borrow_mut()
+            .get(primary, sql)
+            .cloned()
+    }
+
+    /// Keeps the answer a backend gave to `sql` (a `SET` [`Session::may_learn_set`] accepted
+    /// before it ran), when it is a plain OK.
+    pub(crate) fn learn_set_answer(&self, sql: &[u8], done: &Relayed) {
+        let Some(ok) = keepable(done) else {
+            return;
+        };
+        if let Some(primary) = self.worker.view().topology.primary() {
+            self.worker
+                .set_answers
+                .borrow_mut()
+                .insert(primary, sql, ok);
+        }
+    }
+
+    /// Answers the `SET` `sql` (classified as `c`) with `ok`, the kept answer: the session's
+    /// state changes as it would have, and the client gets the OK with the session's status.
+    pub(crate) async fn answer_set_locally(
+        &mut self,
+        sql: &[u8],
+        c: &Classification,
+        mut ok: OkPacket,
+    ) -> Result<()> {
+        self.state.apply_statement(c);
+        self.keep_for_next = false;
+        let mut status = self.status & StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES;
+        if self.state.autocommit() {
+            status |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+        }
+        self.status = status;
+        if self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) && !ok.session_state.is_empty()
+        {
+            status |= StatusFlags::SERVER_SESSION_STATE_CHANGED;
+        } else {
+            ok.session_state.clear();
+        }
+        ok.status = status;
+        self.local_set = Some(sql.into());
+        self.worker
+            .shared
+            .stats
+            .local_set_answers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut payload = BytesMut::new();
+        ok.encode(self.caps, &mut payload);
+        self.client.queue(&payload).map_err(Error::ClientProtocol)?;
+        self.client.flush().await.map_err(Error::ClientIo)
+    }
+
+    /// Before `statement` runs on `lease`: when it reads diagnostics (`ROW_COUNT()`,
+    /// `SHOW WARNINGS` …) and the session's last statement was a `SET` answered here, that `SET`
+    /// runs there first, so the diagnostics are what the server leaves after it.
+    pub(crate) async fn replay_local_set(
+        &mut self,
+        lease: &mut Lease,
+        statement: Option<&Classification>,
+    ) -> Result<Option<splitrail_protocol::response::ErrPacket>> {
+        if !statement.is_some_and(reads_diagnostics) {
+            return Ok(None);
+        }
+        let Some(sql) = self.previous_local_set.take() else {
+            return Ok(None);
+        };
+        let payload = lease.conn.query_payload(&sql);
+        match lease.conn.run(&payload).await? {
+            Outcome::Err(err) => Ok(Some(err)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Whether `c` reads what the statement before it left (`ROW_COUNT()`, `FOUND_ROWS()`,
+/// `@@warning_count`, `SHOW WARNINGS` …).
+pub(crate) fn reads_diagnostics(c: &Classification) -> bool {
+    c.effects().contains(Effects::DIAGNOSTICS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sets_whose_outcome_is_their_text_are_answerable() {
+        for yes in [
+            "SET autocommit = 1",
+            "SET autocommit=0",
+            "SET @@session.autocommit = ON",
+            "SET SESSION autocommit = 'false'",
+            "SET NAMES utf8mb4",
+            "SET NAMES utf8mb4 COLLATE utf8mb4_bin",
+            "SET CHARACTER SET latin1",
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            "SET SESSION TRANSACTION READ ONLY",
+        ] {
+            assert!(answerable(&splitrail_router::classify(yes)), "{yes}");
+        }
+        for no in [
+            "SET autocommit = @x",
+            "SET autocommit = 2",
+            "SET GLOBAL autocommit = 1",
+            "SET autocommit = 1, sql_mode = ''",
+            "SET NAMES utf8mb4; SELECT 1",
+            "SET sql_mode = 'ANSI_QUOTES'",
+            "SET time_zone = '+01:00'",
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SET GLOBAL TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SET @x = 1",
+            "SET ROLE r",
+            "SELECT 1",
+        ] {
+            assert!(!answerable(&splitrail_router::classify(no)), "{no}");
+        }
+    }
+}

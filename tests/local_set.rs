@@ -1,0 +1,146 @@
+//! Session `SET`s the proxy answers itself (`session/local_set.rs`): once the primary answered
+//! a text, later sessions get that answer without a round trip, and what the `SET` does —
+//! the variable, autocommit's effect on the next writes, the diagnostics the next statement
+//! reads — is what the server would have done.
+mod common;
+
+use common::{Bed, get, one, run};
+use mysql_async::Conn;
+use mysql_async::prelude::*;
+
+/// The proxy's count of `SET`s it answered itself.
+fn local_answers(bed: &Bed) -> u64 {
+    let text = get(bed.proxy.admin_addr(), "/metrics").body;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("splitrail_local_set_answers_total ")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no splitrail_local_set_answers_total in\n{text}"))
+}
+
+/// What drivers send when they open a connection.
+const OPENING: &[&str] = &[
+    "SET NAMES latin1",
+    "SET autocommit = 1",
+    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_the_primary_answered_once_is_answered_by_the_proxy_with_its_effect() {
+    let bed = Bed::shared();
+    let t = bed.new_table("local_set", "id INT PRIMARY KEY").await;
+    let mut first = bed.conn().await;
+    for sql in OPENING {
+        run(&mut first, sql).await;
+    }
+    drop(first);
+    let before = local_answers(&bed);
+
+    let mut conn = bed.conn().await;
+    for sql in OPENING {
+        run(&mut conn, sql).await;
+    }
+    assert_eq!(local_answers(&bed), before + OPENING.len() as u64);
+    let (charset, isolation, autocommit): (String, String, i64) = conn
+        .query_first("SELECT @@character_set_client, @@tx_isolation, @@autocommit")
+        .await
+        .expect("variables")
+        .expect("a row");
+    assert_eq!(
+        (charset.as_str(), isolation.as_str(), autocommit),
+        ("latin1", "READ-COMMITTED", 1)
+    );
+
+    // autocommit off, answered here, still holds the next write in a transaction...
+    run(&mut conn, "SET autocommit = 0").await;
+    run(&mut conn, "SET autocommit = 0").await;
+    assert_eq!(local_answers(&bed), before + OPENING.len() as u64 + 1);
+    run(&mut conn, &format!("INSERT INTO {t} VALUES (1)")).await;
+    run(&mut conn, "ROLLBACK").await;
+    // ...and on again, the next write commits by itself.
+    run(&mut conn, "SET autocommit = 1").await;
+    run(&mut conn, &format!("INSERT INTO {t} VALUES (2)")).await;
+    let mut direct = Conn::new(bed.direct_to_primary())
+        .await
+        .expect("connect directly");
+    let ids: Vec<i64> = direct
+        .query(format!("SELECT id FROM {t} ORDER BY id"))
+        .await
+        .expect("rows");
+    assert_eq!(
+        ids,
+        [2],
+        "the rolled back row is gone, the autocommitted one is there"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_a_transaction_a_set_runs_on_the_server() {
+    let bed = Bed::shared();
+    let t = bed.new_table("local_set", "id INT PRIMARY KEY").await;
+    let mut conn = bed.conn().await;
+    run(&mut conn, "SET autocommit = 1").await;
+    run(&mut conn, "SET autocommit = 0").await;
+    let before = local_answers(&bed);
+    run(&mut conn, &format!("INSERT INTO {t} VALUES (1)")).await;
+    // Turning autocommit on commits the open transaction, on the server.
+    run(&mut conn, "SET autocommit = 1").await;
+    run(&mut conn, "ROLLBACK").await;
+    assert_eq!(local_answers(&bed), before);
+    let mut direct = Conn::new(bed.direct_to_primary())
+        .await
+        .expect("connect directly");
+    let n: i64 = one(&mut direct, &format!("SELECT COUNT(*) FROM {t}")).await;
+    assert_eq!(
+        n, 1,
+        "SET autocommit = 1 committed the insert before the ROLLBACK"
+    );
+}
+
+/// `ROW_COUNT()` and the warnings after `SET`s, on `conn`. The second `SET autocommit = 1`
+/// changes nothing the connection lacks, so no sync runs before the `ROW_COUNT()` behind it.
+async fn diagnostics_after_sets(
+    conn: &mut Conn,
+    t: &str,
+) -> (i64, i64, Vec<(String, u32, String)>) {
+    run(conn, "SET autocommit = 1").await;
+    run(conn, &format!("INSERT INTO {t} VALUES (1), (2)")).await;
+    run(conn, "SET NAMES utf8mb4").await;
+    let rows_after_set: i64 = one(conn, "SELECT ROW_COUNT()").await;
+    run(conn, &format!("DELETE FROM {t}")).await;
+    run(conn, "SET autocommit = 1").await;
+    let rows_after_same_set: i64 = one(conn, "SELECT ROW_COUNT()").await;
+    run(conn, "SELECT 1 / 0").await;
+    run(conn, "SET autocommit = 1").await;
+    let warnings: Vec<(String, u32, String)> = conn.query("SHOW WARNINGS").await.expect("warnings");
+    (rows_after_set, rows_after_same_set, warnings)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnostics_after_a_set_answered_here_are_the_servers() {
+    let bed = Bed::shared();
+    let t = bed.new_table("local_set", "id INT PRIMARY KEY").await;
+    let t2 = bed.new_table("local_set", "id INT PRIMARY KEY").await;
+    let mut direct = Conn::new(bed.direct_to_primary())
+        .await
+        .expect("connect directly");
+    let server = diagnostics_after_sets(&mut direct, &t).await;
+    // The first session teaches the proxy the answers; the second gets them from it.
+    let mut first = bed.conn().await;
+    run(&mut first, "SET NAMES utf8mb4").await;
+    run(&mut first, "SET autocommit = 1").await;
+    drop(first);
+    let before = local_answers(&bed);
+    let mut conn = bed.conn().await;
+    let proxy = diagnostics_after_sets(&mut conn, &t2).await;
+    assert_eq!(
+        local_answers(&bed),
+        before + 4,
+        "every SET was answered here"
+    );
+    assert_eq!(proxy, server);
+    assert_eq!((server.0, server.1), (0, 0), "ROW_COUNT() after SET");
+}
