@@ -26,6 +26,7 @@ const OPENING: &[&str] = &[
     "SET NAMES latin1",
     "SET autocommit = 1",
     "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+    "SET SESSION sql_mode = 'ANSI_QUOTES', time_zone = '+05:00'",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,6 +54,12 @@ async fn a_set_the_primary_answered_once_is_answered_by_the_proxy_with_its_effec
         (charset.as_str(), isolation.as_str(), autocommit),
         ("latin1", "READ-COMMITTED", 1)
     );
+    let (mode, zone): (String, String) = conn
+        .query_first("SELECT @@sql_mode, @@time_zone")
+        .await
+        .expect("variables")
+        .expect("a row");
+    assert_eq!((mode.as_str(), zone.as_str()), ("ANSI_QUOTES", "+05:00"));
 
     // autocommit off, answered here, still holds the next write in a transaction...
     run(&mut conn, "SET autocommit = 0").await;

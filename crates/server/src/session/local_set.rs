@@ -7,8 +7,8 @@
 //! anyway ([`super::sync`]); running it on the primary as well only told the client that it
 //! succeeded, at the price of a round trip.
 //!
-//! So a `SET` of the forms [`answerable`] accepts (one item, of the session; whether it
-//! succeeds depends on its text alone while no transaction is open) is answered here once the
+//! So a `SET` of the forms [`answerable`] accepts (of the session's own state, to constants;
+//! whether it succeeds depends on its text alone while no transaction is open) is answered here once the
 //! same text got a plain OK (no warnings, no info) from a backend of this worker while the
 //! same primary was in force: that OK is kept ([`crate::worker::set_answers`]), with the session-state changes
 //! it reported, and given again with the session's own status flags. Inside a transaction, on a
@@ -28,9 +28,39 @@ use crate::backend::{Lease, Outcome};
 use crate::error::{Error, Result};
 use crate::relay::Relayed;
 
-/// Whether `c` is a `SET` the proxy may answer itself: one statement with one item, of the
-/// session, whose outcome outside a transaction depends on its text alone — `autocommit` to
-/// a boolean, `NAMES`, `CHARACTER SET`, the session's transaction characteristics.
+/// Session variables any user may set whose `SET` to a constant succeeds or fails by its text
+/// alone (no privilege, no state of the session decides), besides `autocommit`.
+const TEXT_ONLY: &[&str] = &[
+    "character_set_client",
+    "character_set_connection",
+    "character_set_results",
+    "collation_connection",
+    "div_precision_increment",
+    "foreign_key_checks",
+    "group_concat_max_len",
+    "innodb_lock_wait_timeout",
+    "interactive_timeout",
+    "lock_wait_timeout",
+    "max_execution_time",
+    "max_statement_time",
+    "net_read_timeout",
+    "net_write_timeout",
+    "sql_auto_is_null",
+    "sql_big_selects",
+    "sql_mode",
+    "sql_quote_show_create",
+    "sql_safe_updates",
+    "sql_select_limit",
+    "time_zone",
+    "unique_checks",
+    "wait_timeout",
+];
+
+/// Whether `c` is a `SET` the proxy may answer itself: one statement whose items all set the
+/// session's own state to constants, so that its outcome outside a transaction depends on its
+/// text alone — `autocommit` to a boolean, a [`TEXT_ONLY`] variable to a constant (not
+/// `DEFAULT`, which follows the server's global value), `NAMES`, `CHARACTER SET`, the
+/// session's transaction characteristics.
 pub(crate) fn answerable(c: &Classification) -> bool {
     if !c.analysis.rest.is_empty() || !c.effects().is_empty() {
         return false;
@@ -38,23 +68,41 @@ pub(crate) fn answerable(c: &Classification) -> bool {
     let Kind::Set(items) = c.kind() else {
         return false;
     };
-    match items.as_slice() {
-        [
-            SetItem::Variable {
-                scope: Scope::Session,
-                name,
-                value,
-            },
-        ] => &**name == "autocommit" && value.as_bool().is_some(),
-        [SetItem::Names { .. } | SetItem::CharacterSet(_)] => true,
-        [
-            SetItem::Transaction {
-                scope: Some(Scope::Session),
-                ..
-            },
-        ] => true,
+    !items.is_empty() && items.iter().all(answerable_item)
+}
+
+fn answerable_item(item: &SetItem) -> bool {
+    match item {
+        SetItem::Variable {
+            scope: Scope::Session,
+            name,
+            value,
+        } => match &**name {
+            "autocommit" => value.as_bool().is_some(),
+            name => {
+                TEXT_ONLY.contains(&name)
+                    && value.constant
+                    && !value.sql.eq_ignore_ascii_case("default")
+            }
+        },
+        SetItem::Names { .. } | SetItem::CharacterSet(_) => true,
+        SetItem::Transaction {
+            scope: Some(Scope::Session),
+            ..
+        } => true,
         _ => false,
     }
+}
+
+/// Whether `c` (an [`answerable`] `SET`) sets `sql_mode`, whose `NO_BACKSLASH_ESCAPES` the
+/// status flags of its answer report.
+fn sets_sql_mode(c: &Classification) -> bool {
+    let Kind::Set(items) = c.kind() else {
+        return false;
+    };
+    items
+        .iter()
+        .any(|i| matches!(i, SetItem::Variable { name, .. } if &**name == "sql_mode"))
 }
 
 /// The OK of `done` as an answer to keep: a plain OK (nothing changed, no warnings, no info)
@@ -70,7 +118,8 @@ fn keepable(done: &Relayed) -> Option<OkPacket> {
     if done.completion.warnings != 0 || !done.earlier.is_empty() {
         return None;
     }
-    let ok = done.ok.clone().unwrap_or_default();
+    let mut ok = done.ok.clone().unwrap_or_default();
+    ok.status = done.completion.status;
     let plain_state = ok.session_state.iter().all(|change| match change {
         SessionStateChange::SystemVariable { name, .. } => name != b"last_gtid",
         SessionStateChange::StateChange(_) => true,
@@ -130,10 +179,12 @@ impl Session {
     ) -> Result<()> {
         self.state.apply_statement(c);
         self.keep_for_next = false;
-        let mut status = self.status & StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES;
-        if self.state.autocommit() {
-            status |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
-        }
+        let mut status = answer_status(
+            self.status,
+            ok.status,
+            sets_sql_mode(c),
+            self.state.autocommit(),
+        );
         self.status = status;
         if self.caps.contains(CapabilityFlags::CLIENT_SESSION_TRACK) && !ok.session_state.is_empty()
         {
@@ -176,6 +227,24 @@ impl Session {
     }
 }
 
+/// The status flags of a kept answer given to a session whose last answer had `session`, the
+/// kept one `kept`, and whose autocommit is now `autocommit` (no transaction is open):
+/// `NO_BACKSLASH_ESCAPES` follows the session's sql_mode, as the kept answer has it when the
+/// statement sets that (`sets_sql_mode`), else as the session's last answer had it.
+fn answer_status(
+    session: StatusFlags,
+    kept: StatusFlags,
+    sets_sql_mode: bool,
+    autocommit: bool,
+) -> StatusFlags {
+    let escapes_from = if sets_sql_mode { kept } else { session };
+    let mut status = escapes_from & StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES;
+    if autocommit {
+        status |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+    }
+    status
+}
+
 /// Whether `c` reads what the statement before it left (`ROW_COUNT()`, `FOUND_ROWS()`,
 /// `@@warning_count`, `SHOW WARNINGS` …).
 pub(crate) fn reads_diagnostics(c: &Classification) -> bool {
@@ -198,6 +267,11 @@ mod tests {
             "SET CHARACTER SET latin1",
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
             "SET SESSION TRANSACTION READ ONLY",
+            "SET sql_mode = 'ANSI_QUOTES'",
+            "SET SESSION time_zone = '+01:00'",
+            "SET FOREIGN_KEY_CHECKS = 0",
+            "SET NAMES utf8mb4, autocommit = 1, @@session.sql_auto_is_null = 0",
+            "SET character_set_results = NULL",
         ] {
             assert!(answerable(&splitrail_router::classify(yes)), "{yes}");
         }
@@ -205,10 +279,13 @@ mod tests {
             "SET autocommit = @x",
             "SET autocommit = 2",
             "SET GLOBAL autocommit = 1",
-            "SET autocommit = 1, sql_mode = ''",
+            "SET autocommit = 1, @x = 1",
             "SET NAMES utf8mb4; SELECT 1",
-            "SET sql_mode = 'ANSI_QUOTES'",
-            "SET time_zone = '+01:00'",
+            "SET sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')",
+            "SET sql_mode = DEFAULT",
+            "SET SESSION sql_log_bin = 0",
+            "SET GLOBAL sql_mode = ''",
+            "SET gtid_next = 'AUTOMATIC'",
             "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
             "SET GLOBAL TRANSACTION ISOLATION LEVEL SERIALIZABLE",
             "SET @x = 1",
@@ -217,5 +294,26 @@ mod tests {
         ] {
             assert!(!answerable(&splitrail_router::classify(no)), "{no}");
         }
+    }
+
+    #[test]
+    fn an_answers_status_is_the_sessions() {
+        const ESC: StatusFlags = StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES;
+        const AUTO: StatusFlags = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+        let in_trans = StatusFlags::SERVER_STATUS_IN_TRANS;
+        // The session's last answer decides escapes, unless the SET sets sql_mode.
+        assert_eq!(
+            answer_status(ESC | in_trans, StatusFlags::empty(), false, true),
+            ESC | AUTO
+        );
+        assert_eq!(answer_status(ESC, StatusFlags::empty(), true, true), AUTO);
+        assert_eq!(
+            answer_status(StatusFlags::empty(), ESC | AUTO, true, false),
+            ESC
+        );
+        assert_eq!(
+            answer_status(AUTO, AUTO, false, false),
+            StatusFlags::empty()
+        );
     }
 }
