@@ -8,11 +8,12 @@
 //! succeeded, at the price of a round trip.
 //!
 //! So a `SET` of the forms [`answerable`] accepts (of the session's own state, to constants;
-//! whether it succeeds depends on its text alone while no transaction is open) is answered here once the
-//! same text got a plain OK (no warnings, no info) from a backend of this worker while the
-//! same primary was in force: that OK is kept ([`crate::worker::set_answers`]), with the session-state changes
-//! it reported, and given again with the session's own status flags. Inside a transaction, on a
-//! held connection, or in any other form, a `SET` runs on a backend as before.
+//! whether it succeeds depends on its text alone while no transaction is open) is answered
+//! here once the same text got a plain OK (no warnings, no info) from a backend of this worker
+//! while the same primary was in force: that OK is kept ([`crate::worker::set_answers`]), with
+//! the session-state changes it reported, and given again with the session's own status
+//! flags. Inside a transaction, on a held connection, or in any other form, a `SET` runs on a
+//! backend as before.
 //!
 //! What a server remembers of a `SET` besides the variable is its diagnostics: `ROW_COUNT()` is
 //! 0 after it, and MariaDB keeps the warnings of the statement before it. So before a
