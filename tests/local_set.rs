@@ -3,10 +3,16 @@
 //! the variable, autocommit's effect on the next writes, the diagnostics the next statement
 //! reads — is what the server would have done.
 mod common;
+mod fuzzing;
 
 use common::{Bed, get, one, run};
+use fuzzing::raw::{greet, read_packet, response};
+use fuzzing::streams::push_frame;
 use mysql_async::Conn;
 use mysql_async::prelude::*;
+use splitrail_protocol::response::OkPacket;
+use splitrail_protocol::{CapabilityFlags, StatusFlags};
+use tokio::io::AsyncWriteExt;
 
 /// The proxy's count of `SET`s it answered itself.
 fn local_answers(bed: &Bed) -> u64 {
@@ -150,4 +156,75 @@ async fn diagnostics_after_a_set_answered_here_are_the_servers() {
     );
     assert_eq!(proxy, server);
     assert_eq!((server.0, server.1), (0, 0), "ROW_COUNT() after SET");
+}
+
+/// What a client that tracks session state asks for.
+const TRACKING_CLIENT: CapabilityFlags = CapabilityFlags::CLIENT_PROTOCOL_41
+    .union(CapabilityFlags::CLIENT_SECURE_CONNECTION)
+    .union(CapabilityFlags::CLIENT_PLUGIN_AUTH)
+    .union(CapabilityFlags::CLIENT_LONG_PASSWORD)
+    .union(CapabilityFlags::CLIENT_TRANSACTIONS)
+    .union(CapabilityFlags::CLIENT_MULTI_RESULTS)
+    .union(CapabilityFlags::CLIENT_CONNECT_WITH_DB)
+    .union(CapabilityFlags::CLIENT_DEPRECATE_EOF)
+    .union(CapabilityFlags::CLIENT_SESSION_TRACK);
+
+/// The OK each of `texts` gets on a new connection to `port`, its session-state changes
+/// sorted (a server lists them in no fixed order).
+async fn oks(port: u16, texts: &[&str]) -> Vec<OkPacket> {
+    let (mut stream, hs) = greet(port).await.expect("greeting");
+    let caps = TRACKING_CLIENT & hs.capabilities;
+    let mut wire = Vec::new();
+    push_frame(&mut wire, 1, &response(&hs, caps, "app", "app"));
+    stream.write_all(&wire).await.expect("login");
+    let (_, answer) = read_packet(&mut stream).await.expect("login answer");
+    assert_eq!(
+        <[u8]>::first(&answer),
+        Some(&0),
+        "login refused: {answer:02x?}"
+    );
+    let mut out = Vec::new();
+    for text in texts {
+        let mut wire = Vec::new();
+        push_frame(&mut wire, 0, &[&[0x03][..], text.as_bytes()].concat());
+        stream.write_all(&wire).await.expect("query");
+        let (_, payload) = read_packet(&mut stream).await.expect("answer");
+        let mut ok = OkPacket::decode(&payload, caps).unwrap_or_else(|e| panic!("{text}: {e}"));
+        ok.session_state.sort_by_key(|c| format!("{c:?}"));
+        out.push(ok);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_answer_is_what_the_proxy_relayed_with_the_servers_status() {
+    let bed = Bed::shared();
+    let texts = [
+        "SET autocommit = 0",
+        "SET autocommit = 1",
+        "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'",
+        "SET NAMES utf8mb4",
+        "SET SESSION sql_mode = 'STRICT_TRANS_TABLES'",
+        "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+    ];
+    let relayed = oks(bed.port(), &texts).await;
+    let before = local_answers(&bed);
+    let kept = oks(bed.port(), &texts).await;
+    assert_eq!(local_answers(&bed), before + texts.len() as u64);
+    let direct = oks(bed.primary().port(), &texts).await;
+    // Which variables the server reports depends on the connection's tracking settings (the
+    // proxy's connections track them all), so the flags are compared with a direct session's.
+    let flags = |ok: &OkPacket| ok.status - StatusFlags::SERVER_SESSION_STATE_CHANGED;
+    for ((text, kept), (relayed, direct)) in
+        texts.iter().zip(&kept).zip(relayed.iter().zip(&direct))
+    {
+        assert_eq!(kept, relayed, "{text}: the kept answer is the relayed one");
+        assert_eq!(flags(kept), flags(direct), "{text}: status flags");
+    }
+    assert!(
+        flags(&kept[2]).contains(StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES)
+            && flags(&kept[3]).contains(StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES)
+            && !flags(&kept[4]).contains(StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES),
+        "NO_BACKSLASH_ESCAPES follows sql_mode: {kept:?}"
+    );
 }
