@@ -51,6 +51,19 @@ async fn a_set_the_primary_answered_once_is_answered_by_the_proxy_with_its_effec
         run(&mut conn, sql).await;
     }
     assert_eq!(local_answers(&bed), before + OPENING.len() as u64);
+    // /digests tells the two apart: the primary answered the first, the proxy the second.
+    let digests = get(bed.proxy.admin_addr(), "/digests").json();
+    let names = digests["digests"]
+        .as_array()
+        .expect("digests")
+        .iter()
+        .find(|d| d["text"] == "SET NAMES latin1")
+        .unwrap_or_else(|| panic!("no SET NAMES latin1 in {digests}"));
+    assert_eq!(
+        (&names["targets"]["primary"], &names["targets"]["proxy"]),
+        (&1.into(), &1.into()),
+        "{names}"
+    );
     let (charset, isolation, autocommit): (String, String, i64) = conn
         .query_first("SELECT @@character_set_client, @@tx_isolation, @@autocommit")
         .await

@@ -5,7 +5,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::{Admin, api};
-use crate::metrics::{ServerStats, stats};
+use crate::metrics::ServerStats;
+use crate::metrics::digests;
 use crate::worker::Shared;
 
 impl Admin {
@@ -75,7 +76,7 @@ impl Admin {
                 total_us: d.total_us,
                 avg_us: d.avg_us(),
                 max_us: d.max_us,
-                targets: stats::TARGETS
+                targets: digests::TARGETS
                     .iter()
                     .zip(d.targets)
                     .map(|(t, n)| ((*t).to_string(), n))

@@ -18,13 +18,21 @@ use splitrail_router::IdentityHasher;
 /// Shards: each worker takes one in turn, so up to this many workers never share a lock.
 const SHARDS: usize = 16;
 
+/// Who answered a statement, in [`DigestStats::targets`] order: the route targets
+/// ([`super::stats::TARGETS`]), then the proxy itself.
+pub const TARGETS: [&str; 5] = ["primary", "replica", "pinned", "reject", "proxy"];
+
+/// The [`TARGETS`] index of a statement the proxy answered without a backend, whatever its
+/// route (a session `SET` it kept the answer to).
+pub const ANSWERED_HERE: usize = 4;
+
 /// The text shown for statements whose shape found the table full.
 pub const OTHER_TEXT: &str = "(other statements: the digest table is full)";
 
 /// How one statement went, as the digest table counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
-    /// Where the router sent it: an index into [`super::stats::TARGETS`].
+    /// Where it went: an index into [`TARGETS`] (the route, or [`ANSWERED_HERE`]).
     pub target: usize,
     /// Answered with an error (by a backend, a rule or the proxy) or lost with its backend.
     pub failed: bool,
@@ -49,8 +57,8 @@ pub struct DigestStats {
     pub max_us: u64,
     /// Rows sent or affected.
     pub rows: u64,
-    /// Statements by route target ([`super::stats::TARGETS`] order).
-    pub targets: [u64; 4],
+    /// Statements by where they went ([`TARGETS`] order).
+    pub targets: [u64; TARGETS.len()],
 }
 
 impl DigestStats {
@@ -231,7 +239,7 @@ mod tests {
         assert_eq!(&*s.text, "SELECT ?");
         assert_eq!((s.count, s.errors, s.rows), (2, 1, 3));
         assert_eq!((s.total_us, s.max_us, s.avg_us()), (7_000, 5_000, 3_500));
-        assert_eq!(s.targets, [1, 1, 0, 0]);
+        assert_eq!(s.targets, [1, 1, 0, 0, 0]);
         assert_eq!(d.top(1).len(), 1);
         d.reset();
         assert!(d.top(10).is_empty());

@@ -157,7 +157,8 @@ impl Session {
             && decision.reason == Reason::SessionState
             && self.may_learn_set(&c);
         if set_learnable && let Some(ok) = self.local_set_answer(sql) {
-            self.record_digest(&c, target, started, false, 0);
+            let here = crate::metrics::digests::ANSWERED_HERE;
+            self.record_digest(&c, here, started, false, 0);
             return self.answer_set_locally(sql, &c, ok).await;
         }
         if choice == Choice::Read
