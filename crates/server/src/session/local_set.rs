@@ -26,7 +26,7 @@ use splitrail_router::{Classification, Effects, Kind, Scope, SetItem};
 
 use super::Session;
 use crate::backend::{Lease, Outcome};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::relay::Relayed;
 
 /// Session variables any user may set whose `SET` to a constant succeeds or fails by its text
@@ -132,10 +132,10 @@ fn keepable(done: &Relayed) -> Option<OkPacket> {
 impl Session {
     /// Whether nothing of the session's state makes a `SET`'s outcome depend on more than its
     /// text: no transaction open (`SET autocommit = 1` would commit it; the transaction's
-    /// characteristics cannot change in one) and no connection held for it.
+    /// characteristics cannot change in one) and no connection held for it
+    /// ([`Session::hold_reason`] names an open transaction first).
     fn set_answerable_here(&self) -> bool {
-        !self.state.in_transaction()
-            && !self.status.contains(StatusFlags::SERVER_STATUS_IN_TRANS)
+        !self.status.contains(StatusFlags::SERVER_STATUS_IN_TRANS)
             && self.held.is_none()
             && self.hold_reason().is_none()
     }
@@ -202,8 +202,7 @@ impl Session {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut payload = BytesMut::new();
         ok.encode(self.caps, &mut payload);
-        self.client.queue(&payload).map_err(Error::ClientProtocol)?;
-        self.client.flush().await.map_err(Error::ClientIo)
+        self.send_payload(&payload).await
     }
 
     /// Before `statement` runs on `lease`: when it reads diagnostics (`ROW_COUNT()`,

@@ -388,9 +388,6 @@ impl Session {
         started: Instant,
         done: &Result<Option<Relayed>>,
     ) {
-        if !self.worker.shared.digests.enabled() {
-            return;
-        }
         let (failed, rows) = match done {
             Ok(Some(d)) => match d.completion.end {
                 End::Err { .. } => (true, d.rows),
@@ -588,7 +585,7 @@ impl Session {
         self.client.flush().await.map_err(Error::ClientIo)
     }
 
-    async fn send_payload(&mut self, payload: &[u8]) -> Result<()> {
+    pub(crate) async fn send_payload(&mut self, payload: &[u8]) -> Result<()> {
         self.client.queue(payload).map_err(Error::ClientProtocol)?;
         self.client.flush().await.map_err(Error::ClientIo)
     }
