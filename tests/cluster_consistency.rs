@@ -5,7 +5,7 @@
 //! position fetches are counted from the proxy's metrics.
 mod common;
 
-use common::{Bed, MONITOR_USER, ProxyProcess, connect, get, run};
+use common::{Bed, MONITOR_USER, ProxyProcess, connect, counter, run};
 use mysql_async::OptsBuilder;
 use mysql_async::prelude::*;
 
@@ -24,14 +24,6 @@ fn primary_root(bed: &Bed) -> OptsBuilder {
         .user(Some("root"))
         .db_name(Some("app"))
         .prefer_socket(false)
-}
-
-/// The value of an unlabelled metric of the admin API at `admin`.
-fn metric(admin: std::net::SocketAddr, name: &str) -> u64 {
-    let text = get(admin, "/metrics").body;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 /// Reads row `k` of `table` through `reader`: (rows found, the server that answered).
@@ -104,8 +96,8 @@ async fn reads_through_another_proxy_see_every_committed_write() {
         "the replica was not behind: the probe proves nothing"
     );
 
-    let fetches = metric(other.admin, "splitrail_consistency_position_fetches_total");
-    let reads = metric(other.admin, "splitrail_consistency_position_reads_total");
+    let fetches = counter(other.admin, "splitrail_consistency_position_fetches_total");
+    let reads = counter(other.admin, "splitrail_consistency_position_reads_total");
     assert!(fetches >= 2 * rounds as u64, "{fetches} fetches");
     assert!(reads >= 2 * rounds as u64, "{reads} reads took a position");
     bed.cluster()
@@ -123,8 +115,8 @@ async fn concurrent_reads_share_fetches_and_replicas_keep_answering() {
     bed.caught_up();
 
     let replica = bed.replica(0).server_id();
-    let fetches_before = metric(other.admin, "splitrail_consistency_position_fetches_total");
-    let reads_before = metric(other.admin, "splitrail_consistency_position_reads_total");
+    let fetches_before = counter(other.admin, "splitrail_consistency_position_fetches_total");
+    let reads_before = counter(other.admin, "splitrail_consistency_position_reads_total");
     let clients = 16;
     let per_client = 25;
     let mut tasks = Vec::new();
@@ -146,8 +138,8 @@ async fn concurrent_reads_share_fetches_and_replicas_keep_answering() {
         on_replica += task.await.expect("a reader");
     }
     let fetches =
-        metric(other.admin, "splitrail_consistency_position_fetches_total") - fetches_before;
-    let reads = metric(other.admin, "splitrail_consistency_position_reads_total") - reads_before;
+        counter(other.admin, "splitrail_consistency_position_fetches_total") - fetches_before;
+    let reads = counter(other.admin, "splitrail_consistency_position_reads_total") - reads_before;
     let total = clients * per_client;
     eprintln!(
         "cluster: {reads} reads took a fetched position, {fetches} fetches \

@@ -5,8 +5,8 @@
 mod common;
 mod fuzzing;
 
-use common::{Bed, get, one, run};
-use fuzzing::raw::{greet, read_packet, response};
+use common::{Bed, counter, get, one, run};
+use fuzzing::raw::{login_with, read_packet};
 use fuzzing::streams::push_frame;
 use mysql_async::Conn;
 use mysql_async::prelude::*;
@@ -16,15 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 /// The proxy's count of `SET`s it answered itself.
 fn local_answers(bed: &Bed) -> u64 {
-    let text = get(bed.proxy.admin_addr(), "/metrics").body;
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("splitrail_local_set_answers_total ")?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no splitrail_local_set_answers_total in\n{text}"))
+    counter(bed.proxy.admin_addr(), "splitrail_local_set_answers_total")
 }
 
 /// What drivers send when they open a connection.
@@ -185,17 +177,9 @@ const TRACKING_CLIENT: CapabilityFlags = CapabilityFlags::CLIENT_PROTOCOL_41
 /// The OK each of `texts` gets on a new connection to `port`, its session-state changes
 /// sorted (a server lists them in no fixed order).
 async fn oks(port: u16, texts: &[&str]) -> Vec<OkPacket> {
-    let (mut stream, hs) = greet(port).await.expect("greeting");
-    let caps = TRACKING_CLIENT & hs.capabilities;
-    let mut wire = Vec::new();
-    push_frame(&mut wire, 1, &response(&hs, caps, "app", "app"));
-    stream.write_all(&wire).await.expect("login");
-    let (_, answer) = read_packet(&mut stream).await.expect("login answer");
-    assert_eq!(
-        <[u8]>::first(&answer),
-        Some(&0),
-        "login refused: {answer:02x?}"
-    );
+    let (mut stream, _, caps) = login_with(port, |server| TRACKING_CLIENT & server)
+        .await
+        .expect("login");
     let mut out = Vec::new();
     for text in texts {
         let mut wire = Vec::new();

@@ -60,3 +60,11 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) 
 pub fn get(addr: SocketAddr, path: &str) -> Answer {
     request(addr, "GET", path, None)
 }
+
+/// The value of an unlabelled counter in the `/metrics` of the admin API at `addr`.
+pub fn counter(addr: SocketAddr, name: &str) -> u64 {
+    let text = get(addr, "/metrics").body;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}

@@ -24,7 +24,7 @@ pub mod wait;
 
 // What the tests import, each binary a part of it.
 #[allow(unused_imports)]
-pub use admin::{Answer, get, request};
+pub use admin::{Answer, counter, get, request};
 #[allow(unused_imports)]
 pub use bed::{Backends, Bed, BedBuilder, proxy_without_backend};
 #[allow(unused_imports)]

@@ -84,13 +84,23 @@ pub fn response(
     b.to_vec()
 }
 
-/// Logs in as `app` with `caps`; the stream is then in the command phase.
+/// Logs in as `app` with capabilities [`client_caps`] picks; the stream is then in the
+/// command phase.
 pub async fn login(
     port: u16,
     rng: &mut Rng,
 ) -> Result<(TcpStream, InitialHandshake, CapabilityFlags), String> {
+    login_with(port, |server| client_caps(rng, server)).await
+}
+
+/// Logs in as `app` with the capabilities `choose` makes of the server's; the stream is then
+/// in the command phase.
+pub async fn login_with(
+    port: u16,
+    choose: impl FnOnce(CapabilityFlags) -> CapabilityFlags,
+) -> Result<(TcpStream, InitialHandshake, CapabilityFlags), String> {
     let (mut stream, hs) = greet(port).await?;
-    let caps = client_caps(rng, hs.capabilities);
+    let caps = choose(hs.capabilities);
     let mut wire = Vec::new();
     push_frame(&mut wire, 1, &response(&hs, caps, "app", "app"));
     stream
