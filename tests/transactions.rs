@@ -2,7 +2,8 @@
 //! session's own, right after its insert, even with other sessions inserting at the same time.
 mod common;
 
-use common::{Bed, one, run, server_id, table, wait_reads_on};
+use common::{Bed, connect, one, opts_for, run, server_code, server_id, table, wait_reads_on};
+use mysql_async::Conn;
 use mysql_async::prelude::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,4 +233,75 @@ async fn last_insert_id_is_per_session_with_concurrent_inserts() {
         }
     }
     run(&mut setup, &format!("DROP TABLE {t}")).await;
+}
+
+/// The isolation level of the transaction open on `conn`'s backend connection, as InnoDB has it
+/// (its `INNODB_TRX` view is refreshed at most every 100 ms, hence the pause).
+async fn isolation_in_transaction(conn: &mut Conn, t: &str) -> String {
+    run(conn, &format!("SELECT COUNT(*) FROM {t}")).await;
+    run(conn, "DO SLEEP(0.15)").await;
+    one(
+        conn,
+        "SELECT trx_isolation_level FROM information_schema.INNODB_TRX \
+         WHERE trx_mysql_thread_id = CONNECTION_ID()",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_transaction_characteristics_apply_to_it_and_to_no_other_session() {
+    let bed = Bed::shared();
+    // One worker with one connection per server: every session borrows the same primary
+    // connection, so characteristics left on it would show in the next session.
+    let proxy = bed.another_proxy("workers: 1\npool: { max_size: 1 }");
+    let t = bed.new_table("next_tx", "id INT PRIMARY KEY").await;
+    let mut conn = connect(opts_for(&proxy)).await;
+    run(&mut conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED").await;
+    run(&mut conn, "BEGIN").await;
+    assert_eq!(
+        isolation_in_transaction(&mut conn, &t).await,
+        "READ COMMITTED"
+    );
+    run(&mut conn, "COMMIT").await;
+    run(&mut conn, "BEGIN").await;
+    assert_eq!(
+        isolation_in_transaction(&mut conn, &t).await,
+        "REPEATABLE READ",
+        "for the next transaction only"
+    );
+    run(&mut conn, "COMMIT").await;
+
+    // READ ONLY for the next transaction: its write fails, as on the server; a COMMIT with no
+    // transaction open drops it.
+    run(&mut conn, "SET TRANSACTION READ ONLY").await;
+    run(&mut conn, "START TRANSACTION").await;
+    let err = conn
+        .query_drop(format!("INSERT INTO {t} VALUES (1)"))
+        .await
+        .expect_err("a write in a READ ONLY transaction");
+    assert_eq!(server_code(&err), Some(1792), "{err}");
+    run(&mut conn, "ROLLBACK").await;
+    run(&mut conn, "SET TRANSACTION READ ONLY").await;
+    run(&mut conn, "COMMIT").await;
+    run(&mut conn, "START TRANSACTION").await;
+    run(&mut conn, &format!("INSERT INTO {t} VALUES (2)")).await;
+    run(&mut conn, "COMMIT").await;
+
+    // A session that leaves with characteristics waiting does not hand them to the next.
+    run(
+        &mut conn,
+        "SET TRANSACTION READ ONLY, ISOLATION LEVEL SERIALIZABLE",
+    )
+    .await;
+    drop(conn);
+    for id in 3..6 {
+        let mut next = connect(opts_for(&proxy)).await;
+        run(&mut next, "START TRANSACTION").await;
+        run(&mut next, &format!("INSERT INTO {t} VALUES ({id})")).await;
+        assert_eq!(
+            isolation_in_transaction(&mut next, &t).await,
+            "REPEATABLE READ"
+        );
+        run(&mut next, "COMMIT").await;
+    }
 }

@@ -97,6 +97,9 @@ pub enum Reason {
     TableLock,
     /// KILL, FLUSH, GRANT, replication and maintenance statements.
     Admin,
+    /// Characteristics for the next transaction only (`SET TRANSACTION …`) wait on the
+    /// connection that ran them: stay there until a transaction takes them or they are dropped.
+    NextTransaction,
     /// A plain read.
     PlainRead,
     /// A plain read, sent to the primary because the policy says reads go there.
@@ -106,7 +109,7 @@ pub enum Reason {
 impl Reason {
     /// One of each reason (every `Rule(n)` stands as `Rule(0)`), in [`Reason::index`] order:
     /// for counters indexed by reason.
-    pub const ALL: [Reason; 28] = [
+    pub const ALL: [Reason; 29] = [
         Reason::InTransaction,
         Reason::ReadOnlyTransaction,
         Reason::AutocommitOff,
@@ -135,6 +138,7 @@ impl Reason {
         Reason::Admin,
         Reason::PlainRead,
         Reason::ReadsToPrimary,
+        Reason::NextTransaction,
     ];
 
     /// This reason's place in [`Reason::ALL`] (every `Rule(n)` shares one).
@@ -168,6 +172,7 @@ impl Reason {
             Reason::Admin => 25,
             Reason::PlainRead => 26,
             Reason::ReadsToPrimary => 27,
+            Reason::NextTransaction => 28,
         }
     }
 
@@ -202,6 +207,7 @@ impl Reason {
             Reason::Admin => "admin",
             Reason::PlainRead => "plain_read",
             Reason::ReadsToPrimary => "reads_to_primary",
+            Reason::NextTransaction => "next_transaction",
         }
     }
 }
@@ -283,6 +289,9 @@ fn decide(c: &Classification, s: &SessionState, p: &Policy) -> (Target, Reason) 
             );
         }
         return (Target::Pinned, Reason::InTransaction);
+    }
+    if s.next_transaction_pending() {
+        return (Target::Pinned, Reason::NextTransaction);
     }
     if s.holds_table_locks() {
         return (Target::Pinned, Reason::LocksHeld);

@@ -134,6 +134,10 @@ pub struct SessionState {
     read_only_transaction: bool,
     /// `SET TRANSACTION READ ONLY|WRITE` without scope: applies to the next transaction only.
     next_transaction_read_only: Option<bool>,
+    /// A `SET TRANSACTION …` without scope ran and no transaction has used it yet: the
+    /// characteristics wait on the connection that ran it, until a transaction starts (and takes
+    /// them), `COMMIT` or `ROLLBACK` or an implicit commit (which drop them).
+    next_transaction_pending: bool,
     /// `SET SESSION TRANSACTION READ ONLY` / `transaction_read_only = 1`.
     session_read_only: bool,
     table_locks: bool,
@@ -163,6 +167,7 @@ impl SessionState {
             autocommit: true,
             read_only_transaction: false,
             next_transaction_read_only: None,
+            next_transaction_pending: false,
             session_read_only: false,
             table_locks: false,
             named_locks: 0,
@@ -192,6 +197,24 @@ impl SessionState {
     pub fn next_transaction_read_only(&self) -> bool {
         self.next_transaction_read_only
             .unwrap_or(self.session_read_only)
+    }
+
+    /// Whether characteristics for the next transaction only (`SET TRANSACTION …` without
+    /// `SESSION`) wait on the connection that ran them: the server keeps them there, not in any
+    /// variable, so the session's statements must run on that connection until a transaction
+    /// has started (`BEGIN`, or a statement the server reports opening one) or they were dropped
+    /// (`COMMIT`, `ROLLBACK`, an implicit commit). A statement in autocommit mode that uses a
+    /// transactional table takes them too, which the server does not report: the wait then lasts
+    /// until one of the above, on the safe side.
+    pub fn next_transaction_pending(&self) -> bool {
+        self.next_transaction_pending
+    }
+
+    /// The connection that kept the next transaction's characteristics is gone (they went
+    /// with it).
+    pub fn forget_next_transaction(&mut self) {
+        self.next_transaction_pending = false;
+        self.next_transaction_read_only = None;
     }
 
     /// LOCK TABLES (or FLUSH TABLES WITH READ LOCK) is in force.
@@ -259,6 +282,7 @@ impl SessionState {
     fn apply_kind(&mut self, kind: &Kind, effects: Effects, tables: &[Box<str>]) {
         if effects.contains(Effects::IMPLICIT_COMMIT) {
             self.end_transaction();
+            self.next_transaction_pending = false;
         }
         match kind {
             Kind::Transaction(tx) => self.apply_transaction(tx),
@@ -291,17 +315,23 @@ impl SessionState {
         match tx {
             TxStatement::Begin { read_only, .. } => {
                 self.in_transaction = true;
+                self.next_transaction_pending = false;
                 self.read_only_transaction =
                     read_only.unwrap_or_else(|| self.next_transaction_read_only());
                 self.next_transaction_read_only = None;
             }
             TxStatement::Commit { chain } | TxStatement::Rollback { chain } => {
                 self.in_transaction = *chain;
+                self.next_transaction_pending = false;
+                self.next_transaction_read_only = None;
                 if !chain {
                     self.read_only_transaction = false;
                 }
             }
-            TxStatement::Xa(XaVerb::Start) => self.in_transaction = true,
+            TxStatement::Xa(XaVerb::Start) => {
+                self.in_transaction = true;
+                self.next_transaction_pending = false;
+            }
             TxStatement::Xa(XaVerb::Commit | XaVerb::Rollback) => self.end_transaction(),
             _ => {}
         }
@@ -355,7 +385,8 @@ impl SessionState {
                 read_only,
             } => match scope {
                 None => {
-                    self.next_transaction_read_only = read_only.or(self.next_transaction_read_only)
+                    self.next_transaction_read_only = read_only.or(self.next_transaction_read_only);
+                    self.next_transaction_pending = true;
                 }
                 Some(Scope::Session) => {
                     if let Some(level) = isolation {
@@ -383,6 +414,10 @@ impl SessionState {
     pub fn apply_server_status(&mut self, status: ServerStatus) {
         if !status.in_transaction {
             self.end_transaction();
+        }
+        if status.in_transaction {
+            // The transaction that opened took the next transaction's characteristics.
+            self.next_transaction_pending = false;
         }
         self.in_transaction = status.in_transaction;
         self.autocommit = status.autocommit;

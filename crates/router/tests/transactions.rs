@@ -112,13 +112,17 @@ fn read_only_transactions_stay_on_one_replica() {
             ("SET @@global.max_connections = 1", Primary, SessionState),
         ],
     );
-    let s = session_after(&["SET TRANSACTION READ ONLY"]);
+    let s = session_after(&["SET SESSION TRANSACTION READ ONLY"]);
     check_in(&s, "START TRANSACTION", (Replica, ReadOnlyTransaction));
     check_in(
         &s,
         "START TRANSACTION READ WRITE",
         (Primary, TransactionControl),
     );
+    // For the next transaction only, the characteristics live on the primary connection that
+    // ran the SET: the transaction runs there.
+    let s = session_after(&["SET TRANSACTION READ ONLY"]);
+    check_in(&s, "START TRANSACTION", (Pinned, NextTransaction));
     let policy = Policy {
         read_only_transactions_on_replica: false,
         ..Policy::default()
@@ -155,4 +159,54 @@ fn server_status_flags_are_the_source_of_truth() {
     check_in(&s, "SELECT 1", (Primary, AutocommitOff));
     s.apply_tracked_variable("autocommit", "ON");
     check_in(&s, "SELECT 1", (Replica, PlainRead));
+}
+
+#[test]
+fn next_transaction_characteristics_keep_the_session_where_they_wait() {
+    let s = session_after(&["SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"]);
+    assert!(s.next_transaction_pending());
+    check_table(
+        &s,
+        &Policy::default(),
+        &[
+            ("SELECT 1", Pinned, NextTransaction),
+            ("SELECT * FROM t", Pinned, NextTransaction),
+            ("SET NAMES utf8mb4", Pinned, NextTransaction),
+            ("START TRANSACTION", Pinned, NextTransaction),
+            ("START TRANSACTION READ ONLY", Pinned, NextTransaction),
+            ("COMMIT", Pinned, NextTransaction),
+            ("UPDATE t SET a = 1", Pinned, NextTransaction),
+        ],
+    );
+    // Taken by the transaction that starts, explicitly or as the server reports it.
+    let s = session_after(&["SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", "BEGIN"]);
+    assert!(!s.next_transaction_pending());
+    check_in(&s, "SELECT 1", (Pinned, InTransaction));
+    let mut s = session_after(&["SET TRANSACTION READ ONLY", "SET autocommit = 0"]);
+    assert!(s.next_transaction_pending());
+    s.apply_statement(&classify("SELECT * FROM t"));
+    s.apply_server_status(ServerStatus {
+        in_transaction: true,
+        autocommit: false,
+        read_only_transaction: Some(true),
+    });
+    assert!(!s.next_transaction_pending());
+    // Dropped by COMMIT, ROLLBACK (with no transaction open) and implicit commits.
+    for end in ["COMMIT", "ROLLBACK", "CREATE TABLE x (a int)"] {
+        let s = session_after(&["SET TRANSACTION ISOLATION LEVEL READ COMMITTED", end]);
+        assert!(!s.next_transaction_pending(), "{end}");
+        check_in(&s, "SELECT * FROM t", (Replica, PlainRead));
+    }
+    let s = session_after(&["SET TRANSACTION READ ONLY", "ROLLBACK"]);
+    check_in(&s, "START TRANSACTION", (Primary, TransactionControl));
+    // Neither a SESSION scope nor a statement that opens no transaction drops them.
+    let s = session_after(&[
+        "SET TRANSACTION READ ONLY",
+        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        "SELECT 1",
+    ]);
+    assert!(s.next_transaction_pending());
+    let mut s = session_after(&["SET TRANSACTION READ ONLY"]);
+    s.forget_next_transaction();
+    check_in(&s, "START TRANSACTION", (Primary, TransactionControl));
 }

@@ -107,7 +107,7 @@ impl ServerStats {
 pub const TARGETS: [&str; 4] = ["primary", "replica", "pinned", "reject"];
 
 /// Every route reason, in counter order (all `Rule(n)` count as `rule`).
-pub const REASONS: [Reason; 28] = Reason::ALL;
+pub const REASONS: [Reason; 29] = Reason::ALL;
 
 /// `t`'s index in [`TARGETS`].
 pub fn target_index(t: &Target) -> usize {

@@ -440,6 +440,8 @@ impl Session {
             Some(PinReason::Replication)
         } else if s.in_transaction() {
             Some(PinReason::Transaction)
+        } else if s.next_transaction_pending() {
+            Some(PinReason::NextTransaction)
         } else if s.has_temp_tables() {
             Some(PinReason::TempTables)
         } else if s.holds_table_locks() || s.holds_named_locks() {
@@ -514,9 +516,11 @@ impl Session {
     }
 
     /// Gives a connection back to the pool; one with session state the pool cannot see (locks,
-    /// temporary tables, user variables) is closed instead.
+    /// temporary tables, user variables, the next transaction's characteristics) is closed
+    /// instead.
     pub(crate) fn release(&mut self, mut lease: Lease) {
         if self.state.has_temp_tables()
+            || self.state.next_transaction_pending()
             || self.state.holds_table_locks()
             || self.state.holds_named_locks()
             || self.state.user_variables().next().is_some()

@@ -33,7 +33,9 @@ enum Attempt {
     BackendFailed {
         error: Error,
         sent: Option<u8>,
-        in_transaction: bool,
+        /// State only that connection had died with it (a transaction, the next transaction's
+        /// characteristics): the statement must not run elsewhere as if nothing happened.
+        state_lost: bool,
     },
 }
 
@@ -318,9 +320,9 @@ impl Session {
                 Attempt::BackendFailed {
                     error,
                     sent,
-                    in_transaction,
+                    state_lost,
                 } => {
-                    if sent.is_none() && !in_transaction && !self.info.is_killed() && run.replay() {
+                    if sent.is_none() && !state_lost && !self.info.is_killed() && run.replay() {
                         continue;
                     }
                     self.report_lost_backend(&error, sent).await?;
@@ -516,9 +518,12 @@ impl Session {
     }
 
     /// The backend failed during a statement (`sent`: how far the client got): its connection
-    /// closes, and a transaction on it is over.
+    /// closes, and a transaction on it is over, as are characteristics waiting there for the
+    /// next one.
     fn backend_failed(&mut self, lease: Lease, error: Error, sent: Option<u8>) -> Attempt {
         let in_transaction = self.state.in_transaction();
+        let state_lost = in_transaction || self.state.next_transaction_pending();
+        self.state.forget_next_transaction();
         self.suspect(lease.conn.server, &error);
         drop(lease); // broken: closes it
         warn!(error = %error, "backend failed during a statement");
@@ -533,7 +538,7 @@ impl Session {
         Attempt::BackendFailed {
             error,
             sent,
-            in_transaction,
+            state_lost,
         }
     }
 

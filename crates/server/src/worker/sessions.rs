@@ -73,11 +73,14 @@ pub enum PinReason {
     UntrackedState = 7,
     /// A binlog client: its connection to the primary is its own for the session's life.
     Replication = 8,
+    /// Characteristics for the next transaction only (`SET TRANSACTION …`) wait on the
+    /// connection that ran them.
+    NextTransaction = 9,
 }
 
 impl PinReason {
     /// Every reason, in order.
-    pub const ALL: [PinReason; 9] = [
+    pub const ALL: [PinReason; 10] = [
         PinReason::Transaction,
         PinReason::TempTables,
         PinReason::Locks,
@@ -87,10 +90,11 @@ impl PinReason {
         PinReason::SessionFunction,
         PinReason::UntrackedState,
         PinReason::Replication,
+        PinReason::NextTransaction,
     ];
 
     /// `transaction`, `temporary_tables`, `locks`, `user_variables`, `sql_prepare`, `cursor`,
-    /// `session_function`, `untracked_state`, `replication`.
+    /// `session_function`, `untracked_state`, `replication`, `next_transaction`.
     pub fn as_str(self) -> &'static str {
         match self {
             PinReason::Transaction => "transaction",
@@ -102,6 +106,7 @@ impl PinReason {
             PinReason::SessionFunction => "session_function",
             PinReason::UntrackedState => "untracked_state",
             PinReason::Replication => "replication",
+            PinReason::NextTransaction => "next_transaction",
         }
     }
 }
