@@ -7,6 +7,9 @@ THREADS threads against one port, printing the wall time and the stale reads.
           a row and reads it back at once (a stale read is one that does not find it).
   ddl:    what test suites and migrations do: each iteration creates a table, fills it,
           reads it, alters it, reads it again and drops it, every read right after the DDL.
+  pooled: what a web app on a connection pool sends per request (SQLAlchemy's pool, for
+          one): each iteration checks a connection out, reads a row by its key, and checks
+          it in again, which rolls back (`reset_on_return`) with nothing to roll back.
 
     bench/app_workloads.py --port 6033 --workload states --threads 12 --iterations 200
 
@@ -63,6 +66,17 @@ def ddl(args, i, stale):
     conn.close()
 
 
+def pooled(args, i, stale):
+    conn = connect(args, "app")
+    cur = conn.cursor()
+    for n in range(args.iterations):
+        cur.execute("SELECT n FROM bench_states WHERE id = %s", (1 + (i * 7919 + n) % 1000,))
+        if cur.fetchone() is None:
+            stale[i] += 1
+        conn.rollback()
+    conn.close()
+
+
 def prepare(args):
     conn = connect(args, "app")
     cur = conn.cursor()
@@ -71,13 +85,19 @@ def prepare(args):
         cur.execute(f"DROP TABLE IF EXISTS {schema}.bench_states")
         cur.execute(f"CREATE TABLE {schema}.bench_states (id INT AUTO_INCREMENT PRIMARY KEY, "
                     "run INT, thread INT, n INT, KEY (run, thread, n))")
+    # The rows `pooled` reads (ids 1 to 1000).
+    cur.execute("INSERT INTO app.bench_states (run, thread, n) SELECT 0, 0, seq "
+                "FROM seq_1_to_1000")
     conn.close()
+
+
+WORKLOADS = {"states": states, "ddl": ddl, "pooled": pooled}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--workload", choices=["states", "ddl"], required=True)
+    p.add_argument("--workload", choices=list(WORKLOADS), required=True)
     p.add_argument("--threads", type=int, default=12)
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--prepare", action="store_true", help="create the tables, then exit")
@@ -85,7 +105,7 @@ def main():
     if args.prepare:
         prepare(args)
         return
-    work = states if args.workload == "states" else ddl
+    work = WORKLOADS[args.workload]
     stale = [0] * args.threads
     threads = [threading.Thread(target=work, args=(args, i, stale)) for i in range(args.threads)]
     start = time.monotonic()

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark, not a test: bench/app_workloads.py's workloads ("states": THREADS sessions with
 # distinct session state, more than pool.max_size, writing and reading back; "ddl": DDL then
-# immediate reads) directly against the dev cluster's primary and through two proxies, printing
-# wall time, stale reads and the ratio proxy/direct.
+# immediate reads; "pooled": a read and a pool's check-in ROLLBACK per request) directly
+# against the dev cluster's primary and through two proxies, printing wall time, stale reads
+# and the ratio proxy/direct.
 #
-#   bench/app_workloads.sh                               # both workloads, 12 threads x 200
+#   bench/app_workloads.sh                               # all workloads, 12 threads x 200
 #   THREADS=24 ITERATIONS=100 WORKLOADS=states bench/app_workloads.sh
 #
 # "proxy" runs with the defaults, "alt" with ALT_YAML (default `pool: { pipeline: false }`).
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-12}
 ITERATIONS=${ITERATIONS:-200}
-WORKLOADS=${WORKLOADS:-"states ddl"}
+WORKLOADS=${WORKLOADS:-"states ddl pooled"}
 ALT_YAML=${ALT_YAML:-"pool: { pipeline: false }"}
 
 source bench/lib.sh
@@ -21,6 +22,7 @@ start_proxies
 DB_PORT=13306 ITERATIONS=1 examples/django/check.sh >/dev/null
 py=examples/django/.venv/bin/python
 $py bench/app_workloads.py --port 13306 --workload states --prepare
+replica_caught_up
 
 printf '%-8s %-6s %8s %6s %6s\n' workload run seconds stale ratio
 for w in $WORKLOADS; do

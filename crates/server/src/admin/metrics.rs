@@ -85,6 +85,12 @@ fn proxy_wide(out: &mut String, shared: &Shared, uptime: f64) {
              same text, instead of running them on the primary.",
             shared.stats.local_set_answers.load(Ordering::Relaxed),
         ),
+        (
+            "splitrail_local_commit_answers_total",
+            "COMMIT and ROLLBACK statements with no transaction open the proxy answered itself, \
+             with the OK a backend gave the same text, instead of running them on the primary.",
+            shared.stats.local_commit_answers.load(Ordering::Relaxed),
+        ),
     ];
     for (name, help, n) in totals {
         family(out, name, "counter", help);

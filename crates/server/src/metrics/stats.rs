@@ -219,8 +219,10 @@ pub struct Stats {
     /// Reads sent straight to the primary because the replica had yet to replay a slow write
     /// (DDL) they needed (see [`crate::consistency::Causal::replay_pending`]).
     pub slow_replay_reads: AtomicU64,
-    /// Session `SET`s the proxy answered itself (`session/local_set.rs`).
+    /// Session `SET`s the proxy answered itself (`session/answered_here.rs`).
     pub local_set_answers: AtomicU64,
+    /// `COMMIT`s and `ROLLBACK`s with no transaction open the proxy answered itself.
+    pub local_commit_answers: AtomicU64,
     /// Configuration reloads applied.
     pub reloads_ok: AtomicU64,
     /// Configuration reloads refused (an invalid file, or one that cannot be read).
@@ -245,6 +247,7 @@ impl Stats {
             position_reads: AtomicU64::new(0),
             slow_replay_reads: AtomicU64::new(0),
             local_set_answers: AtomicU64::new(0),
+            local_commit_answers: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
             clients_total: AtomicU64::new(0),

@@ -5,10 +5,10 @@
 //! this one in [`crate::worker::sessions`], and `SHOW PROCESSLIST` answered from that in [`processlist`];
 //! binlog clients in [`replication`], the client's own status counters in [`status`].
 pub mod admin;
+pub mod answered_here;
 pub mod causal;
 pub mod learn;
 pub mod lease;
-pub mod local_set;
 pub mod pipeline;
 pub mod plan;
 pub mod prepared;
@@ -120,10 +120,10 @@ pub struct Session {
     /// `ROW_COUNT()` describe.
     pub(crate) previous_pipelined: Option<u64>,
     /// The text of the command running, when it is a `SET` the proxy answered itself
-    /// ([`local_set`]).
-    pub(crate) local_set: Option<Box<[u8]>>,
-    /// `local_set` of the command before the one running: run before a diagnostics read.
-    pub(crate) previous_local_set: Option<Box<[u8]>>,
+    /// ([`answered_here`]).
+    pub(crate) answered_here: Option<Box<[u8]>>,
+    /// `answered_here` of the command before the one running: run before a diagnostics read.
+    pub(crate) previous_answered_here: Option<Box<[u8]>>,
 }
 
 /// What ended a wait for the client's next command.
@@ -189,8 +189,8 @@ impl Session {
             counters: status::SessionCounters::default(),
             last_pipelined: None,
             previous_pipelined: None,
-            local_set: None,
-            previous_local_set: None,
+            answered_here: None,
+            previous_answered_here: None,
         }
     }
 
@@ -318,7 +318,7 @@ impl Session {
         self.begin_activity(payload, &command);
         self.counters.command(&command);
         self.previous_pipelined = self.last_pipelined.take();
-        self.previous_local_set = self.local_set.take();
+        self.previous_answered_here = self.answered_here.take();
         match command {
             Command::Quit => return Ok(Next::Quit),
             Command::Query(q) => self.query(payload, q.sql).await?,

@@ -154,14 +154,21 @@ impl Session {
             return sent;
         };
         self.plan = StatementPlan::of(&decision);
-        // A session `SET` whose answer the proxy knows is answered here (`local_set.rs`).
-        let set_learnable = decision.target == Target::Primary
-            && decision.reason == Reason::SessionState
-            && self.may_learn_set(&c);
-        if set_learnable && let Some(ok) = self.local_set_answer(sql) {
+        // A session `SET`, `COMMIT` or `ROLLBACK` whose answer the proxy knows is answered here
+        // (`answered_here.rs`).
+        let learnable = (decision.target == Target::Primary
+            && matches!(
+                decision.reason,
+                Reason::SessionState | Reason::TransactionControl
+            ))
+        .then(|| self.may_learn(&c))
+        .flatten();
+        if let Some(kind) = learnable
+            && let Some(ok) = self.kept_answer(sql)
+        {
             let here = crate::metrics::digests::ANSWERED_HERE;
             self.record_digest(&c, here, started, false, 0);
-            return self.answer_set_locally(sql, &c, ok).await;
+            return self.answer_with_kept(sql, &c, kind, ok).await;
         }
         if choice == Choice::Read
             && let super::pipeline::Pipelined::Answered(relayed) =
@@ -172,8 +179,10 @@ impl Session {
             return Ok(());
         }
         let done = self.execute_raw(choice, payload, Some(&c)).await;
-        if set_learnable && let Ok(Some(relayed)) = &done {
-            self.learn_set_answer(sql, relayed);
+        if learnable.is_some()
+            && let Ok(Some(relayed)) = &done
+        {
+            self.learn_answer(sql, relayed);
         }
         self.count_digest(&c, target, started, &done);
         done.map(drop)
@@ -285,7 +294,7 @@ impl Session {
                     continue;
                 }
             };
-            let prepared = match self.replay_local_set(&mut lease, classification).await {
+            let prepared = match self.replay_answered_here(&mut lease, classification).await {
                 Err(e) => Err(e),
                 Ok(Some(err)) => Ok(Err(err)),
                 Ok(None) if sync_behind => {

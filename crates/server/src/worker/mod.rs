@@ -8,8 +8,8 @@
 //! per statement; only when it moved does it load the new snapshot (and grow its pools).
 
 pub mod busy_poll;
+pub mod kept_answers;
 pub mod sessions;
-pub mod set_answers;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -33,8 +33,8 @@ use crate::relay::mux::Muxes;
 use crate::tls::Tls;
 use crate::topology::{ServerEntry, Topology};
 use busy_poll::BusyPoll;
+use kept_answers::KeptAnswers;
 use sessions::SessionInfo;
-use set_answers::SetAnswers;
 
 /// What can change while the proxy runs, as one consistent, immutable value.
 #[derive(Debug)]
@@ -354,8 +354,8 @@ pub struct Worker {
     pub busy: std::cell::Cell<u32>,
     /// What this worker's busy-polling spinner watches (`busy_poll`).
     pub busy_poll: BusyPoll,
-    /// This worker's kept answers to session `SET`s (`session/local_set.rs`).
-    pub set_answers: RefCell<SetAnswers>,
+    /// This worker's kept answers to session `SET`s (`session/answered_here.rs`).
+    pub kept_answers: RefCell<KeptAnswers>,
     /// This worker's copy of the snapshot in force.
     view: RefCell<Rc<View>>,
     /// How many workers share the pool limits.
@@ -451,7 +451,7 @@ impl Worker {
             muxes: Muxes::default(),
             busy: std::cell::Cell::new(0),
             busy_poll: BusyPoll::default(),
-            set_answers: RefCell::default(),
+            kept_answers: RefCell::default(),
             shared,
         }
     }

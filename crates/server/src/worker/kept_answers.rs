@@ -1,6 +1,6 @@
-//! A worker's kept answers to session `SET` texts, which the session answers itself
-//! (`session/local_set.rs` says when): each text's OK as a backend gave it, under the primary
-//! in force then.
+//! A worker's kept answers to statement texts its sessions answer themselves (session `SET`s,
+//! `COMMIT` and `ROLLBACK` with nothing to end; `session/answered_here.rs` says when): each
+//! text's OK as a backend gave it, under the primary in force then.
 use std::collections::HashMap;
 
 use splitrail_protocol::response::OkPacket;
@@ -8,16 +8,16 @@ use splitrail_protocol::response::OkPacket;
 /// Texts a worker keeps answers for: drivers send a handful, an application a few more.
 const MAX_ANSWERS: usize = 64;
 
-/// One worker's answers to `SET` texts, from the primary in force when they were learned.
+/// One worker's answers to statement texts, from the primary in force when they were learned.
 #[derive(Debug, Default)]
-pub struct SetAnswers {
+pub struct KeptAnswers {
     /// The primary (server index) the answers belong to: another primary may be another
     /// server version, so a change of primary forgets them.
     primary: Option<usize>,
     answers: HashMap<Box<[u8]>, OkPacket>,
 }
 
-impl SetAnswers {
+impl KeptAnswers {
     /// The answer kept for `sql`, if it was learned under `primary`.
     pub fn get(&mut self, primary: usize, sql: &[u8]) -> Option<&OkPacket> {
         self.follow(primary);
@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn answers_belong_to_the_primary_they_came_from() {
-        let mut answers = SetAnswers::default();
+        let mut answers = KeptAnswers::default();
         let ok = OkPacket {
             warnings: 0,
             ..OkPacket::default()

@@ -1,11 +1,12 @@
-//! Session `SET`s the proxy answers itself (`session/local_set.rs`): once the primary answered
-//! a text, later sessions get that answer without a round trip, and what the `SET` does —
-//! the variable, autocommit's effect on the next writes, the diagnostics the next statement
+//! Statements the proxy answers itself (`session/answered_here.rs`): once the primary answered a
+//! session `SET` or a `COMMIT`/`ROLLBACK` with nothing to end, later sessions get that answer
+//! without a round trip, and what the statement does — the variable, autocommit's effect on the
+//! next writes, the transaction it does or does not end, the diagnostics the next statement
 //! reads — is what the server would have done.
 mod common;
 mod fuzzing;
 
-use common::{Bed, counter, get, one, run};
+use common::{Bed, connect, counter, get, one, opts_for, run};
 use fuzzing::raw::{login_with, read_packet};
 use fuzzing::streams::push_frame;
 use mysql_async::Conn;
@@ -224,4 +225,66 @@ async fn a_kept_answer_is_what_the_proxy_relayed_with_the_servers_status() {
             && !flags(&kept[4]).contains(StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES),
         "NO_BACKSLASH_ESCAPES follows sql_mode: {kept:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_or_rollback_with_nothing_to_end_is_answered_by_the_proxy() {
+    let bed = Bed::shared();
+    // A proxy of its own, one worker: its counter counts this test's statements only.
+    let proxy = bed.another_proxy("workers: 1");
+    let answers = || counter(proxy.admin_addr(), "splitrail_local_commit_answers_total");
+    let t = bed.new_table("local_end", "id INT PRIMARY KEY").await;
+    let mut conn = connect(opts_for(&proxy)).await;
+    // The first of each text runs on the primary; its OK is kept.
+    for sql in ["ROLLBACK", "COMMIT", "ROLLBACK", "COMMIT"] {
+        run(&mut conn, sql).await;
+    }
+    assert_eq!(answers(), 2);
+
+    // Inside a transaction they run on the server and end it.
+    run(&mut conn, "BEGIN").await;
+    run(&mut conn, &format!("INSERT INTO {t} VALUES (1)")).await;
+    run(&mut conn, "ROLLBACK").await;
+    run(&mut conn, "SET autocommit = 0").await;
+    run(&mut conn, &format!("INSERT INTO {t} VALUES (2)")).await;
+    run(&mut conn, "COMMIT").await;
+    run(&mut conn, &format!("INSERT INTO {t} VALUES (3)")).await;
+    run(&mut conn, "ROLLBACK").await;
+    run(&mut conn, "SET autocommit = 1").await;
+    assert_eq!(answers(), 2, "none of those was answered here");
+    let mut direct = Conn::new(bed.direct_to_primary())
+        .await
+        .expect("connect directly");
+    let ids: Vec<i32> = direct
+        .query(format!("SELECT id FROM {t} ORDER BY id"))
+        .await
+        .expect("rows");
+    assert_eq!(ids, [2]);
+
+    // With completion_type CHAIN a COMMIT opens a transaction even with none open: it runs on
+    // the server, and the insert after it is rolled back with that transaction.
+    run(&mut conn, "SET completion_type = 'CHAIN'").await;
+    run(&mut conn, "COMMIT").await;
+    run(&mut conn, &format!("INSERT INTO {t} VALUES (4)")).await;
+    run(&mut conn, "ROLLBACK").await;
+    let n: i64 = one(
+        &mut direct,
+        &format!("SELECT COUNT(*) FROM {t} WHERE id = 4"),
+    )
+    .await;
+    assert_eq!(n, 0, "the COMMIT chained a transaction");
+    assert_eq!(answers(), 2);
+    drop(conn);
+
+    // The diagnostics after an answered COMMIT are the server's: ROW_COUNT() is 0.
+    let mut conn = connect(opts_for(&proxy)).await;
+    run(&mut conn, &format!("DELETE FROM {t}")).await;
+    run(&mut conn, "COMMIT").await;
+    let rows: i64 = one(&mut conn, "SELECT ROW_COUNT()").await;
+    assert_eq!(answers(), 3);
+    run(&mut direct, &format!("INSERT INTO {t} VALUES (5)")).await;
+    run(&mut direct, &format!("DELETE FROM {t}")).await;
+    run(&mut direct, "COMMIT").await;
+    let direct_rows: i64 = one(&mut direct, "SELECT ROW_COUNT()").await;
+    assert_eq!((rows, direct_rows), (0, 0));
 }
