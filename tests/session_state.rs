@@ -1,9 +1,10 @@
 //! What a client sets or negotiates for its session holds for every statement, whichever pooled
 //! backend connection runs it: character set, sql_mode, result-shaping flags (CLIENT_FOUND_ROWS),
-//! `FOUND_ROWS()`; logging in, changing user and resetting the session.
+//! `FOUND_ROWS()`, `INSERT_ID` and `LAST_INSERT_ID` set by hand; logging in, changing user and
+//! resetting the session.
 mod common;
 
-use common::{Bed, OTHER_PASSWORD, OTHER_USER, one, run, server_code, table};
+use common::{Bed, OTHER_PASSWORD, OTHER_USER, connect, one, opts_for, run, server_code, table};
 use mysql_async::prelude::*;
 use mysql_async::{ChangeUserOpts, Conn};
 
@@ -410,4 +411,43 @@ async fn a_read_behind_a_refused_schema_gets_the_error_and_the_session_goes_on()
         let answer: i64 = one(&mut b, &format!("SELECT {n}")).await;
         assert_eq!(answer, n);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_id_and_last_insert_id_set_by_hand_are_used_once_as_on_the_server() {
+    let bed = Bed::shared();
+    // One worker with one connection per server: the two sessions take turns on it, so the
+    // first one's state is brought back to it after the second one's insert.
+    let proxy = bed.another_proxy("workers: 1\npool: { max_size: 1 }");
+    let t = bed
+        .new_table("insert_id", "id INT AUTO_INCREMENT PRIMARY KEY, v INT")
+        .await;
+    let mut a = connect(opts_for(&proxy)).await;
+    let mut b = connect(opts_for(&proxy)).await;
+    // As mysqlbinlog's output sets it before an insert.
+    run(&mut a, "SET INSERT_ID=100").await;
+    run(&mut a, &format!("INSERT INTO {t} (v) VALUES (1)")).await;
+    assert_eq!(a.last_insert_id(), Some(100));
+    run(&mut b, &format!("INSERT INTO {t} (v) VALUES (2)")).await;
+    assert_eq!(b.last_insert_id(), Some(101));
+    // Used up by the first insert: not replayed for the next (a duplicate key otherwise).
+    run(&mut a, &format!("INSERT INTO {t} (v) VALUES (3)")).await;
+    assert_eq!(a.last_insert_id(), Some(102));
+
+    // SET last_insert_id gives LAST_INSERT_ID() a value until the session's next insert.
+    run(&mut a, "SET last_insert_id = 5").await;
+    let id: u64 = one(&mut a, "SELECT LAST_INSERT_ID()").await;
+    assert_eq!(id, 5);
+    // (A statement after it: the connection is kept for the one after a LAST_INSERT_ID().)
+    run(&mut a, "SELECT 1").await;
+    run(&mut b, &format!("INSERT INTO {t} (v) VALUES (4)")).await;
+    let id: u64 = one(&mut a, "SELECT LAST_INSERT_ID()").await;
+    assert_eq!(id, 5, "another session's insert is its own");
+    run(&mut a, &format!("INSERT INTO {t} (v) VALUES (5)")).await;
+    run(&mut b, &format!("INSERT INTO {t} (v) VALUES (6)")).await;
+    let id: u64 = one(&mut a, "SELECT LAST_INSERT_ID()").await;
+    assert_eq!(
+        id, 104,
+        "the session's own insert, not the value set before it"
+    );
 }

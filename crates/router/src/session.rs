@@ -54,6 +54,11 @@ impl SessionVariables {
         self.vars.insert(key.into(), (self.next, sql.into()));
     }
 
+    /// Forgets `key`: the server no longer holds what it was set to.
+    pub fn remove(&mut self, key: &str) {
+        self.vars.remove(key);
+    }
+
     /// The fragment for `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars.get(key).map(|(_, v)| &**v)
@@ -210,6 +215,12 @@ impl SessionState {
         self.next_transaction_pending
     }
 
+    /// An `INSERT` generated an `AUTO_INCREMENT` value: a `SET insert_id` (the value for the
+    /// next one only) is used up, and must not be replayed on the next connection.
+    pub fn auto_increment_used(&mut self) {
+        self.variables.remove("insert_id");
+    }
+
     /// The connection that kept the next transaction's characteristics is gone (they went
     /// with it).
     pub fn forget_next_transaction(&mut self) {
@@ -362,6 +373,10 @@ impl SessionState {
                         self.session_read_only = value.as_bool().unwrap_or(false);
                     }
                     "wait_timeout" => self.wait_timeout = value.as_u64(),
+                    // What LAST_INSERT_ID() answers is the server's to track with the session's
+                    // inserts (it gives it to each connection), not a variable to replay: a
+                    // replay would undo the inserts made since.
+                    "last_insert_id" => return,
                     _ => {}
                 }
                 self.variables

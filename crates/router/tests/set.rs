@@ -266,3 +266,18 @@ fn wait_timeout_is_read_once_as_seconds() {
     s.reset();
     assert_eq!(s.wait_timeout(), None);
 }
+
+#[test]
+fn values_for_the_next_insert_only_are_not_replayed_once_used() {
+    let mut s = session_after(&["SET INSERT_ID = 100", "SET time_zone = '+01:00'"]);
+    assert_eq!(
+        s.variables().get("insert_id"),
+        Some("SESSION insert_id = 100")
+    );
+    s.auto_increment_used();
+    let left: Vec<_> = s.variables().iter().map(|(k, _)| k).collect();
+    assert_eq!(left, ["time_zone"]);
+    // LAST_INSERT_ID() follows the session's inserts (the server tracks it), never a replay.
+    let s = session_after(&["SET last_insert_id = 5", "SET @@session.last_insert_id = 6"]);
+    assert_eq!(s.variables().iter().count(), 0);
+}

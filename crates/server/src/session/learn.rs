@@ -41,6 +41,11 @@ impl Session {
             lease.conn.last_insert_id = last_insert_id;
         }
         self.learn_response(c, done);
+        if !matches!(done.completion.end, End::Err { .. })
+            && let Some(Some(value)) = c.and_then(sets_last_insert_id)
+        {
+            lease.conn.last_insert_id = value;
+        }
         lease.conn.schema.clone_from(&self.state.schema);
         if lease.conn.vars != *self.state.variables() {
             lease.conn.vars = self.state.variables().clone();
@@ -55,6 +60,9 @@ impl Session {
             && last_insert_id != 0
         {
             self.last_insert_id = last_insert_id;
+            if c.is_some_and(inserts) {
+                self.state.auto_increment_used();
+            }
         }
         if status.contains(StatusFlags::SERVER_STATUS_CURSOR_EXISTS) {
             self.cursor_open = true;
@@ -68,6 +76,12 @@ impl Session {
         {
             self.keep_for_next = c.effects().contains(Effects::SESSION_FUNCTION);
             self.state.apply_statement(c);
+            match sets_last_insert_id(c) {
+                Some(Some(value)) => self.last_insert_id = value,
+                // A value the proxy cannot read: only this connection knows it.
+                Some(None) => self.untracked_state = true,
+                None => {}
+            }
             if c.analysis.kinds().any(|k| matches!(k, Kind::Prepare(_))) {
                 self.sql_prepared = true;
             }
@@ -122,6 +136,35 @@ fn variables_from_tracking(c: &Classification) -> bool {
         matches!(
             k,
             Kind::Write(WriteKind::Call) | Kind::Execute(_) | Kind::Unknown(_)
+        )
+    })
+}
+
+/// What `LAST_INSERT_ID()` answers after `c` if it is a `SET last_insert_id = …`: `Some(Some(n))`
+/// for a constant, `Some(None)` for a value the proxy cannot read, `None` for any other
+/// statement.
+fn sets_last_insert_id(c: &Classification) -> Option<Option<u64>> {
+    use splitrail_router::{Scope, SetItem};
+    c.analysis.kinds().find_map(|k| match k {
+        Kind::Set(items) => items.iter().find_map(|item| match item {
+            SetItem::Variable {
+                scope: Scope::Session,
+                name,
+                value,
+            } if &**name == "last_insert_id" => Some(value.as_u64()),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
+
+/// Whether `c` inserts rows (and so may use an `AUTO_INCREMENT` value, and a `SET insert_id`).
+fn inserts(c: &Classification) -> bool {
+    use splitrail_router::WriteKind;
+    c.analysis.kinds().any(|k| {
+        matches!(
+            k,
+            Kind::Write(WriteKind::Insert | WriteKind::Replace | WriteKind::LoadData)
         )
     })
 }
