@@ -451,3 +451,48 @@ async fn insert_id_and_last_insert_id_set_by_hand_are_used_once_as_on_the_server
         "the session's own insert, not the value set before it"
     );
 }
+
+/// `@@sql_mode` and `@@wait_timeout` as the primary connection running the session's
+/// transaction has them.
+async fn mode_and_timeout_on_the_primary(conn: &mut Conn) -> (String, u64) {
+    run(conn, "BEGIN").await;
+    let values = conn
+        .query_first("SELECT @@sql_mode, @@wait_timeout")
+        .await
+        .expect("select")
+        .expect("a row");
+    run(conn, "COMMIT").await;
+    values
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_variable_set_to_an_expression_keeps_its_value_on_other_connections() {
+    let bed = Bed::shared();
+    // One worker with one connection per server: the sessions take turns on it, so each
+    // session's state is brought back to a connection another session's state was on.
+    let proxy = bed.another_proxy("workers: 1\npool: { max_size: 1 }");
+    let mut other = connect(opts_for(&proxy)).await;
+    run(&mut other, "SET SESSION sql_mode = 'ANSI_QUOTES'").await;
+    run(&mut other, "SET SESSION wait_timeout = 100").await;
+    let mut rails = connect(opts_for(&proxy)).await;
+    // What Rails' MySQL adapter sends on connecting.
+    run(
+        &mut rails,
+        "SET NAMES utf8mb4, @@SESSION.sql_mode = CONCAT(CONCAT(@@sql_mode, \
+         ',STRICT_ALL_TABLES'), ',NO_AUTO_VALUE_ON_ZERO'), @@SESSION.sql_auto_is_null = 0, \
+         @@SESSION.wait_timeout = 60 * 10",
+    )
+    .await;
+    let first = mode_and_timeout_on_the_primary(&mut rails).await;
+    assert!(first.0.contains("STRICT_ALL_TABLES"), "{first:?}");
+    assert!(!first.0.contains("ANSI_QUOTES"), "{first:?}");
+    assert_eq!(first.1, 600);
+    for _ in 0..2 {
+        assert_eq!(
+            mode_and_timeout_on_the_primary(&mut other).await,
+            ("ANSI_QUOTES".to_string(), 100)
+        );
+        // Not worked out again from the other session's sql_mode.
+        assert_eq!(mode_and_timeout_on_the_primary(&mut rails).await, first);
+    }
+}

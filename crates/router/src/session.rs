@@ -449,9 +449,14 @@ impl SessionState {
             "wait_timeout" => self.wait_timeout = value.parse().ok(),
             _ => {}
         }
-        let quoted = value.replace('\\', "\\\\").replace('\'', "''");
-        self.variables
-            .set(&name, format!("SESSION {name} = '{quoted}'"));
+        // A number goes unquoted: the server refuses a string for a numeric variable (1232).
+        let sql = if is_number(value) {
+            format!("SESSION {name} = {value}")
+        } else {
+            let quoted = value.replace('\\', "\\\\").replace('\'', "''");
+            format!("SESSION {name} = '{quoted}'")
+        };
+        self.variables.set(&name, sql);
     }
 
     /// Applies a `SESSION_TRACK_SCHEMA` entry.
@@ -466,5 +471,16 @@ impl SessionState {
         let schema = self.schema.take();
         *self = SessionState::new(&user);
         self.schema = schema;
+    }
+}
+
+/// Whether a reported variable value is a plain number (`600`, `0.000000`), which a `SET` must
+/// give unquoted.
+fn is_number(value: &str) -> bool {
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = value.strip_prefix('-').unwrap_or(value);
+    match unsigned.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(unsigned),
     }
 }

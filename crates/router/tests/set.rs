@@ -1,7 +1,7 @@
 //! SET: what each item says, and what the session replays.
 mod common;
 use common::*;
-use splitrail_router::{Kind, Scope, SessionVariables, SetItem, classify};
+use splitrail_router::{Kind, Scope, SessionState, SessionVariables, SetItem, classify};
 
 fn items(sql: &str) -> Vec<SetItem> {
     match classify(sql).kind() {
@@ -280,4 +280,29 @@ fn values_for_the_next_insert_only_are_not_replayed_once_used() {
     // LAST_INSERT_ID() follows the session's inserts (the server tracks it), never a replay.
     let s = session_after(&["SET last_insert_id = 5", "SET @@session.last_insert_id = 6"]);
     assert_eq!(s.variables().iter().count(), 0);
+}
+
+#[test]
+fn reported_values_are_replayed_as_the_server_takes_them() {
+    let mut s = SessionState::new("app");
+    for (name, value) in [
+        ("wait_timeout", "600"),
+        ("max_statement_time", "0.500000"),
+        ("sql_mode", "ANSI_QUOTES,STRICT_ALL_TABLES"),
+        ("time_zone", "+05:30"),
+        ("lc_time_names", "it's"),
+    ] {
+        s.apply_tracked_variable(name, value);
+    }
+    let sql: Vec<_> = s.variables().iter().map(|(_, v)| v).collect();
+    assert_eq!(
+        sql,
+        [
+            "SESSION wait_timeout = 600",
+            "SESSION max_statement_time = 0.500000",
+            "SESSION sql_mode = 'ANSI_QUOTES,STRICT_ALL_TABLES'",
+            "SESSION time_zone = '+05:30'",
+            "SESSION lc_time_names = 'it''s'",
+        ]
+    );
 }

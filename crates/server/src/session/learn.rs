@@ -97,15 +97,15 @@ impl Session {
         let oks: Vec<_> = done.earlier.iter().chain(&done.ok).collect();
         let ddl = c.is_some_and(|c| c.analysis.kinds().any(|k| matches!(k, Kind::Ddl(_))));
         self.learn_gtids(&oks, done.fetched_gtid.as_ref(), ddl);
-        let learn_variables = c.is_some_and(variables_from_tracking);
-        if learn_variables && !self.untracked_state && untracked_change(&oks) {
+        let learn_variables = c.map_or(Tracked::None, variables_from_tracking);
+        if learn_variables == Tracked::All && !self.untracked_state && untracked_change(&oks) {
             self.untracked_state = true;
         }
         for ok in oks {
             for change in &ok.session_state {
                 use splitrail_protocol::response::SessionStateChange as S;
                 match change {
-                    S::SystemVariable { name, value } if learn_variables => {
+                    S::SystemVariable { name, value } if learn_variables.covers(name) => {
                         let name = String::from_utf8_lossy(name);
                         if !UNREPLAYABLE.contains(&name.as_ref()) {
                             self.state
@@ -123,21 +123,64 @@ impl Session {
     }
 }
 
-/// Whether the variables a statement's answer reports as changed are the session's from now
-/// on: only for statements that may set them where the router cannot see (a procedure, an
-/// SQL-level prepared statement, text it does not understand). Elsewhere the router's reading
-/// of `SET` is the session's state, and what else the server reports changed was changed for
-/// that one statement: `NOWAIT` and `SKIP LOCKED` report `innodb_lock_wait_timeout = 0` and
-/// `lock_wait_timeout = 0` (learned, every later statement of the session ran with them),
-/// `SET STATEMENT … FOR` its variables.
-fn variables_from_tracking(c: &Classification) -> bool {
-    use splitrail_router::WriteKind;
-    c.analysis.kinds().any(|k| {
-        matches!(
-            k,
-            Kind::Write(WriteKind::Call) | Kind::Execute(_) | Kind::Unknown(_)
-        )
-    })
+/// Which of the variables a statement's answer reports as changed are the session's from now
+/// on ([`variables_from_tracking`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Tracked<'c> {
+    /// None: the router's reading of the statement is the session's state.
+    None,
+    /// Every one: the statement may set them where the router cannot see.
+    All,
+    /// These (names as the `SET` wrote them): set to expressions.
+    Named(Vec<&'c str>),
+}
+
+impl Tracked<'_> {
+    fn covers(&self, name: &[u8]) -> bool {
+        match self {
+            Tracked::None => false,
+            Tracked::All => true,
+            Tracked::Named(names) => names
+                .iter()
+                .any(|n| n.as_bytes().eq_ignore_ascii_case(name)),
+        }
+    }
+}
+
+/// Which variables a statement's answer reports as changed are the session's from now on:
+/// every one for statements that may set them where the router cannot see (a procedure, an
+/// SQL-level prepared statement, text it does not understand); for a `SET`, those it sets to
+/// an expression (`sql_mode = CONCAT(@@sql_mode, …)`, as Rails sends): replayed as written on
+/// another connection, the expression would be worked out again from that connection's values
+/// (another session's sql_mode), so the value the server reports is what the session carries.
+/// Elsewhere the router's reading of `SET` is the session's state, and what else the server
+/// reports changed was changed for that one statement: `NOWAIT` and `SKIP LOCKED` report
+/// `innodb_lock_wait_timeout = 0` and `lock_wait_timeout = 0` (learned, every later statement
+/// of the session ran with them), `SET STATEMENT … FOR` its variables.
+fn variables_from_tracking(c: &Classification) -> Tracked<'_> {
+    use splitrail_router::{Scope, SetItem, WriteKind};
+    let mut named = Vec::new();
+    for k in c.analysis.kinds() {
+        match k {
+            Kind::Write(WriteKind::Call) | Kind::Execute(_) | Kind::Unknown(_) => {
+                return Tracked::All;
+            }
+            Kind::Set(items) => named.extend(items.iter().filter_map(|item| match item {
+                SetItem::Variable {
+                    scope: Scope::Session,
+                    name,
+                    value,
+                } if !value.constant => Some(&**name),
+                _ => None,
+            })),
+            _ => {}
+        }
+    }
+    if named.is_empty() {
+        Tracked::None
+    } else {
+        Tracked::Named(named)
+    }
 }
 
 /// What `LAST_INSERT_ID()` answers after `c` if it is a `SET last_insert_id = …`: `Some(Some(n))`
