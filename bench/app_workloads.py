@@ -7,9 +7,10 @@ THREADS threads against one port, printing the wall time and the stale reads.
           a row and reads it back at once (a stale read is one that does not find it).
   ddl:    what test suites and migrations do: each iteration creates a table, fills it,
           reads it, alters it, reads it again and drops it, every read right after the DDL.
-  pooled: what a web app on a connection pool sends per request (SQLAlchemy's pool, for
-          one): each iteration checks a connection out, reads a row by its key, and checks
-          it in again, which rolls back (`reset_on_return`) with nothing to roll back.
+  pooled: what a web app on a connection pool in autocommit mode sends per request
+          (SQLAlchemy's pool with isolation_level="AUTOCOMMIT", for one): each iteration
+          reads a row by its key and checks the connection in again, which rolls back
+          (`reset_on_return`) with nothing to roll back.
 
     bench/app_workloads.py --port 6033 --workload states --threads 12 --iterations 200
 
