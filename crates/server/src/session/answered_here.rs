@@ -4,11 +4,12 @@
 //! Drivers and frameworks open every connection with the same few statements (`SET NAMES
 //! utf8mb4`, `SET autocommit = 1`, `SET SESSION TRANSACTION ISOLATION LEVEL …`; Django with a
 //! new connection per request runs ten of them per write-then-read pair), and connection pools
-//! end every checkout with a `ROLLBACK` (SQLAlchemy's reset on return), which has nothing to roll
-//! back when the application works in autocommit mode. The proxy records a `SET` in the session's state and brings every connection
-//! the session borrows to that state anyway ([`super::sync`]), and it knows from the server's
-//! status flags whether a transaction is open; running such a statement on the primary as well
-//! only told the client that it succeeded, at the price of a round trip.
+//! end every checkout with a `ROLLBACK` (SQLAlchemy's reset on return), which has nothing to
+//! roll back when the application works in autocommit mode. The proxy records a `SET` in the
+//! session's state and brings every connection the session borrows to that state anyway
+//! ([`super::sync`]), and it knows from the server's status flags whether a transaction is
+//! open; running such a statement on the primary as well only told the client that it
+//! succeeded, at the price of a round trip.
 //!
 //! So a statement of the forms [`answerable`] accepts (a `SET` of the session's own state to
 //! constants, whose success depends on its text alone while no transaction is open; a plain
