@@ -221,9 +221,9 @@ impl SessionState {
         self.variables.remove("insert_id");
     }
 
-    /// The connection that kept the next transaction's characteristics is gone (they went
-    /// with it).
-    pub fn forget_next_transaction(&mut self) {
+    /// The next transaction's characteristics are gone: a transaction took them, `COMMIT`,
+    /// `ROLLBACK` or an implicit commit dropped them, or the connection that kept them is gone.
+    pub fn clear_next_transaction(&mut self) {
         self.next_transaction_pending = false;
         self.next_transaction_read_only = None;
     }
@@ -293,7 +293,7 @@ impl SessionState {
     fn apply_kind(&mut self, kind: &Kind, effects: Effects, tables: &[Box<str>]) {
         if effects.contains(Effects::IMPLICIT_COMMIT) {
             self.end_transaction();
-            self.next_transaction_pending = false;
+            self.clear_next_transaction();
         }
         match kind {
             Kind::Transaction(tx) => self.apply_transaction(tx),
@@ -326,22 +326,20 @@ impl SessionState {
         match tx {
             TxStatement::Begin { read_only, .. } => {
                 self.in_transaction = true;
-                self.next_transaction_pending = false;
                 self.read_only_transaction =
                     read_only.unwrap_or_else(|| self.next_transaction_read_only());
-                self.next_transaction_read_only = None;
+                self.clear_next_transaction();
             }
             TxStatement::Commit { chain } | TxStatement::Rollback { chain } => {
                 self.in_transaction = *chain;
-                self.next_transaction_pending = false;
-                self.next_transaction_read_only = None;
+                self.clear_next_transaction();
                 if !chain {
                     self.read_only_transaction = false;
                 }
             }
             TxStatement::Xa(XaVerb::Start) => {
                 self.in_transaction = true;
-                self.next_transaction_pending = false;
+                self.clear_next_transaction();
             }
             TxStatement::Xa(XaVerb::Commit | XaVerb::Rollback) => self.end_transaction(),
             _ => {}
@@ -427,12 +425,11 @@ impl SessionState {
 
     /// Applies the status flags of an OK/EOF packet: the truth about transaction and autocommit.
     pub fn apply_server_status(&mut self, status: ServerStatus) {
-        if !status.in_transaction {
-            self.end_transaction();
-        }
         if status.in_transaction {
             // The transaction that opened took the next transaction's characteristics.
-            self.next_transaction_pending = false;
+            self.clear_next_transaction();
+        } else {
+            self.end_transaction();
         }
         self.in_transaction = status.in_transaction;
         self.autocommit = status.autocommit;

@@ -197,8 +197,10 @@ fn next_transaction_characteristics_keep_the_session_where_they_wait() {
         assert!(!s.next_transaction_pending(), "{end}");
         check_in(&s, "SELECT * FROM t", (Replica, PlainRead));
     }
-    let s = session_after(&["SET TRANSACTION READ ONLY", "ROLLBACK"]);
-    check_in(&s, "START TRANSACTION", (Primary, TransactionControl));
+    for end in ["ROLLBACK", "CREATE TABLE x (a int)"] {
+        let s = session_after(&["SET TRANSACTION READ ONLY", end]);
+        check_in(&s, "START TRANSACTION", (Primary, TransactionControl));
+    }
     // Neither a SESSION scope nor a statement that opens no transaction drops them.
     let s = session_after(&[
         "SET TRANSACTION READ ONLY",
@@ -207,6 +209,6 @@ fn next_transaction_characteristics_keep_the_session_where_they_wait() {
     ]);
     assert!(s.next_transaction_pending());
     let mut s = session_after(&["SET TRANSACTION READ ONLY"]);
-    s.forget_next_transaction();
+    s.clear_next_transaction();
     check_in(&s, "START TRANSACTION", (Primary, TransactionControl));
 }

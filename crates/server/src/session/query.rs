@@ -532,7 +532,7 @@ impl Session {
     fn backend_failed(&mut self, lease: Lease, error: Error, sent: Option<u8>) -> Attempt {
         let in_transaction = self.state.in_transaction();
         let state_lost = in_transaction || self.state.next_transaction_pending();
-        self.state.forget_next_transaction();
+        self.state.clear_next_transaction();
         self.suspect(lease.conn.server, &error);
         drop(lease); // broken: closes it
         warn!(error = %error, "backend failed during a statement");
