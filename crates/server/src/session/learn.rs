@@ -41,10 +41,19 @@ impl Session {
             lease.conn.last_insert_id = last_insert_id;
         }
         self.learn_response(c, done);
+        // `SET last_insert_id` (never pipelined, so learned here only) gives the session and the
+        // connection that ran it their LAST_INSERT_ID() value.
         if !matches!(done.completion.end, End::Err { .. })
-            && let Some(Some(value)) = c.and_then(sets_last_insert_id)
+            && let Some(set) = c.and_then(sets_last_insert_id)
         {
-            lease.conn.last_insert_id = value;
+            match set {
+                Some(value) => {
+                    self.last_insert_id = value;
+                    lease.conn.last_insert_id = value;
+                }
+                // A value the proxy cannot read: only this connection knows it.
+                None => self.untracked_state = true,
+            }
         }
         lease.conn.schema.clone_from(&self.state.schema);
         if lease.conn.vars != *self.state.variables() {
@@ -76,12 +85,6 @@ impl Session {
         {
             self.keep_for_next = c.effects().contains(Effects::SESSION_FUNCTION);
             self.state.apply_statement(c);
-            match sets_last_insert_id(c) {
-                Some(Some(value)) => self.last_insert_id = value,
-                // A value the proxy cannot read: only this connection knows it.
-                Some(None) => self.untracked_state = true,
-                None => {}
-            }
             if c.analysis.kinds().any(|k| matches!(k, Kind::Prepare(_))) {
                 self.sql_prepared = true;
             }
