@@ -23,7 +23,7 @@ const SHARDS: usize = 16;
 pub const TARGETS: [&str; 5] = ["primary", "replica", "pinned", "reject", "proxy"];
 
 /// The [`TARGETS`] index of a statement the proxy answered without a backend, whatever its
-/// route (a session `SET` it kept the answer to).
+/// route (a session `SET`, `COMMIT` or `ROLLBACK` it kept the answer to).
 pub const ANSWERED_HERE: usize = 4;
 
 /// The text shown for statements whose shape found the table full.

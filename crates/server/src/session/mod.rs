@@ -119,8 +119,8 @@ pub struct Session {
     /// `last_pipelined` of the command before the one running: what `FOUND_ROWS()` and
     /// `ROW_COUNT()` describe.
     pub(crate) previous_pipelined: Option<u64>,
-    /// The text of the command running, when it is a `SET` the proxy answered itself
-    /// ([`answered_here`]).
+    /// The text of the command running, when it is a statement the proxy answered itself (a
+    /// `SET`, `COMMIT` or `ROLLBACK`: [`answered_here`]).
     pub(crate) answered_here: Option<Box<[u8]>>,
     /// `answered_here` of the command before the one running: run before a diagnostics read.
     pub(crate) previous_answered_here: Option<Box<[u8]>>,
