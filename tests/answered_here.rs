@@ -82,9 +82,7 @@ async fn a_set_the_primary_answered_once_is_answered_by_the_proxy_with_its_effec
     // ...and on again, the next write commits by itself.
     run(&mut conn, "SET autocommit = 1").await;
     run(&mut conn, &format!("INSERT INTO {t} VALUES (2)")).await;
-    let mut direct = Conn::new(bed.direct_to_primary())
-        .await
-        .expect("connect directly");
+    let mut direct = connect(bed.direct_to_primary()).await;
     let ids: Vec<i64> = direct
         .query(format!("SELECT id FROM {t} ORDER BY id"))
         .await
@@ -109,9 +107,7 @@ async fn inside_a_transaction_a_set_runs_on_the_server() {
     run(&mut conn, "SET autocommit = 1").await;
     run(&mut conn, "ROLLBACK").await;
     assert_eq!(local_answers(&bed), before);
-    let mut direct = Conn::new(bed.direct_to_primary())
-        .await
-        .expect("connect directly");
+    let mut direct = connect(bed.direct_to_primary()).await;
     let n: i64 = one(&mut direct, &format!("SELECT COUNT(*) FROM {t}")).await;
     assert_eq!(
         n, 1,
@@ -143,9 +139,7 @@ async fn diagnostics_after_a_set_answered_here_are_the_servers() {
     let bed = Bed::shared();
     let t = bed.new_table("local_set", "id INT PRIMARY KEY").await;
     let t2 = bed.new_table("local_set", "id INT PRIMARY KEY").await;
-    let mut direct = Conn::new(bed.direct_to_primary())
-        .await
-        .expect("connect directly");
+    let mut direct = connect(bed.direct_to_primary()).await;
     let server = diagnostics_after_sets(&mut direct, &t).await;
     // The first session teaches the proxy the answers; the second gets them from it.
     let mut first = bed.conn().await;
@@ -252,9 +246,7 @@ async fn a_commit_or_rollback_with_nothing_to_end_is_answered_by_the_proxy() {
     run(&mut conn, "ROLLBACK").await;
     run(&mut conn, "SET autocommit = 1").await;
     assert_eq!(answers(), 2, "none of those was answered here");
-    let mut direct = Conn::new(bed.direct_to_primary())
-        .await
-        .expect("connect directly");
+    let mut direct = connect(bed.direct_to_primary()).await;
     let ids: Vec<i32> = direct
         .query(format!("SELECT id FROM {t} ORDER BY id"))
         .await

@@ -4,7 +4,10 @@
 //! resetting the session.
 mod common;
 
-use common::{Bed, OTHER_PASSWORD, OTHER_USER, connect, one, opts_for, run, server_code, table};
+use common::{
+    Bed, ONE_CONNECTION, OTHER_PASSWORD, OTHER_USER, connect, one, opts_for, run, server_code,
+    table,
+};
 use mysql_async::prelude::*;
 use mysql_async::{ChangeUserOpts, Conn};
 
@@ -416,9 +419,8 @@ async fn a_read_behind_a_refused_schema_gets_the_error_and_the_session_goes_on()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insert_id_and_last_insert_id_set_by_hand_are_used_once_as_on_the_server() {
     let bed = Bed::shared();
-    // One worker with one connection per server: the two sessions take turns on it, so the
-    // first one's state is brought back to it after the second one's insert.
-    let proxy = bed.another_proxy("workers: 1\npool: { max_size: 1 }");
+    // The first session's state is brought back to the connection after the second's insert.
+    let proxy = bed.another_proxy(ONE_CONNECTION);
     let t = bed
         .new_table("insert_id", "id INT AUTO_INCREMENT PRIMARY KEY, v INT")
         .await;
@@ -468,9 +470,8 @@ async fn mode_and_timeout_on_the_primary(conn: &mut Conn) -> (String, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_variable_set_to_an_expression_keeps_its_value_on_other_connections() {
     let bed = Bed::shared();
-    // One worker with one connection per server: the sessions take turns on it, so each
-    // session's state is brought back to a connection another session's state was on.
-    let proxy = bed.another_proxy("workers: 1\npool: { max_size: 1 }");
+    // Each session's state is brought back to a connection another session's state was on.
+    let proxy = bed.another_proxy(ONE_CONNECTION);
     let mut other = connect(opts_for(&proxy)).await;
     run(&mut other, "SET SESSION sql_mode = 'ANSI_QUOTES'").await;
     run(&mut other, "SET SESSION wait_timeout = 100").await;

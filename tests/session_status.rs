@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Bed, run};
+use common::{Bed, connect, run};
 use mysql_async::Conn;
 use mysql_async::prelude::*;
 
@@ -67,9 +67,7 @@ async fn session_counters_are_the_clients_own() {
     }
     drop(other);
 
-    let mut direct = Conn::new(bed.direct_to_primary())
-        .await
-        .expect("connect directly");
+    let mut direct = connect(bed.direct_to_primary()).await;
     let server = workload(&mut direct, &t).await;
     let mut conn = bed.conn().await;
     let proxy = workload(&mut conn, &t2).await;

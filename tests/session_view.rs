@@ -15,9 +15,7 @@ use mysql_async::prelude::*;
 async fn session_variables_are_the_sessions_after_another_client_changed_the_connection() {
     // One connection per server: the second session gets the first one's connection.
     let bed = BedBuilder::shared(1).yaml("pool: { max_size: 1 }").start();
-    let mut direct = Conn::new(bed.direct_to_primary())
-        .await
-        .expect("connect directly");
+    let mut direct = connect(bed.direct_to_primary()).await;
     let default_mode: String = one(&mut direct, "SELECT @@session.sql_mode").await;
     let default_wait: u64 = one(&mut direct, "SELECT @@session.wait_timeout").await;
     {
@@ -63,9 +61,7 @@ async fn warnings_are_the_last_statements_after_it_moved_connections() {
     // A table each: the same statements find the same rows.
     let td = bed.new_table("warn", "id INT PRIMARY KEY, v TINYINT").await;
     let tp = bed.new_table("warn", "id INT PRIMARY KEY, v TINYINT").await;
-    let mut direct = Conn::new(bed.direct_to_primary())
-        .await
-        .expect("connect directly");
+    let mut direct = connect(bed.direct_to_primary()).await;
     run(&mut direct, "SET SESSION sql_mode = ''").await;
     let mut conn = bed.conn().await;
     run(&mut conn, "SET SESSION sql_mode = ''").await;

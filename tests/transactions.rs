@@ -2,7 +2,9 @@
 //! session's own, right after its insert, even with other sessions inserting at the same time.
 mod common;
 
-use common::{Bed, connect, one, opts_for, run, server_code, server_id, table, wait_reads_on};
+use common::{
+    Bed, ONE_CONNECTION, connect, one, opts_for, run, server_code, server_id, table, wait_reads_on,
+};
 use mysql_async::Conn;
 use mysql_async::prelude::*;
 
@@ -251,9 +253,8 @@ async fn isolation_in_transaction(conn: &mut Conn, t: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_transaction_characteristics_apply_to_it_and_to_no_other_session() {
     let bed = Bed::shared();
-    // One worker with one connection per server: every session borrows the same primary
-    // connection, so characteristics left on it would show in the next session.
-    let proxy = bed.another_proxy("workers: 1\npool: { max_size: 1 }");
+    // Every session borrows the same primary connection.
+    let proxy = bed.another_proxy(ONE_CONNECTION);
     let t = bed.new_table("next_tx", "id INT PRIMARY KEY").await;
     let mut conn = connect(opts_for(&proxy)).await;
     run(&mut conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED").await;

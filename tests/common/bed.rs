@@ -42,6 +42,11 @@ impl Backends {
     }
 }
 
+/// A proxy configuration (for [`Bed::another_proxy`]) with one worker and one connection per
+/// server: sessions take turns on the same backend connections, so state one session leaves on
+/// a connection would show in the next session that borrows it.
+pub const ONE_CONNECTION: &str = "workers: 1\npool: { max_size: 1 }";
+
 /// A proxy in front of a cluster.
 pub struct Bed {
     /// Declared first so it shuts down before an own cluster's servers are killed.

@@ -26,7 +26,7 @@ pub mod wait;
 #[allow(unused_imports)]
 pub use admin::{Answer, counter, get, request};
 #[allow(unused_imports)]
-pub use bed::{Backends, Bed, BedBuilder, proxy_without_backend};
+pub use bed::{Backends, Bed, BedBuilder, ONE_CONNECTION, proxy_without_backend};
 #[allow(unused_imports)]
 pub use process::{ProxyProcess, mariadb_cli};
 #[allow(unused_imports)]

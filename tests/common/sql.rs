@@ -82,9 +82,14 @@ pub fn opts_on(port: u16) -> OptsBuilder {
 
 /// Connects with `opts`, panicking with the error.
 pub async fn connect(opts: impl Into<Opts>) -> Conn {
-    match Conn::new(opts.into()).await {
+    let opts = opts.into();
+    match Conn::new(opts.clone()).await {
         Ok(conn) => conn,
-        Err(e) => panic!("cannot connect to the proxy: {e}"),
+        Err(e) => panic!(
+            "cannot connect to {}:{}: {e}",
+            opts.ip_or_hostname(),
+            opts.tcp_port()
+        ),
     }
 }
 
