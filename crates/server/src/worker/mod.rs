@@ -354,7 +354,8 @@ pub struct Worker {
     pub busy: std::cell::Cell<u32>,
     /// What this worker's busy-polling spinner watches (`busy_poll`).
     pub busy_poll: BusyPoll,
-    /// This worker's kept answers to session `SET`s (`session/answered_here.rs`).
+    /// This worker's kept answers to the statements its sessions answer themselves
+    /// (`session/answered_here.rs`).
     pub kept_answers: RefCell<KeptAnswers>,
     /// This worker's copy of the snapshot in force.
     view: RefCell<Rc<View>>,
