@@ -33,6 +33,11 @@ pub struct ClusterConfig {
     /// Binary log, GTIDs and replication (the default). Without: standalone servers that share
     /// nothing — a primary whose writes carry no GTID, and "replicas" that never get them.
     pub binlog: bool,
+    /// Semi-synchronous replication: the primary answers a commit only once a replica has the
+    /// transaction in its relay log (wait point `AFTER_SYNC`), so a primary that crashes loses
+    /// no write it acknowledged. Off by default, as in most deployments: with asynchronous
+    /// replication a crash may lose the last acknowledged writes the primary had not sent yet.
+    pub semi_sync: bool,
 }
 
 /// The files a server needs for TLS, passed as `--ssl-cert`, `--ssl-key` and `--ssl-ca`.
@@ -60,6 +65,7 @@ impl ClusterConfig {
             detached: false,
             tls: None,
             binlog: true,
+            semi_sync: false,
         }
     }
 
@@ -169,14 +175,60 @@ impl Cluster {
             }
             return Ok(());
         }
+        // A replica acknowledges semi-sync only if it was on when its I/O thread started.
+        let acknowledges = if self.config.semi_sync {
+            "SET GLOBAL rpl_semi_sync_slave_enabled = ON; "
+        } else {
+            ""
+        };
         for replica in self.replicas() {
             replica.sql(&format!(
-                "{}; START SLAVE;",
+                "{acknowledges}{}; START SLAVE;",
                 change_master_to(primary.port())
             ))?;
         }
+        if self.config.semi_sync {
+            // Only the first primary waits: a promoted one, with no replica left to answer,
+            // would hold every commit for the whole timeout.
+            primary.sql(
+                "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; \
+                 SET GLOBAL rpl_semi_sync_master_timeout = 30000; \
+                 SET GLOBAL rpl_semi_sync_master_enabled = ON;",
+            )?;
+            self.wait_semi_sync_on()?;
+        }
         primary.sql(&database)?;
         Ok(())
+    }
+
+    /// Waits until the primary waits for a semi-sync replica on commit.
+    fn wait_semi_sync_on(&self) -> Result<()> {
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_secs(CATCH_UP_TIMEOUT_SECS);
+        while !self.semi_sync_on()? {
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Timeout {
+                    what: "semi-sync replication to come on".into(),
+                    seconds: CATCH_UP_TIMEOUT_SECS,
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Whether the primary now answers commits only once a replica has them
+    /// (`Rpl_semi_sync_master_status` ON with a semi-sync replica connected): after a timeout
+    /// without an answer it falls back to asynchronous until a replica catches up.
+    pub fn semi_sync_on(&self) -> Result<bool> {
+        let status = |name: &str| {
+            self.primary().query_one(&format!(
+                "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
+                 WHERE VARIABLE_NAME = '{name}'"
+            ))
+        };
+        Ok(status("RPL_SEMI_SYNC_MASTER_STATUS")? == "ON"
+            && status("RPL_SEMI_SYNC_MASTER_CLIENTS")? != "0")
     }
 
     /// Starts one more replica of the current primary (a fresh server on a free port, with the
