@@ -330,13 +330,34 @@ impl Cluster {
             "SELECT MASTER_GTID_WAIT('{target}', {CATCH_UP_TIMEOUT_SECS})"
         ))?;
         if answer == "0" {
-            Ok(())
-        } else {
-            Err(Error::Timeout {
-                what: format!("{} to apply GTID position {target}", replica.name()),
-                seconds: CATCH_UP_TIMEOUT_SECS,
-            })
+            return Ok(());
         }
+        // Why not, so that a failure says whether replication broke or was only slow.
+        let wanted = [
+            "Slave_IO_Running",
+            "Slave_SQL_Running",
+            "Last_IO_Error",
+            "Last_SQL_Error",
+            "Gtid_IO_Pos",
+            "Slave_SQL_Running_State",
+        ];
+        let status = match self.replication_status(replica) {
+            Ok(rows) => rows
+                .into_iter()
+                .filter(|(name, _)| wanted.contains(&name.as_str()))
+                .map(|(name, value)| format!("{name}: {value}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Err(e) => format!("replication status unknown: {e}"),
+        };
+        let applied = replica.gtid_slave_pos().unwrap_or_default();
+        Err(Error::Timeout {
+            what: format!(
+                "{} to apply GTID position {target} (applied {applied}; {status})",
+                replica.name()
+            ),
+            seconds: CATCH_UP_TIMEOUT_SECS,
+        })
     }
 
     /// Waits until every running replica has caught up with the primary.
