@@ -1,4 +1,5 @@
-//! Failures: a backend that dies under a statement, and `KILL` of a proxy connection id.
+//! Failures: a backend that dies under a statement or closes a connection between two, and
+//! `KILL` of a proxy connection id.
 mod common;
 
 use std::time::Duration;
@@ -120,6 +121,49 @@ async fn the_primary_killed_mid_transaction_gives_an_error_and_the_session_goes_
     let n: i64 = one(&mut conn, "SELECT COUNT(*) FROM app.tx FOR UPDATE").await;
     assert_eq!(n, 0, "the killed transaction's insert survived");
     run(&mut conn, "INSERT INTO app.tx VALUES (2)").await;
+}
+
+/// Kills every connection the proxy's user has on `server` and waits until they are gone.
+fn kill_app_connections(server: &splitrail_testbed::Server) {
+    let kills = server
+        .query_one(
+            "SELECT GROUP_CONCAT(CONCAT('KILL ', ID) SEPARATOR ';') \
+             FROM information_schema.PROCESSLIST WHERE USER = 'app'",
+        )
+        .expect("listing the proxy's connections");
+    assert!(!kills.is_empty(), "the proxy has no connection to kill");
+    server.sql(&kills).expect("killing the proxy's connections");
+    wait_until(
+        "the killed connections gone",
+        Duration::from_secs(20),
+        || Bed::connections_of(server, "app") == 0,
+    );
+}
+
+/// A write cannot be replayed once it may have run, so it is never sent on a connection the
+/// server has already closed: the session's connection to the primary is killed between two
+/// writes (as a primary restart or `wait_timeout` would), and the next write, text or
+/// prepared, runs on a new connection instead of failing with 2013.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_after_its_connection_was_closed_runs_on_a_new_one() {
+    let bed = Bed::own(1, "");
+    let mut conn = bed.conn().await;
+    run(&mut conn, "CREATE TABLE app.reconnect (id INT PRIMARY KEY)").await;
+    run(&mut conn, "INSERT INTO app.reconnect VALUES (1)").await;
+    tokio::task::block_in_place(|| kill_app_connections(bed.primary()));
+    conn.query_drop("INSERT INTO app.reconnect VALUES (2)")
+        .await
+        .expect("a text write after its connection was killed");
+    tokio::task::block_in_place(|| kill_app_connections(bed.primary()));
+    conn.exec_drop("INSERT INTO app.reconnect VALUES (?)", (3,))
+        .await
+        .expect("a prepared write after its connection was killed");
+    let n: i64 = one(
+        &mut conn,
+        "SELECT COUNT(*) FROM app.reconnect /* splitrail:primary */",
+    )
+    .await;
+    assert_eq!(n, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,8 @@ impl Session {
     }
 
     /// A connection for `choice`: the held one, the sticky one, a kept one, or a pooled one.
-    pub(crate) async fn lease_for(&mut self, choice: Choice) -> Result<Lease> {
+    /// `reuse` says how sure a reused connection must be to be open.
+    pub(crate) async fn lease_for(&mut self, choice: Choice, reuse: Reuse) -> Result<Lease> {
         let view = self.worker.view();
         let topology = &view.topology;
         let primary = topology.primary().ok_or(Error::NoPrimary)?;
@@ -28,7 +29,11 @@ impl Session {
             }
             self.held = Some(held);
         }
-        let sticky = self.sticky.borrow_mut().take().and_then(usable);
+        let sticky = self
+            .sticky
+            .borrow_mut()
+            .take()
+            .and_then(|l| usable(l, reuse));
         let server = match choice {
             Choice::Pinned => match &sticky {
                 Some(lease) => lease.conn.server,
@@ -44,7 +49,7 @@ impl Session {
             self.worker.pools.release(lease);
         }
         while let Some(i) = self.kept.iter().position(|l| l.conn.server == server) {
-            if let Some(lease) = usable(self.kept.swap_remove(i)) {
+            if let Some(lease) = usable(self.kept.swap_remove(i), reuse) {
                 return Ok(lease);
             }
         }
@@ -132,15 +137,28 @@ impl Session {
     }
 }
 
+/// How sure a connection a session kept must be to be open before a statement is sent on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reuse {
+    /// The statement may run again if the connection fails before answering (a read): checked
+    /// only after [`CHECK_IDLE_AFTER`] unused.
+    Replayable,
+    /// A failure would reach the client as error 2013, since the statement may have run (a
+    /// write): always checked, so a connection the server closed before the statement was sent
+    /// (a crashed or restarted primary, a killed connection) is never the reason it fails.
+    Checked,
+}
+
 /// After this long unused, a connection kept by a session is checked (one non-blocking read)
-/// before it is used again: the server may have closed it (a restart, `wait_timeout`). Reused
-/// sooner, it is not checked, to keep a syscall off the hot path; a read on it that fails before
-/// answering is replayed anyway.
+/// before a replayable statement uses it: the server may have closed it (a restart,
+/// `wait_timeout`). Reused sooner, it is not checked, to keep a syscall off the hot path; a
+/// read on it that fails before answering is replayed anyway.
 const CHECK_IDLE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The lease, unless it sat idle long enough to be checked and the check found it closed.
-fn usable(mut lease: Lease) -> Option<Lease> {
-    if lease.conn.idle_since.elapsed() > CHECK_IDLE_AFTER && lease.conn.closed_while_idle() {
+/// The lease, unless it was checked and the check found it closed.
+fn usable(mut lease: Lease, reuse: Reuse) -> Option<Lease> {
+    let check = reuse == Reuse::Checked || lease.conn.idle_since.elapsed() > CHECK_IDLE_AFTER;
+    if check && lease.conn.closed_while_idle() {
         None
     } else {
         Some(lease)

@@ -11,6 +11,7 @@ use splitrail_router::{Classification, Target, route};
 use tracing::debug;
 
 use super::Session;
+use super::lease::Reuse;
 use super::pipeline::Pipelined;
 use super::plan::StatementPlan;
 use super::query::Choice;
@@ -47,7 +48,7 @@ impl Session {
             Err(message) => return self.send_err(code::ER_UNKNOWN_ERROR, &message).await,
         };
         let (stmt, mut packets) = loop {
-            let mut lease = self.lease_for(choice).await?;
+            let mut lease = self.lease_for(choice, Reuse::Checked).await?;
             // A replica may refuse for lack of what the primary just created: then the
             // primary prepares it (and a later execution waits for the replica as usual).
             let may_lag = self.replica_may_lag(choice, lease.conn.server);

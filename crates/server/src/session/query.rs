@@ -13,6 +13,7 @@ use tracing::{debug, warn};
 
 use super::Session;
 use super::causal::Behind;
+use super::lease::Reuse;
 use super::plan::StatementPlan;
 use crate::backend::Lease;
 use crate::consistency::Requirement;
@@ -287,7 +288,14 @@ impl Session {
             if run.choice != Choice::Read && !run.read_only && self.held.is_none() {
                 self.await_writable_primary(&mut run.failover).await?;
             }
-            let mut lease = match self.lease_for(run.choice).await {
+            // A read that fails before answering runs again; a write cannot, so it gets no
+            // connection the server already closed.
+            let reuse = if run.read_only {
+                Reuse::Replayable
+            } else {
+                Reuse::Checked
+            };
+            let mut lease = match self.lease_for(run.choice, reuse).await {
                 Ok(lease) => lease,
                 Err(e) => {
                     self.lease_failed(e, &mut run)?;

@@ -16,6 +16,7 @@ use splitrail_protocol::{End, Step};
 use tracing::{debug, info};
 
 use super::Session;
+use super::lease::Reuse;
 use super::query::Choice;
 use crate::backend::Lease;
 use crate::backend::conn::protocol;
@@ -131,7 +132,7 @@ impl Session {
         if !self.begin_replication().await? {
             return Ok(());
         }
-        let mut lease = self.lease_for(Choice::Primary).await?;
+        let mut lease = self.lease_for(Choice::Primary, Reuse::Checked).await?;
         let server = lease.conn.server;
         if self.worker.view().topology.writable_primary() != Some(server) {
             self.put_back(lease);

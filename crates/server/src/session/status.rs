@@ -12,6 +12,7 @@ use splitrail_protocol::{CapabilityFlags, Command};
 use splitrail_router::{Classification, Kind, ReadKind, TxStatement, WriteKind};
 
 use super::Session;
+use super::lease::Reuse;
 use super::query::Choice;
 use crate::backend::Outcome;
 use crate::backend::conn::protocol;
@@ -193,7 +194,7 @@ impl Session {
         payload: &Bytes,
         c: &Classification,
     ) -> Result<()> {
-        let mut lease = self.lease_for(Choice::Pinned).await?;
+        let mut lease = self.lease_for(Choice::Pinned, Reuse::Checked).await?;
         if let Some(err) = self.sync(&mut lease, Some(c)).await? {
             self.put_back(lease);
             return self.send_backend_err(&err).await;
