@@ -80,6 +80,21 @@ fn local_gtids(server: &splitrail_testbed::Server) -> Vec<String> {
         .collect()
 }
 
+/// The transactions open on `server` on connections of the proxy's user, described, or `None`.
+fn open_transactions(server: &splitrail_testbed::Server) -> Option<String> {
+    let list = server
+        .query_one(
+            "SELECT GROUP_CONCAT(CONCAT('thread ', t.trx_mysql_thread_id, ' ', t.trx_state, \
+             ', rows locked ', t.trx_rows_locked, ', running ', IFNULL(p.INFO, '-')) \
+             SEPARATOR '; ') \
+             FROM information_schema.INNODB_TRX t \
+             JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
+             WHERE p.USER = 'app'",
+        )
+        .expect("listing open transactions");
+    (!list.is_empty() && list != "NULL").then_some(list)
+}
+
 /// What one fuzzed session did, for the summary.
 struct Report {
     kind: &'static str,
@@ -372,6 +387,19 @@ async fn mutated_client_streams_never_panic_hang_or_write_to_a_replica() {
             left()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Nor is a pooled connection left in a transaction: it would keep its locks, and a
+    // replica's SQL thread would wait on them.
+    for server in [bed.primary(), replica] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Some(open) = open_transactions(server) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "seed {seed:#x}: transactions left open on {}: {open}",
+                server.name()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     bed.caught_up();
     assert_eq!(
