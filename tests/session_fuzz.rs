@@ -435,6 +435,16 @@ async fn a_command_with_a_wrong_sequence_id_gets_an_error_before_the_close() {
     );
 }
 
+/// COM_BINLOG_DUMP from `position` of `file`, as a client with server id 7.
+fn binlog_dump(file: &[u8], position: u32) -> Vec<u8> {
+    let mut dump = vec![0x12];
+    dump.extend_from_slice(&position.to_le_bytes());
+    dump.extend_from_slice(&0u16.to_le_bytes()); // flags
+    dump.extend_from_slice(&7u32.to_le_bytes()); // server id
+    dump.extend_from_slice(file);
+    dump
+}
+
 /// Found by the session fuzzer: a server closes a connection whose dump ended (it treats that
 /// as a COM_QUIT), but the proxy kept the client's session and left the next command
 /// unanswered. A command sent behind the dump now gets no answer, directly or through the proxy.
@@ -442,7 +452,7 @@ async fn a_command_with_a_wrong_sequence_id_gets_an_error_before_the_close() {
 async fn a_binlog_dump_that_ends_ends_the_session_as_on_the_server() {
     let bed = Bed::shared();
     let mut wire = Vec::new();
-    fuzzing::streams::push_frame(&mut wire, 0, &[0x12]); // COM_BINLOG_DUMP with no arguments
+    fuzzing::streams::push_frame(&mut wire, 0, &binlog_dump(b"no-such-binlog.000001", 4));
     fuzzing::streams::push_frame(&mut wire, 0, &[0x0e]); // COM_PING
     for port in [bed.primary().port(), bed.port()] {
         let (mut stream, _, _) = login(port, &mut Rng::new(1)).await.expect("login");
@@ -471,6 +481,36 @@ async fn a_binlog_dump_that_ends_ends_the_session_as_on_the_server() {
     }
 }
 
+/// Found by the session fuzzer: a MariaDB server reads the fields of a COM_BINLOG_DUMP cut
+/// short from what its buffer held before, and a server id read that way that matched the
+/// test bed replica's disconnected the replica's own stream. The proxy answers such a dump as
+/// malformed without passing it on, and ends the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binlog_dump_cut_short_is_refused_as_malformed() {
+    let bed = Bed::shared();
+    let full = binlog_dump(b"", 4);
+    for cut in [1, 9] {
+        let mut wire = Vec::new();
+        fuzzing::streams::push_frame(&mut wire, 0, &full[..cut]);
+        fuzzing::streams::push_frame(&mut wire, 0, &[0x0e]); // COM_PING
+        let (mut stream, _, _) = login(bed.port(), &mut Rng::new(1)).await.expect("login");
+        tokio::io::AsyncWriteExt::write_all(&mut stream, &wire)
+            .await
+            .expect("write");
+        let (_, err) = fuzzing::raw::read_packet(&mut stream)
+            .await
+            .expect("the answer");
+        let text = String::from_utf8_lossy(&err);
+        assert_eq!(err.first(), Some(&0xFF), "{cut} bytes: not an ERR: {text}");
+        assert!(text.contains("Malformed command"), "{cut} bytes: {text}");
+        let next = fuzzing::raw::read_packet(&mut stream).await;
+        assert!(
+            matches!(&next, Err(e) if e.starts_with("reading a packet")),
+            "{cut} bytes: the session did not close: {next:02x?}"
+        );
+    }
+}
+
 /// Found by the session fuzzer: a binlog dump with more commands behind it in the same write,
 /// and the client's sending side closed. The proxy took the client's end of input for the
 /// client gone and ended the session before the server's answer; the client gets the server's
@@ -479,13 +519,8 @@ async fn a_binlog_dump_that_ends_ends_the_session_as_on_the_server() {
 async fn a_refused_binlog_dump_is_answered_after_the_client_half_closes() {
     use tokio::io::AsyncWriteExt;
     let bed = Bed::shared();
-    let mut dump = vec![0x12];
-    dump.extend_from_slice(&4u32.to_le_bytes()); // position
-    dump.extend_from_slice(&0u16.to_le_bytes()); // flags
-    dump.extend_from_slice(&7u32.to_le_bytes()); // server id
-    dump.extend_from_slice(b"no-such-binlog.000001");
     let mut wire = Vec::new();
-    fuzzing::streams::push_frame(&mut wire, 0, &dump);
+    fuzzing::streams::push_frame(&mut wire, 0, &binlog_dump(b"no-such-binlog.000001", 4));
     fuzzing::streams::push_frame(&mut wire, 0, b"\x01"); // COM_QUIT
     let mut rng = Rng::new(1);
     let (mut stream, _, _) = login(bed.port(), &mut rng).await.expect("login");

@@ -217,7 +217,7 @@ proptest! {
             12 => Command::StmtClose { statement_id: n },
             13 => Command::StmtReset { statement_id: n },
             14 => Command::StmtFetch { statement_id: n, num_rows: u32::from(m) },
-            15 => Command::BinlogDump { body: &a },
+            15 => Command::BinlogDump { position: n, flags: m, server_id: n.rotate_left(7), file: &a },
             _ => Command::Unknown { code: 0x20 + (m % 0xC0) as u8 + if m % 0xC0 >= 0xDA { 0x06 } else { 0 }, body: &a },
         };
         let mut b = BytesMut::new();

@@ -203,12 +203,21 @@ pub enum Command<'a> {
         /// Maximum rows to return.
         num_rows: u32,
     },
-    /// COM_BINLOG_DUMP (replication; recognised so it can be refused).
+    /// COM_BINLOG_DUMP: a binlog stream from a file and position. Its fixed part is required: a
+    /// MariaDB server reads a shorter one's fields from whatever its buffer held before, and a
+    /// server id read that way that matches a real replica's disconnects that replica.
     BinlogDump {
-        /// The undecoded body.
-        body: &'a [u8],
+        /// Where in the file the stream starts.
+        position: u32,
+        /// `BINLOG_DUMP_NON_BLOCK` (1), `BINLOG_SEND_ANNOTATE_ROWS_EVENT` (2).
+        flags: u16,
+        /// The client's server id (0: a one-off reader such as `mariadb-binlog`).
+        server_id: u32,
+        /// The binlog file name; empty for "the first one" or with GTIDs.
+        file: &'a [u8],
     },
-    /// COM_BINLOG_DUMP_GTID (replication; recognised so it can be refused).
+    /// COM_BINLOG_DUMP_GTID (MySQL): checked to hold flags, server id, file name and position
+    /// (the GTID set that may follow is not looked at).
     BinlogDumpGtid {
         /// The undecoded body.
         body: &'a [u8],
@@ -269,8 +278,20 @@ impl<'a> Command<'a> {
                 statement_id: r.u32()?,
                 num_rows: r.u32()?,
             },
-            code::BINLOG_DUMP => Self::BinlogDump { body },
-            code::BINLOG_DUMP_GTID => Self::BinlogDumpGtid { body },
+            code::BINLOG_DUMP => Self::BinlogDump {
+                position: r.u32()?,
+                flags: r.u16()?,
+                server_id: r.u32()?,
+                file: r.rest(),
+            },
+            code::BINLOG_DUMP_GTID => {
+                let _flags = r.u16()?;
+                let _server_id = r.u32()?;
+                let name_len = r.u32()?;
+                r.bytes(usize::try_from(name_len).unwrap_or(usize::MAX))?;
+                let _position = r.u64()?;
+                Self::BinlogDumpGtid { body }
+            }
             code::REGISTER_SLAVE => Self::RegisterSlave { body },
             code => Self::Unknown { code, body },
         };
@@ -320,7 +341,6 @@ impl<'a> Command<'a> {
             | Self::ChangeUser(_) => {}
             Self::InitDb { schema: b }
             | Self::StmtPrepare { query: b }
-            | Self::BinlogDump { body: b }
             | Self::BinlogDumpGtid { body: b }
             | Self::RegisterSlave { body: b }
             | Self::Unknown { body: b, .. } => dst.put_slice(b),
@@ -330,6 +350,17 @@ impl<'a> Command<'a> {
                 dst.put_slice(wildcard);
             }
             Self::ProcessKill { connection_id } => dst.put_u32_le(*connection_id),
+            Self::BinlogDump {
+                position,
+                flags,
+                server_id,
+                file,
+            } => {
+                dst.put_u32_le(*position);
+                dst.put_u16_le(*flags);
+                dst.put_u32_le(*server_id);
+                dst.put_slice(file);
+            }
             Self::SetOption(o) => dst.put_u16_le(o.as_u16()),
             Self::StmtExecute(e) => e.encode_body(dst),
             Self::StmtSendLongData {
@@ -399,5 +430,42 @@ mod tests {
             Err(Error::Truncated { need: 4, have: 1 })
         );
         assert!(Command::decode(b"", caps).is_err());
+    }
+
+    #[test]
+    fn binlog_dumps_need_their_fixed_part() {
+        let caps = CapabilityFlags::CLIENT_PROTOCOL_41;
+        assert_eq!(
+            Command::decode(
+                b"\x12\x04\x00\x00\x00\x00\x00\x07\x00\x00\x00bin.000001",
+                caps
+            ),
+            Ok(Command::BinlogDump {
+                position: 4,
+                flags: 0,
+                server_id: 7,
+                file: b"bin.000001"
+            })
+        );
+        // Only the command byte, or a server id cut short: the server would read the rest
+        // from its buffer.
+        assert_eq!(
+            Command::decode(b"\x12", caps),
+            Err(Error::Truncated { need: 4, have: 0 })
+        );
+        assert_eq!(
+            Command::decode(b"\x12\x04\x00\x00\x00\x00\x00\x07\x00", caps),
+            Err(Error::Truncated { need: 4, have: 2 })
+        );
+        // COM_BINLOG_DUMP_GTID: flags, server id, a 3-byte name and a position, then data.
+        let gtid =
+            b"\x1e\x00\x00\x07\x00\x00\x00\x03\x00\x00\x00abc\x04\x00\x00\x00\x00\x00\x00\x00";
+        assert!(matches!(
+            Command::decode(gtid, caps),
+            Ok(Command::BinlogDumpGtid { .. })
+        ));
+        assert!(Command::decode(&gtid[..gtid.len() - 1], caps).is_err());
+        let huge_name = b"\x1e\x00\x00\x07\x00\x00\x00\xff\xff\xff\xffabc";
+        assert!(Command::decode(huge_name, caps).is_err());
     }
 }
