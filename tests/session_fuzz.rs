@@ -445,38 +445,44 @@ fn binlog_dump(file: &[u8], position: u32) -> Vec<u8> {
     dump
 }
 
+/// Logs in on `port`, sends `dump` with a COM_PING behind it in the same write, and returns
+/// the first answer (an ERR, or the test fails) once the session has closed without
+/// answering the ping, as a server closes the connection of a dump that ended.
+async fn dump_error_then_close(port: u16, dump: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    fuzzing::streams::push_frame(&mut wire, 0, dump);
+    fuzzing::streams::push_frame(&mut wire, 0, &[0x0e]); // COM_PING
+    let (mut stream, _, _) = login(port, &mut Rng::new(1)).await.expect("login");
+    tokio::io::AsyncWriteExt::write_all(&mut stream, &wire)
+        .await
+        .expect("write");
+    let (_, err) = fuzzing::raw::read_packet(&mut stream)
+        .await
+        .expect("the dump's answer");
+    let text = String::from_utf8_lossy(&err).into_owned();
+    assert_eq!(err.first(), Some(&0xFF), "port {port}: not an ERR: {text}");
+    let next = fuzzing::raw::read_packet(&mut stream).await;
+    assert!(
+        matches!(&next, Err(e) if e.starts_with("reading a packet")),
+        "port {port}: the session did not close after its dump ended: {next:02x?}"
+    );
+    err
+}
+
 /// Found by the session fuzzer: a server closes a connection whose dump ended (it treats that
 /// as a COM_QUIT), but the proxy kept the client's session and left the next command
 /// unanswered. A command sent behind the dump now gets no answer, directly or through the proxy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_binlog_dump_that_ends_ends_the_session_as_on_the_server() {
     let bed = Bed::shared();
-    let mut wire = Vec::new();
-    fuzzing::streams::push_frame(&mut wire, 0, &binlog_dump(b"no-such-binlog.000001", 4));
-    fuzzing::streams::push_frame(&mut wire, 0, &[0x0e]); // COM_PING
+    let dump = binlog_dump(b"no-such-binlog.000001", 4);
     for port in [bed.primary().port(), bed.port()] {
-        let (mut stream, _, _) = login(port, &mut Rng::new(1)).await.expect("login");
-        tokio::io::AsyncWriteExt::write_all(&mut stream, &wire)
-            .await
-            .expect("write");
-        let (_, err) = fuzzing::raw::read_packet(&mut stream)
-            .await
-            .expect("the dump's answer");
-        assert_eq!(
-            err.first(),
-            Some(&0xFF),
-            "port {port}: not an ERR: {err:02x?}"
-        );
+        let err = dump_error_then_close(port, &dump).await;
         assert_eq!(
             err.get(1..3),
             Some(&1236u16.to_le_bytes()[..]),
             "port {port}: {}",
             String::from_utf8_lossy(&err)
-        );
-        let next = fuzzing::raw::read_packet(&mut stream).await;
-        assert!(
-            matches!(&next, Err(e) if e.starts_with("reading a packet")),
-            "port {port}: the session did not close after its dump ended: {next:02x?}"
         );
     }
 }
@@ -490,24 +496,9 @@ async fn a_binlog_dump_cut_short_is_refused_as_malformed() {
     let bed = Bed::shared();
     let full = binlog_dump(b"", 4);
     for cut in [1, 9] {
-        let mut wire = Vec::new();
-        fuzzing::streams::push_frame(&mut wire, 0, &full[..cut]);
-        fuzzing::streams::push_frame(&mut wire, 0, &[0x0e]); // COM_PING
-        let (mut stream, _, _) = login(bed.port(), &mut Rng::new(1)).await.expect("login");
-        tokio::io::AsyncWriteExt::write_all(&mut stream, &wire)
-            .await
-            .expect("write");
-        let (_, err) = fuzzing::raw::read_packet(&mut stream)
-            .await
-            .expect("the answer");
+        let err = dump_error_then_close(bed.port(), &full[..cut]).await;
         let text = String::from_utf8_lossy(&err);
-        assert_eq!(err.first(), Some(&0xFF), "{cut} bytes: not an ERR: {text}");
         assert!(text.contains("Malformed command"), "{cut} bytes: {text}");
-        let next = fuzzing::raw::read_packet(&mut stream).await;
-        assert!(
-            matches!(&next, Err(e) if e.starts_with("reading a packet")),
-            "{cut} bytes: the session did not close: {next:02x?}"
-        );
     }
 }
 
