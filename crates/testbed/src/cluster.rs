@@ -175,7 +175,17 @@ impl Cluster {
             }
             return Ok(());
         }
-        // A replica acknowledges semi-sync only if it was on when its I/O thread started.
+        // Semi-sync is agreed when a replica's I/O thread connects: both sides must have it on
+        // by then, or that connection stays asynchronous.
+        if self.config.semi_sync {
+            // Only the first primary waits: a promoted one, with no replica left to answer,
+            // would hold every commit for the whole timeout.
+            primary.sql(
+                "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; \
+                 SET GLOBAL rpl_semi_sync_master_timeout = 30000; \
+                 SET GLOBAL rpl_semi_sync_master_enabled = ON;",
+            )?;
+        }
         let acknowledges = if self.config.semi_sync {
             "SET GLOBAL rpl_semi_sync_slave_enabled = ON; "
         } else {
@@ -188,13 +198,6 @@ impl Cluster {
             ))?;
         }
         if self.config.semi_sync {
-            // Only the first primary waits: a promoted one, with no replica left to answer,
-            // would hold every commit for the whole timeout.
-            primary.sql(
-                "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; \
-                 SET GLOBAL rpl_semi_sync_master_timeout = 30000; \
-                 SET GLOBAL rpl_semi_sync_master_enabled = ON;",
-            )?;
             self.wait_semi_sync_on()?;
         }
         primary.sql(&database)?;
