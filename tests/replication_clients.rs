@@ -240,3 +240,30 @@ async fn binlog_clients_can_be_refused() {
         "{err}"
     );
 }
+
+/// A binlog client that announces the server id of one of the proxy's servers is refused: the
+/// primary would take it for that server reconnecting and drop the server's own stream (the
+/// replica logs error 4052), then the replica's reconnect would drop the client, and so on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binlog_client_with_a_replicas_server_id_is_refused() {
+    let bed = Bed::shared();
+    let replica = bed.replica(0);
+    tokio::task::block_in_place(|| {
+        wait_until("the monitor read every server id", WAIT, || {
+            let topology = bed.proxy.shared().topology();
+            topology.servers.iter().all(|s| s.server_id().is_some())
+        })
+    });
+    let file = binlog_file(&bed);
+    let taken = format!("--stop-never-slave-server-id={}", replica.server_id());
+    let (ok, _, err) = output(binlog_client(bed.port(), &["--stop-never", &taken, &file]));
+    assert!(!ok, "mariadb-binlog should fail");
+    assert!(err.contains("a server behind Splitrail"), "{err}");
+    let status = bed
+        .cluster()
+        .replication_status(replica)
+        .expect("the replica's status");
+    let get = |k: &str| status.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("Slave_IO_Running").as_deref(), Some("Yes"));
+    assert_eq!(get("Last_IO_Errno").as_deref(), Some("0"), "{status:?}");
+}

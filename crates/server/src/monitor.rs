@@ -2,8 +2,8 @@
 //! (with its own tokio runtime) so checks never share a worker's event loop.
 //!
 //! A check logs in as `config.monitor_user()` (the connection is kept between checks and
-//! re-opened after a failure, with a back-off), pings, reads `@@read_only` and the GTID
-//! position, and on a replica its replication status (MariaDB `SHOW ALL SLAVES STATUS`, MySQL
+//! re-opened after a failure, with a back-off), pings, reads `@@read_only`, the GTID
+//! position and `@@server_id` (binlog clients may not take a replica's), and on a replica its replication status (MariaDB `SHOW ALL SLAVES STATUS`, MySQL
 //! `SHOW REPLICA STATUS`). What it learns goes into the server's [`ServerEntry`] (atomics), where
 //! the statement path reads it without a lock.
 //!
@@ -373,6 +373,8 @@ impl Health {
 #[derive(Debug)]
 struct Reading {
     read_only: bool,
+    /// `@@server_id`, when it could be read.
+    server_id: Option<u32>,
     /// The binlog position (what a primary has written).
     binlog: GtidSet,
     /// The applied position (what a replica has applied).
@@ -593,6 +595,7 @@ impl Watcher {
         };
         Ok(Reading {
             read_only,
+            server_id: value(3).trim().parse().ok(),
             binlog: position(1),
             applied: position(2),
             channels,
@@ -643,6 +646,9 @@ impl Watcher {
             &reading.applied
         };
         entry.record_check(reading.read_only, lag_ms, position);
+        if let Some(id) = reading.server_id {
+            entry.note_server_id(id);
+        }
         let role = entry.role();
         if role != self.role {
             info!(server = %entry.address, role = ?role, read_only = reading.read_only, "server role detected");

@@ -61,6 +61,8 @@ pub struct ServerEntry {
     /// The `max_allowed_packet` of the newest connection the proxy opened there (0: none yet):
     /// the largest statement a pipelined read may carry (see [`ServerEntry::max_packet`]).
     max_packet: AtomicU64,
+    /// `@@server_id` as last read by the monitor, plus one (0: not read yet).
+    server_id: AtomicU64,
     /// Found by the monitor's replica discovery rather than configured.
     discovered: bool,
 }
@@ -158,6 +160,7 @@ impl ServerEntry {
             no_wait_until: AtomicU64::new(0),
             admission: AtomicU8::new(Admission::Open as u8),
             max_packet: AtomicU64::new(0),
+            server_id: AtomicU64::new(0),
             discovered: false,
         }
     }
@@ -199,6 +202,7 @@ impl ServerEntry {
             no_wait_until: AtomicU64::new(self.no_wait_until.load(Ordering::Relaxed)),
             admission: AtomicU8::new(self.admission.load(Ordering::Relaxed)),
             max_packet: AtomicU64::new(self.max_packet.load(Ordering::Relaxed)),
+            server_id: AtomicU64::new(self.server_id.load(Ordering::Relaxed)),
             discovered,
         }
     }
@@ -211,6 +215,19 @@ impl ServerEntry {
             0 => None,
             n => usize::try_from(n).ok(),
         }
+    }
+
+    /// The server's `@@server_id`, once the monitor has read it.
+    pub fn server_id(&self) -> Option<u32> {
+        match self.server_id.load(Ordering::Relaxed) {
+            0 => None,
+            n => u32::try_from(n - 1).ok(),
+        }
+    }
+
+    /// Notes the server's `@@server_id` (the monitor, at every check).
+    pub fn note_server_id(&self, id: u32) {
+        self.server_id.store(u64::from(id) + 1, Ordering::Relaxed);
     }
 
     /// Notes the `max_allowed_packet` of a new connection to the server.

@@ -219,7 +219,9 @@ pub enum Command<'a> {
     /// COM_BINLOG_DUMP_GTID (MySQL): checked to hold flags, server id, file name and position
     /// (the GTID set that may follow is not looked at).
     BinlogDumpGtid {
-        /// The undecoded body.
+        /// The client's server id.
+        server_id: u32,
+        /// The whole body, server id included.
         body: &'a [u8],
     },
     /// COM_REGISTER_SLAVE (replication; recognised so it can be refused).
@@ -286,11 +288,11 @@ impl<'a> Command<'a> {
             },
             code::BINLOG_DUMP_GTID => {
                 let _flags = r.u16()?;
-                let _server_id = r.u32()?;
+                let server_id = r.u32()?;
                 let name_len = r.u32()?;
                 r.bytes(usize::try_from(name_len).unwrap_or(usize::MAX))?;
                 let _position = r.u64()?;
-                Self::BinlogDumpGtid { body }
+                Self::BinlogDumpGtid { server_id, body }
             }
             code::REGISTER_SLAVE => Self::RegisterSlave { body },
             code => Self::Unknown { code, body },
@@ -341,7 +343,7 @@ impl<'a> Command<'a> {
             | Self::ChangeUser(_) => {}
             Self::InitDb { schema: b }
             | Self::StmtPrepare { query: b }
-            | Self::BinlogDumpGtid { body: b }
+            | Self::BinlogDumpGtid { body: b, .. }
             | Self::RegisterSlave { body: b }
             | Self::Unknown { body: b, .. } => dst.put_slice(b),
             Self::Query(q) => q.encode_body(caps, dst),
@@ -462,7 +464,7 @@ mod tests {
             b"\x1e\x00\x00\x07\x00\x00\x00\x03\x00\x00\x00abc\x04\x00\x00\x00\x00\x00\x00\x00";
         assert!(matches!(
             Command::decode(gtid, caps),
-            Ok(Command::BinlogDumpGtid { .. })
+            Ok(Command::BinlogDumpGtid { server_id: 7, .. })
         ));
         assert!(Command::decode(&gtid[..gtid.len() - 1], caps).is_err());
         let huge_name = b"\x1e\x00\x00\x07\x00\x00\x00\xff\xff\xff\xffabc";

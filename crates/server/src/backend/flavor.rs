@@ -27,10 +27,12 @@ impl Flavor {
     pub(crate) fn variables_sql(self) -> &'static str {
         match self {
             Flavor::MariaDb => {
-                "SELECT @@global.read_only, @@global.gtid_binlog_pos, @@global.gtid_current_pos"
+                "SELECT @@global.read_only, @@global.gtid_binlog_pos, @@global.gtid_current_pos, \
+                 @@global.server_id"
             }
             Flavor::MySql => {
-                "SELECT @@global.read_only, @@global.gtid_executed, @@global.gtid_executed"
+                "SELECT @@global.read_only, @@global.gtid_executed, @@global.gtid_executed, \
+                 @@global.server_id"
             }
         }
     }

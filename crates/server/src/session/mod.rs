@@ -342,8 +342,8 @@ impl Session {
             Command::Statistics | Command::FieldList { .. } | Command::Debug => {
                 self.forward_to_primary(payload).await?
             }
-            Command::BinlogDump { .. } | Command::BinlogDumpGtid { .. } => {
-                self.binlog_dump(payload).await?
+            Command::BinlogDump { server_id, .. } | Command::BinlogDumpGtid { server_id, .. } => {
+                self.binlog_dump(payload, server_id).await?
             }
             Command::RegisterSlave { .. } => self.register_replica(payload).await?,
             Command::StmtPrepare { query } => self.stmt_prepare(query).await?,

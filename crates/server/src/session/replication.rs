@@ -127,10 +127,25 @@ impl Session {
     }
 
     /// COM_BINLOG_DUMP / COM_BINLOG_DUMP_GTID: the event stream from the writable primary, on
-    /// the session's own connection, relayed until it ends.
-    pub(crate) async fn binlog_dump(&mut self, payload: &Bytes) -> Result<()> {
+    /// the session's own connection, relayed until it ends. Refused when the client's
+    /// `server_id` is that of one of the proxy's other servers: the primary would take the
+    /// client for that server reconnecting and drop the server's own stream.
+    pub(crate) async fn binlog_dump(&mut self, payload: &Bytes, server_id: u32) -> Result<()> {
         if !self.begin_replication().await? {
             return Ok(());
+        }
+        if let Some(taken) = self.server_with_id(server_id) {
+            self.closing = true;
+            return self
+                .send_err(
+                    ER_MASTER_FATAL_ERROR_READING_BINLOG,
+                    &format!(
+                        "Server id {server_id} is that of {taken}, a server behind Splitrail: \
+                         the primary would drop its replication stream. Give the binlog client \
+                         a server id of its own"
+                    ),
+                )
+                .await;
         }
         let mut lease = self.lease_for(Choice::Primary, Reuse::Checked).await?;
         let server = lease.conn.server;
@@ -201,6 +216,24 @@ impl Session {
             .codec
             .set_seq(last_seq.map_or(1, |s| s.wrapping_add(1)));
         self.send_err(code, &message).await
+    }
+
+    /// The address of the proxy's server, other than the primary, whose `@@server_id` (as the
+    /// monitor last read it) is `server_id`. Never for 0 (one-off readers) nor for the
+    /// primary's own id, which no stream from it uses (`mariadb-binlog --stop-never` sends 1
+    /// by default).
+    fn server_with_id(&self, server_id: u32) -> Option<String> {
+        if server_id == 0 {
+            return None;
+        }
+        let view = self.worker.view();
+        let primary = view.topology.primary();
+        view.topology
+            .servers
+            .iter()
+            .filter(|s| Some(s.index) != primary)
+            .find(|s| s.server_id() == Some(server_id))
+            .map(|s| s.address.to_string())
     }
 
     /// `Err` with the message when the session holds a connection to a server that is not
