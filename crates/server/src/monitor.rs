@@ -3,9 +3,10 @@
 //!
 //! A check logs in as `config.monitor_user()` (the connection is kept between checks and
 //! re-opened after a failure, with a back-off), pings, reads `@@read_only`, the GTID
-//! position and `@@server_id` (binlog clients may not take a replica's), and on a replica its replication status (MariaDB `SHOW ALL SLAVES STATUS`, MySQL
-//! `SHOW REPLICA STATUS`). What it learns goes into the server's [`ServerEntry`] (atomics), where
-//! the statement path reads it without a lock.
+//! position and `@@server_id` (binlog clients may not take a replica's), and on a replica its
+//! replication status (MariaDB `SHOW ALL SLAVES STATUS`, MySQL `SHOW REPLICA STATUS`). What it
+//! learns goes into the server's [`ServerEntry`] (atomics), where the statement path reads it
+//! without a lock.
 //!
 //! Replication lag, in milliseconds, is the larger of
 //! - `Seconds_Behind_Master` × 1000 (unknown ⇒ [`LAG_UNKNOWN`] when the SQL thread is stopped or
