@@ -61,6 +61,16 @@ impl Run {
         session.plan.requirement = Requirement::None;
     }
 
+    /// How sure a kept connection must be to be open: a read that fails before answering runs
+    /// again ([`Run::replay`]); a write cannot, so it gets no connection the server closed.
+    fn reuse(&self) -> Reuse {
+        if self.read_only {
+            Reuse::Replayable
+        } else {
+            Reuse::Checked
+        }
+    }
+
     /// Whether a read that failed before answering runs once more (and notes that it did).
     fn replay(&mut self) -> bool {
         let again = self.read_only && !self.replayed;
@@ -288,14 +298,7 @@ impl Session {
             if run.choice != Choice::Read && !run.read_only && self.held.is_none() {
                 self.await_writable_primary(&mut run.failover).await?;
             }
-            // A read that fails before answering runs again; a write cannot, so it gets no
-            // connection the server already closed.
-            let reuse = if run.read_only {
-                Reuse::Replayable
-            } else {
-                Reuse::Checked
-            };
-            let mut lease = match self.lease_for(run.choice, reuse).await {
+            let mut lease = match self.lease_for(run.choice, run.reuse()).await {
                 Ok(lease) => lease,
                 Err(e) => {
                     self.lease_failed(e, &mut run)?;
