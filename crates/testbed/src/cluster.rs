@@ -206,18 +206,12 @@ impl Cluster {
 
     /// Waits until the primary waits for a semi-sync replica on commit.
     fn wait_semi_sync_on(&self) -> Result<()> {
-        let deadline =
-            std::time::Instant::now() + std::time::Duration::from_secs(CATCH_UP_TIMEOUT_SECS);
-        while !self.semi_sync_on()? {
-            if std::time::Instant::now() > deadline {
-                return Err(Error::Timeout {
-                    what: "semi-sync replication to come on".into(),
-                    seconds: CATCH_UP_TIMEOUT_SECS,
-                });
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Ok(())
+        crate::process::wait_for(
+            "semi-sync replication to come on",
+            std::time::Duration::from_secs(CATCH_UP_TIMEOUT_SECS),
+            std::time::Duration::from_millis(20),
+            || self.semi_sync_on(),
+        )
     }
 
     /// Whether the primary now answers commits only once a replica has them

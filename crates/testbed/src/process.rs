@@ -117,17 +117,10 @@ impl Supervised {
         }
         // ESRCH: it exited in the meantime, which is what we want.
         let _ = kill(self.pid, signal);
-        let deadline = Instant::now() + timeout;
-        while self.is_running() {
-            if Instant::now() > deadline {
-                return Err(Error::Timeout {
-                    what: format!("pid {} to exit after {signal}", self.pid),
-                    seconds: timeout.as_secs(),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(())
+        let what = format!("pid {} to exit after {signal}", self.pid);
+        wait_for(&what, timeout, Duration::from_millis(10), || {
+            Ok(!self.is_running())
+        })
     }
 }
 
@@ -168,15 +161,30 @@ pub fn stop_pid(pid: u32, signal: Signal, timeout: Duration) -> Result<bool> {
         return Ok(false);
     }
     let _ = kill(pid, signal);
+    let what = format!("pid {pid} to exit after {signal}");
+    wait_for(&what, timeout, Duration::from_millis(20), || {
+        Ok(!pid_alive(pid))
+    })?;
+    Ok(true)
+}
+
+/// Asks `done` every `every` until it says yes; after `timeout`, [`Error::Timeout`] waiting
+/// for `what`. An error from `done` ends the wait with it.
+pub(crate) fn wait_for(
+    what: &str,
+    timeout: Duration,
+    every: Duration,
+    mut done: impl FnMut() -> Result<bool>,
+) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    while pid_alive(pid) {
+    while !done()? {
         if Instant::now() > deadline {
             return Err(Error::Timeout {
-                what: format!("pid {pid} to exit after {signal}"),
+                what: what.to_string(),
                 seconds: timeout.as_secs(),
             });
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(every);
     }
-    Ok(true)
+    Ok(())
 }
