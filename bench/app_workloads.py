@@ -16,10 +16,11 @@ THREADS threads against one port, printing the wall time and the stale reads.
 
 Needs the mysqlclient driver (examples/django's venv has it)."""
 import argparse
-import threading
 import time
 
 import MySQLdb
+
+from timed_threads import run_and_report
 
 MODES = ["STRICT_TRANS_TABLES", "ANSI_QUOTES", "NO_ZERO_DATE", "ONLY_FULL_GROUP_BY",
          "PIPES_AS_CONCAT", "REAL_AS_FLOAT", "IGNORE_SPACE", "NO_BACKSLASH_ESCAPES"]
@@ -107,14 +108,7 @@ def main():
         prepare(args)
         return
     work = WORKLOADS[args.workload]
-    stale = [0] * args.threads
-    threads = [threading.Thread(target=work, args=(args, i, stale)) for i in range(args.threads)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    print(f"{time.monotonic() - start:.2f} {sum(stale)}")
+    run_and_report(args.threads, lambda i, stale: work(args, i, stale))
 
 
 if __name__ == "__main__":

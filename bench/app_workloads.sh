@@ -18,9 +18,8 @@ ALT_YAML=${ALT_YAML:-"pool: { pipeline: false }"}
 
 source bench/lib.sh
 start_proxies
-# The example's venv has the driver; one pair against the primary builds it.
-DB_PORT=13306 ITERATIONS=1 examples/django/check.sh >/dev/null
-py=examples/django/.venv/bin/python
+# The example's venv has the driver.
+django_venv
 $py bench/app_workloads.py --port 13306 --workload states --prepare
 replica_caught_up
 

@@ -19,8 +19,7 @@ ALT_YAML=${ALT_YAML:-"pool: { pipeline: false }"}
 source bench/lib.sh
 start_proxies
 
-# One pair against the primary builds the venv and migrates the schema.
-DB_PORT=13306 ITERATIONS=1 examples/django/check.sh >/dev/null
+django_venv
 
 # reset_posts: deletes the posts of earlier runs (their authors are named bench-N) and waits
 # until the replica has applied that. The list view's query sorts every post of its authors, so

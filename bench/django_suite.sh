@@ -20,8 +20,7 @@ ALT_YAML=${ALT_YAML:-"pool: { pipeline: false }"}
 
 source bench/lib.sh
 start_proxies
-DB_PORT=13306 ITERATIONS=1 examples/django/check.sh >/dev/null
-py=$PWD/examples/django/.venv/bin/python
+django_venv
 version=$($py -c 'import django; print(django.__version__)')
 src=target/django-src/django-$version
 if [ ! -d "$src/tests" ]; then

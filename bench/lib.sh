@@ -33,6 +33,13 @@ fi
 bench_dir=$(mktemp -d)
 trap 'kill ${proxy_pids:-} 2>/dev/null || true; rm -rf "$bench_dir"' EXIT
 
+# django_venv: one write-then-read pair of examples/django against the primary, which builds
+# its venv (Django, mysqlclient) and migrates its schema; sets `py` to the venv's python.
+django_venv() {
+  DB_PORT=13306 ITERATIONS=1 examples/django/check.sh >/dev/null
+  py=$PWD/examples/django/.venv/bin/python
+}
+
 # port_free PORT: fails, saying so, when something listens on PORT already (a proxy left
 # running by an earlier run would otherwise answer in place of the one a script starts).
 port_free() {

@@ -13,11 +13,11 @@ isolation_level="AUTOCOMMIT".
 Needs SQLAlchemy and mysqlclient (bench/sqlalchemy_app.sh installs SQLAlchemy in
 examples/django's venv)."""
 import argparse
-import threading
-import time
 
 from sqlalchemy import Integer, String, create_engine, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from timed_threads import run_and_report
 
 ITEMS = 1000
 
@@ -81,15 +81,7 @@ def main():
         prepare(args)
         return
     engine = engine_for(args)
-    stale = [0] * args.threads
-    threads = [threading.Thread(target=worker, args=(engine, args, i, stale))
-               for i in range(args.threads)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    print(f"{time.monotonic() - start:.2f} {sum(stale)}")
+    run_and_report(args.threads, lambda i, stale: worker(engine, args, i, stale))
     engine.dispose()
 
 

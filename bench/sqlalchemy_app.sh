@@ -18,8 +18,7 @@ ALT_YAML=${ALT_YAML:-"pool: { pipeline: false }"}
 source bench/lib.sh
 start_proxies
 # The example's venv has the driver; SQLAlchemy is added to it.
-DB_PORT=13306 ITERATIONS=1 examples/django/check.sh >/dev/null
-py=examples/django/.venv/bin/python
+django_venv
 $py -c 'import sqlalchemy' 2>/dev/null || examples/django/.venv/bin/pip install -q sqlalchemy
 
 printf '%-11s %-6s %8s %6s %6s\n' mode run seconds stale ratio
