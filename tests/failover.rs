@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Bed, BedBuilder, MONITOR_USER, connect, run, server_code, wait_until};
+use common::{Bed, BedBuilder, MONITOR_USER, connect, field, run, server_code, wait_until};
 use mysql_async::prelude::*;
 use splitrail_testbed::ClusterConfig;
 
@@ -92,8 +92,8 @@ async fn the_proxy_follows_a_promotion_and_loses_no_acknowledged_write() {
         wait_until("the replica applied its relay log", WAIT, || {
             let status = bed.cluster().replication_status(new_primary);
             status.is_ok_and(|s| {
-                let get = |k: &str| s.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-                get("Slave_SQL_Running_State").is_some_and(|v| v.contains("has read all relay log"))
+                field(&s, "Slave_SQL_Running_State")
+                    .is_some_and(|v| v.contains("has read all relay log"))
             })
         })
     });

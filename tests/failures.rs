@@ -125,14 +125,8 @@ async fn the_primary_killed_mid_transaction_gives_an_error_and_the_session_goes_
 
 /// Kills every connection the proxy's user has on `server` and waits until they are gone.
 fn kill_app_connections(server: &splitrail_testbed::Server) {
-    let kills = server
-        .query_one(
-            "SELECT GROUP_CONCAT(CONCAT('KILL ', ID) SEPARATOR ';') \
-             FROM information_schema.PROCESSLIST WHERE USER = 'app'",
-        )
-        .expect("listing the proxy's connections");
-    assert!(!kills.is_empty(), "the proxy has no connection to kill");
-    server.sql(&kills).expect("killing the proxy's connections");
+    let killed = Bed::kill_connections(server, "USER = 'app'");
+    assert!(killed > 0, "the proxy has no connection to kill");
     wait_until(
         "the killed connections gone",
         Duration::from_secs(20),

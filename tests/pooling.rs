@@ -136,13 +136,8 @@ async fn min_idle_connections_are_kept_open() {
         )
     });
     // Killed from the server side, they come back.
-    let kills = replica
-        .query_one(
-            "SELECT GROUP_CONCAT(CONCAT('KILL ', ID) SEPARATOR ';') FROM information_schema.PROCESSLIST \
-             WHERE USER = 'app' AND COMMAND = 'Sleep'",
-        )
-        .expect("listing idle connections");
-    replica.sql(&kills).expect("killing idle connections");
+    let killed = Bed::kill_connections(replica, "USER = 'app' AND COMMAND = 'Sleep'");
+    assert!(killed > 0, "no idle connection to kill");
     tokio::task::block_in_place(|| {
         common::wait_until(
             "the idle connections re-opened",

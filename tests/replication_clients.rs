@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Bed, MONITOR_USER, run, wait_until};
+use common::{Bed, MONITOR_USER, field, run, wait_until};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -263,7 +263,6 @@ async fn a_binlog_client_with_a_replicas_server_id_is_refused() {
         .cluster()
         .replication_status(replica)
         .expect("the replica's status");
-    let get = |k: &str| status.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    assert_eq!(get("Slave_IO_Running").as_deref(), Some("Yes"));
-    assert_eq!(get("Last_IO_Errno").as_deref(), Some("0"), "{status:?}");
+    assert_eq!(field(&status, "Slave_IO_Running"), Some("Yes"));
+    assert_eq!(field(&status, "Last_IO_Errno"), Some("0"), "{status:?}");
 }

@@ -31,7 +31,8 @@ pub use bed::{Backends, Bed, BedBuilder, ONE_CONNECTION, proxy_without_backend};
 pub use process::{ProxyProcess, mariadb_cli};
 #[allow(unused_imports)]
 pub use sql::{
-    connect, one, opts_for, run, server_code, server_id, table, wait_reads_on, wait_reads_through,
+    connect, field, one, opts_for, run, server_code, server_id, table, wait_reads_on,
+    wait_reads_through,
 };
 #[allow(unused_imports)]
 pub use users::{MONITOR_PASSWORD, MONITOR_USER, OTHER_PASSWORD, OTHER_USER};

@@ -154,3 +154,9 @@ pub fn table(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// The value of column `name` in a row of (column name, value) pairs, such as
+/// [`splitrail_testbed::Cluster::replication_status`] returns.
+pub fn field<'a>(row: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    row.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}

@@ -41,6 +41,24 @@ impl Bed {
             .unwrap_or_else(|e| panic!("reading {}'s processlist: {e}", server.name()));
         n.parse().unwrap_or_else(|e| panic!("count {n:?}: {e}"))
     }
+
+    /// Kills the connections on `server` that `condition` (SQL on
+    /// `information_schema.PROCESSLIST`, e.g. `USER = 'app'`) selects; returns how many.
+    pub fn kill_connections(server: &Server, condition: &str) -> usize {
+        let kills = server
+            .query_one(&format!(
+                "SELECT GROUP_CONCAT(CONCAT('KILL ', ID) SEPARATOR ';') \
+                 FROM information_schema.PROCESSLIST WHERE {condition}"
+            ))
+            .unwrap_or_else(|e| panic!("listing {}'s connections: {e}", server.name()));
+        if kills.is_empty() || kills == "NULL" {
+            return 0;
+        }
+        server
+            .sql(&kills)
+            .unwrap_or_else(|e| panic!("killing connections on {}: {e}", server.name()));
+        kills.split(';').count()
+    }
 }
 
 /// Creates [`MONITOR_USER`] on every running server of `cluster`. Idempotent. REPLICATION
