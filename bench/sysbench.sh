@@ -45,33 +45,9 @@ else
   start_proxies
 fi
 
-sb() { # port test threads action [args...]
-  local port=$1 test=$2 threads=$3 action=$4
-  shift 4
-  sysbench "$test" --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$port" \
-    --mysql-user=app --mysql-password=app --mysql-db=app \
-    --tables="$TABLES" --table-size="$TABLE_SIZE" --threads="$threads" --time="$TIME" \
-    --report-interval=0 "$@" "$action"
-}
-
 sb 13306 oltp_read_write 4 cleanup >/dev/null 2>&1 || true
 sb 13306 oltp_read_write 4 prepare >/dev/null
 replica_caught_up
-
-queries() { awk '/queries:/ { print $2 }'; }
-p95() { awk '/95th percentile:/ { print $3 }'; }
-# run PORT PID TEST THREADS ARGS...: sysbench's output, then a last line "CPU_US_PER_QUERY" for
-# the process PID (empty PID: "-").
-run() {
-  local port=$1 pid=$2 before after out
-  shift 2
-  before=$(cpu_ticks "$pid")
-  out=$(sb "$port" "$1" "$2" run "${@:3}")
-  after=$(cpu_ticks "$pid")
-  echo "$out"
-  awk -v b="$before" -v a="$after" -v q="$(queries <<<"$out")" -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { if (b == "-" || q == 0) print "-"; else printf "%.1f\n", (a - b) * 1e6 / hz / q }'
-}
 
 printf '%-32s %4s %9s %6s %9s %6s %5s %5s %9s %6s %5s %5s\n' \
   test thr direct p95 proxy p95 ratio µs/q alt p95 ratio µs/q
