@@ -1,5 +1,7 @@
 //! Transactions run wholly on the primary, reads inside them included; `LAST_INSERT_ID()` is the
 //! session's own, right after its insert, even with other sessions inserting at the same time.
+//! A READ ONLY transaction runs wholly on a replica, unless the session keeps state on the
+//! primary.
 mod common;
 
 use common::{
@@ -305,4 +307,68 @@ async fn next_transaction_characteristics_apply_to_it_and_to_no_other_session() 
         );
         run(&mut next, "COMMIT").await;
     }
+}
+
+/// `@@server_id` and `@@in_transaction` of the connection a session's transaction runs on.
+async fn where_the_transaction_runs(conn: &mut Conn) -> (u32, i64) {
+    let row: Option<(u32, i64)> = conn
+        .query_first("SELECT @@server_id, @@in_transaction")
+        .await
+        .expect("server and transaction state");
+    row.expect("one row")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_transaction_runs_on_a_replica_unless_the_session_keeps_state() {
+    let bed = Bed::shared();
+    let (primary, replica) = (bed.primary().server_id(), bed.replica(0).server_id());
+    let t = bed.new_table("ro_tx", "id INT PRIMARY KEY").await;
+    wait_reads_on(&bed, replica).await;
+    let mut conn = bed.conn().await;
+    let refused = |err: mysql_async::Error| {
+        // The replica itself answers such a write with its `read_only` error, 1290.
+        assert_eq!(server_code(&err), Some(1792), "{err}");
+    };
+
+    // Nothing kept on a connection: the transaction runs, whole, on the replica, and its writes
+    // get the primary's error, text and prepared alike.
+    run(&mut conn, "START TRANSACTION READ ONLY").await;
+    assert_eq!(where_the_transaction_runs(&mut conn).await, (replica, 1));
+    refused(
+        conn.query_drop(format!("INSERT INTO {t} VALUES (1)"))
+            .await
+            .expect_err("a write in a READ ONLY transaction"),
+    );
+    refused(
+        conn.exec_drop(format!("UPDATE {t} SET id = ? WHERE id = 1"), (2,))
+            .await
+            .expect_err("a prepared write in a READ ONLY transaction"),
+    );
+    assert_eq!(where_the_transaction_runs(&mut conn).await, (replica, 1));
+    run(&mut conn, "COMMIT").await;
+
+    // A temporary table, or a user variable, lives on the primary connection the session
+    // holds: the transaction starts there and sees it.
+    run(&mut conn, "CREATE TEMPORARY TABLE ro_tmp (a INT)").await;
+    run(&mut conn, "SET @ro_x = 5").await;
+    run(&mut conn, "START TRANSACTION READ ONLY").await;
+    assert_eq!(where_the_transaction_runs(&mut conn).await, (primary, 1));
+    run(&mut conn, "INSERT INTO ro_tmp VALUES (3)").await;
+    let a: i32 = one(&mut conn, "SELECT a FROM ro_tmp").await;
+    assert_eq!(
+        a, 3,
+        "a temporary table may be written in a READ ONLY transaction"
+    );
+    let x: i32 = one(&mut conn, "SELECT @ro_x").await;
+    assert_eq!(x, 5);
+    refused(
+        conn.query_drop(format!("INSERT INTO {t} VALUES (1)"))
+            .await
+            .expect_err("a write in a READ ONLY transaction"),
+    );
+    run(&mut conn, "COMMIT").await;
+    bed.caught_up();
+    let n: i64 = one(&mut conn, &format!("SELECT COUNT(*) FROM {t}")).await;
+    assert_eq!(n, 0, "no write of a READ ONLY transaction ran");
+    run(&mut conn, &format!("DROP TABLE {t}")).await;
 }

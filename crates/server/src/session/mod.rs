@@ -3,7 +3,8 @@
 //! connection to the session's state in [`sync`], response streaming in [`crate::relay`], reads
 //! handed to a worker's shared pipelined connection in [`pipeline`]; what other sessions see of
 //! this one in [`crate::worker::sessions`], and `SHOW PROCESSLIST` answered from that in [`processlist`];
-//! binlog clients in [`replication`], the client's own status counters in [`status`].
+//! binlog clients in [`replication`], the client's own status counters in [`status`], what
+//! the session adds to the router's read-only transactions in [`read_only`].
 pub mod admin;
 pub mod answered_here;
 pub mod causal;
@@ -14,6 +15,7 @@ pub mod plan;
 pub mod prepared;
 pub mod processlist;
 pub mod query;
+pub mod read_only;
 pub mod replication;
 pub mod status;
 pub mod sync;

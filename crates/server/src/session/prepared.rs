@@ -144,6 +144,11 @@ impl Session {
                 return sent;
             }
         };
+        if self.write_in_replica_read_only_transaction(&c) {
+            let sent = self.refuse_write_in_read_only_transaction().await;
+            self.count_digest(&c, target_index(&Target::Pinned), started, &Ok(None));
+            return sent;
+        }
         // No cursor (flags byte 0) and no long data: the execution may share a connection.
         if choice == Choice::Read && long_data.is_empty() && exec.flags.is_empty() {
             let work = || Work::Execute {
@@ -227,7 +232,7 @@ impl Session {
             "route prepared"
         );
         self.worker.shared.stats.routed(&decision);
-        match self.choice_of(&decision.target) {
+        match self.choice_of(&decision) {
             Some(choice) => Ok(choice),
             None => Err(match decision.target {
                 Target::Reject(message) => message,

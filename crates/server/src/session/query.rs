@@ -7,7 +7,7 @@ use splitrail_protocol::End;
 use splitrail_protocol::command::code as cmd;
 use splitrail_protocol::response::{ErrPacket, code};
 use splitrail_router::{
-    Classification, KillTarget, Kind, ReadKind, Reason, ServerStatus, Target, route,
+    Classification, Decision, KillTarget, Kind, ReadKind, Reason, ServerStatus, Target, route,
 };
 use tracing::{debug, warn};
 
@@ -155,7 +155,7 @@ impl Session {
             digest = c.digest().hash,
             "route"
         );
-        let Some(choice) = self.choice_of(&decision.target) else {
+        let Some(choice) = self.choice_of(&decision) else {
             let message = match &decision.target {
                 Target::Reject(message) => message.as_str(),
                 _ => "rejected by a routing rule",
@@ -164,6 +164,11 @@ impl Session {
             self.count_digest(&c, target, started, &Ok(None));
             return sent;
         };
+        if self.write_in_replica_read_only_transaction(&c) {
+            let sent = self.refuse_write_in_read_only_transaction().await;
+            self.count_digest(&c, target, started, &Ok(None));
+            return sent;
+        }
         self.plan = StatementPlan::of(&decision);
         // A session `SET`, `COMMIT` or `ROLLBACK` whose answer the proxy knows is answered here
         // (`answered_here.rs`).
@@ -202,13 +207,15 @@ impl Session {
     /// Where a statement the router sent to `target` runs (`None`: rejected). A session whose
     /// state the server did not describe (`untracked_state`) runs everything on the
     /// connection that has it.
-    pub(crate) fn choice_of(&self, target: &Target) -> Option<Choice> {
-        match target {
+    pub(crate) fn choice_of(&self, decision: &Decision) -> Option<Choice> {
+        match &decision.target {
             Target::Reject(_) => None,
             // A binlog client's statements and stream share its connection to the primary.
             _ if self.replication => Some(Choice::Primary),
             Target::Pinned => Some(Choice::Pinned),
-            _ if self.untracked_state => Some(Choice::Pinned),
+            _ if self.untracked_state || self.read_only_begin_stays(decision) => {
+                Some(Choice::Pinned)
+            }
             Target::Primary => Some(Choice::Primary),
             Target::Replica => Some(Choice::Read),
         }
