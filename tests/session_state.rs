@@ -1,7 +1,7 @@
 //! What a client sets or negotiates for its session holds for every statement, whichever pooled
 //! backend connection runs it: character set, sql_mode, result-shaping flags (CLIENT_FOUND_ROWS),
-//! `FOUND_ROWS()`, `INSERT_ID` and `LAST_INSERT_ID` set by hand; logging in, changing user and
-//! resetting the session.
+//! `FOUND_ROWS()`, `INSERT_ID`, `LAST_INSERT_ID` and RAND()'s seeds set by hand; logging in,
+//! changing user and resetting the session.
 mod common;
 
 use common::{
@@ -452,6 +452,34 @@ async fn insert_id_and_last_insert_id_set_by_hand_are_used_once_as_on_the_server
         id, 104,
         "the session's own insert, not the value set before it"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rand_seeds_give_the_sequence_of_the_server() {
+    let bed = Bed::shared();
+    // Statement-based binlogs set them before a statement that calls RAND().
+    let seed = "SET rand_seed1 = 1234, rand_seed2 = 5678";
+    let mut direct = connect(bed.direct_to_primary()).await;
+    let mut want = Vec::new();
+    let mut got = Vec::new();
+    let mut conn = bed.conn().await;
+    let mut other = bed.conn().await;
+    for (conn, values) in [(&mut direct, &mut want), (&mut conn, &mut got)] {
+        for _ in 0..2 {
+            run(conn, seed).await;
+            for _ in 0..3 {
+                values.push(one::<f64>(conn, "SELECT RAND()").await);
+                // Another session's statement in between takes no part in the sequence.
+                let _: f64 = one(&mut other, "SELECT RAND()").await;
+            }
+        }
+    }
+    assert_eq!(
+        want[..3],
+        want[3..],
+        "the same seeds start the same sequence"
+    );
+    assert_eq!(got, want);
 }
 
 /// `@@sql_mode` and `@@wait_timeout` as the primary connection running the session's

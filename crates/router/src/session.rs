@@ -375,6 +375,10 @@ impl SessionState {
                     // inserts (it gives it to each connection), not a variable to replay: a
                     // replay would undo the inserts made since.
                     "last_insert_id" => return,
+                    // These seed the connection's RAND() sequence, which each RAND() moves on:
+                    // a replay elsewhere would start it again. The server keeps the session on
+                    // the connection that has the sequence instead.
+                    "rand_seed1" | "rand_seed2" => return,
                     _ => {}
                 }
                 self.variables

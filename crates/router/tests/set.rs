@@ -280,6 +280,9 @@ fn values_for_the_next_insert_only_are_not_replayed_once_used() {
     // LAST_INSERT_ID() follows the session's inserts (the server tracks it), never a replay.
     let s = session_after(&["SET last_insert_id = 5", "SET @@session.last_insert_id = 6"]);
     assert_eq!(s.variables().iter().count(), 0);
+    // Nor RAND()'s seeds: each RAND() moves the sequence they start on.
+    let s = session_after(&["SET rand_seed1 = 1, rand_seed2 = 2", "SET @@rand_seed1 = 3"]);
+    assert_eq!(s.variables().iter().count(), 0);
 }
 
 #[test]

@@ -55,6 +55,11 @@ impl Session {
                 None => self.untracked_state = true,
             }
         }
+        // RAND()'s seeds start a sequence on this connection that each RAND() moves on: only
+        // this connection can go on with it.
+        if !matches!(done.completion.end, End::Err { .. }) && c.is_some_and(seeds_rand) {
+            self.untracked_state = true;
+        }
         lease.conn.schema.clone_from(&self.state.schema);
         if lease.conn.vars != *self.state.variables() {
             lease.conn.vars = self.state.variables().clone();
@@ -201,6 +206,18 @@ fn sets_last_insert_id(c: &Classification) -> Option<Option<u64>> {
             _ => None,
         }),
         _ => None,
+    })
+}
+
+/// Whether `c` sets `rand_seed1` or `rand_seed2`.
+fn seeds_rand(c: &Classification) -> bool {
+    use splitrail_router::SetItem;
+    c.analysis.kinds().any(|k| match k {
+        Kind::Set(items) => items.iter().any(|item| {
+            matches!(item, SetItem::Variable { name, .. }
+                if matches!(&**name, "rand_seed1" | "rand_seed2"))
+        }),
+        _ => false,
     })
 }
 
