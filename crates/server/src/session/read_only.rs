@@ -26,10 +26,6 @@ impl Session {
     /// True when `c` is one write to a table that is not temporary, inside a read-only
     /// transaction that a replica holds: the server refuses it whatever the table is.
     pub(crate) fn write_in_replica_read_only_transaction(&self, c: &Classification) -> bool {
-        let on_replica = self
-            .held
-            .as_ref()
-            .is_some_and(|held| self.worker.view().topology.primary() != Some(held.conn.server));
         let writes = matches!(
             c.kind(),
             Kind::Write(
@@ -40,8 +36,8 @@ impl Session {
                     | WriteKind::LoadData
             )
         );
-        on_replica
-            && writes
+        // The cheap tests first: this runs for every statement.
+        writes
             && self.state.read_only_transaction()
             && c.analysis.rest.is_empty()
             && !c
@@ -49,6 +45,10 @@ impl Session {
                 .tables
                 .iter()
                 .any(|t| self.state.has_temp_table(t))
+            && self
+                .held
+                .as_ref()
+                .is_some_and(|held| self.worker.view().topology.primary() != Some(held.conn.server))
     }
 
     /// Answers a write in a read-only transaction as the primary would.
